@@ -1,0 +1,1 @@
+"""cloudviper infrastructure library: typed config, stack assembly, offline plan."""

@@ -1,0 +1,61 @@
+"""Shared fixtures: run the real program under the mock harness with a given stack config."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.harness import Capture
+from infra.plan import ROOT, run_program
+from infra.stackfile import StackFile, load_stack_file
+
+BASE_CONFIG: dict[str, Any] = {
+    "aws:region": "us-east-1",
+    "cloudviper:tags": {"owner": "tests", "costCenter": "cc-1"},
+    "cloudviper:network": {"cidr": "10.0.0.0/16", "azs": ["us-east-1a", "us-east-1b", "us-east-1c"]},
+    "cloudviper:buckets": [{"name": "raw"}],
+}
+
+
+def run_config(values: dict[str, Any], stack: str = "test") -> Capture:
+    """Evaluate __main__.py with these config values (`ns:key` -> decoded value)."""
+    return run_program(StackFile(project="cloudviper", stack=stack, values=copy.deepcopy(values)))
+
+
+@functools.cache
+def _stack_capture(name: str) -> Capture:
+    return run_program(load_stack_file(ROOT, name))
+
+
+@pytest.fixture
+def run_stack() -> Callable[..., Capture]:
+    """Run the program with BASE_CONFIG updated by keyword overrides (`network={...}`)."""
+
+    def run(**overrides: Any) -> Capture:
+        values = copy.deepcopy(BASE_CONFIG)
+        for key, value in overrides.items():
+            full = key if ":" in key else f"cloudviper:{key}"
+            if value is None:
+                values.pop(full, None)
+            else:
+                values[full] = value
+        return run_config(values)
+
+    return run
+
+
+@pytest.fixture
+def stack_capture() -> Callable[[str], Capture]:
+    """The capture of an example stack file (cached per stack)."""
+    return _stack_capture
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    """The repository root."""
+    return ROOT

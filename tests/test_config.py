@@ -1,0 +1,152 @@
+"""Config validation: every bad value names its key path, the value, and what is allowed."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pulumi
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from infra.config import SECTIONS, parse_stack_config
+from infra.errors import ConfigError
+from infra.models import StackConfig
+from infra.plan import ROOT
+from infra.stackfile import load_stack_file
+from tests.conftest import BASE_CONFIG
+
+
+def parse(values: dict[str, Any]) -> StackConfig:
+    return parse_stack_config("cloudviper", "test", values)
+
+
+def with_key(key: str, value: Any) -> dict[str, Any]:
+    values = copy.deepcopy(BASE_CONFIG)
+    if value is None:
+        values.pop(key, None)
+    else:
+        values[key] = value
+    return values
+
+
+def test_dev_stack_config_loads():
+    stack = load_stack_file(ROOT, "dev")
+    cfg = parse_stack_config(stack.project, "dev", stack.values)
+    assert cfg.region == "us-east-1"
+    assert cfg.network.zone_count == 2
+    assert cfg.network.nat_strategy == "single"
+    assert [b.name for b in cfg.buckets] == ["data"]
+    assert cfg.buckets[0].allow_destroy is False
+
+
+def test_defaults_are_the_safe_choice():
+    cfg = parse(with_key("cloudviper:buckets", [{"name": "raw"}]))
+    bucket = cfg.buckets[0]
+    assert (bucket.encryption, bucket.versioning, bucket.allow_destroy) == ("kms", True, False)
+    assert cfg.network.flow_logs is False and cfg.network.nat_strategy == "single"
+
+
+BAD_VALUES = [
+    ("cloudviper:network", {"cidr": "10.0.0.0/33"}, 'cloudviper:network.cidr: "10.0.0.0/33" is not a valid IPv4 network'),
+    ("cloudviper:network", {"cidr": "10.0.0.1/16"}, 'cloudviper:network.cidr: "10.0.0.1/16" has host bits set'),
+    ("cloudviper:network", {"cidr": "10.0.0.0/24"}, 'cloudviper:network.cidr: "10.0.0.0/24" must have a prefix from /16 to /22'),
+    ("cloudviper:network", {"cidr": "8.8.0.0/16"}, 'cloudviper:network.cidr: "8.8.0.0/16" is not a private range'),
+    ("cloudviper:network", {"azCount": 7}, "cloudviper:network.azCount: 7 is not allowed: expected less than or equal to 6"),
+    ("cloudviper:network", {"azCount": "two"}, 'cloudviper:network.azCount: "two" is not allowed: expected a whole number'),
+    ("cloudviper:network", {"azCount": 2, "azs": ["us-east-1a"]}, "cloudviper:network: "),
+    ("cloudviper:network", {"azs": ["us-west-2a"]}, 'cloudviper:network.azs[0]: "us-west-2a" is not a zone of region us-east-1'),
+    ("cloudviper:network", {"azs": ["us-east-1a", "us-east-1a"]}, "cloudviper:network.azs: "),
+    ("cloudviper:network", {"natStrategy": "two"}, "cloudviper:network.natStrategy: \"two\" is not allowed: expected 'none', 'single' or 'per-az'"),
+    ("cloudviper:network", {"flowLogs": "sometimes"}, 'cloudviper:network.flowLogs: "sometimes" is not allowed: expected true or false'),
+    ("cloudviper:network", {"cidrBlock": "10.0.0.0/16"}, "cloudviper:network.cidrBlock: unknown key; allowed keys: cidr, azCount, azs"),
+    ("cloudviper:network", ["10.0.0.0/16"], "cloudviper:network: [\"10.0.0.0/16\"] is not allowed: expected a map"),
+    ("cloudviper:tags", {"owner": "x"}, "cloudviper:tags.costCenter is required"),
+    ("cloudviper:tags", None, "cloudviper:tags is required"),
+    ("cloudviper:tags", {"owner": "x", "costCenter": "y", "extra": {"aws:foo": "1"}}, "cloudviper:tags.extra: "),
+    ("cloudviper:tags", {"owner": "x", "costCenter": "y", "extra": {"stack": "1"}}, "is set by cloudviper"),
+    ("cloudviper:tags", {"owner": "x<y", "costCenter": "y"}, 'cloudviper:tags.owner: "x<y" has characters AWS does not accept'),
+    ("cloudviper:buckets", {"name": "raw"}, 'cloudviper:buckets: {"name": "raw"} is not allowed: expected a list'),
+    ("cloudviper:buckets", [{"name": "Raw"}], 'cloudviper:buckets[0].name: "Raw" must be 1-32 lowercase letters'),
+    ("cloudviper:buckets", [{"name": "a"}, {"name": "a"}], 'cloudviper:buckets[1].name: "a" is already used by buckets[0]'),
+    ("cloudviper:buckets", [{"name": "a", "encryption": "aes"}], "cloudviper:buckets[0].encryption: \"aes\" is not allowed: expected 'kms' or 's3'"),
+    ("cloudviper:buckets", [{"name": "a", "bucketName": "Not_Valid"}], 'cloudviper:buckets[0].bucketName: "Not_Valid" is not a valid S3 bucket name'),
+    ("cloudviper:buckets", [{"name": "a", "lifecycle": {"glacierIrAfterDays": 90, "expireAfterDays": 30}}],
+     "cloudviper:buckets[0].lifecycle: "),
+    ("cloudviper:buckets", [{"name": "a", "lifecycle": {"expireAfterDays": 0}}],
+     "cloudviper:buckets[0].lifecycle.expireAfterDays: 0 is not allowed: expected greater than or equal to 1"),
+    ("cloudviper:buckets", [{"name": "a", "allowDestory": True}], "cloudviper:buckets[0].allowDestory: unknown key; allowed keys: name, purpose"),
+    ("cloudviper:netwrok", {}, "cloudviper:netwrok: unknown key; allowed keys: cloudviper:buckets, cloudviper:network"),
+    ("aws:region", None, "aws:region is required"),
+    ("aws:region", "us-east", 'aws:region: "us-east" is not an AWS region name'),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "message"), BAD_VALUES)
+def test_bad_value_names_key_path_value_and_allowed(key, value, message):
+    with pytest.raises(ConfigError) as info:
+        parse(with_key(key, value))
+    assert message in str(info.value)
+    assert "Traceback" not in str(info.value)
+
+
+def test_lifecycle_order_message_explains():
+    with pytest.raises(ConfigError) as info:
+        parse(with_key("cloudviper:buckets", [{"name": "a", "lifecycle": {"glacierIrAfterDays": 90, "expireAfterDays": 30}}]))
+    assert "expireAfterDays (30) must be later than glacierIrAfterDays (90)" in str(info.value)
+
+
+def test_every_problem_is_reported_at_once():
+    values = with_key("cloudviper:network", {"cidr": "x", "natStrategy": "all"})
+    values["cloudviper:buckets"] = [{"name": "OK"}]
+    with pytest.raises(ConfigError) as info:
+        parse(values)
+    assert len(info.value.problems) == 3
+
+
+def test_config_error_is_a_pulumi_run_error():
+    # The Pulumi CLI prints a RunError's message without a Python traceback.
+    assert issubclass(ConfigError, pulumi.RunError)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=12,
+)
+# Objects shaped like the real sections, so the fuzzer reaches the field validators too.
+section_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "cidr": json_values | st.sampled_from(["10.0.0.0/16", "10.0.0.0/8", "192.168.0.0/22"]),
+        "azCount": json_values, "azs": json_values, "natStrategy": json_values, "flowLogs": json_values,
+        "owner": json_values, "costCenter": json_values, "extra": json_values, "name": json_values,
+        "lifecycle": json_values, "encryption": json_values,
+    },
+)
+
+
+@pytest.mark.parametrize("section", sorted(SECTIONS))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=json_values | section_like | st.lists(section_like, max_size=3))
+def test_arbitrary_json_gives_a_model_or_a_config_error(section, value):
+    values = with_key(f"cloudviper:{section}", value)
+    try:
+        cfg = parse(values)
+    except ConfigError as exc:
+        assert f"cloudviper:{section}" in str(exc)
+    else:
+        assert isinstance(cfg, StackConfig)
+        json.dumps(cfg.model_dump(by_alias=True))
+
+
+def test_stack_name_that_makes_an_invalid_default_bucket_name_is_rejected():
+    with pytest.raises(ConfigError) as info:
+        parse_stack_config("cloudviper", "Prod", BASE_CONFIG)
+    assert "cloudviper:buckets[0]: the default bucket name cloudviper-Prod-raw-<account id>" in str(info.value)
+    assert "set bucketName" in str(info.value)
+    custom = copy.deepcopy(BASE_CONFIG)
+    custom["cloudviper:buckets"] = [{"name": "raw", "bucketName": "my-lab-raw-data"}]
+    assert parse_stack_config("cloudviper", "Prod", custom).buckets[0].bucket_name == "my-lab-raw-data"

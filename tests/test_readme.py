@@ -1,0 +1,33 @@
+"""The README documents every config key and the two set-up commands CI relies on."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel
+
+from infra.config import SECTIONS
+from infra.models import BucketConfig, LifecycleConfig, NetworkConfig, TagsConfig
+
+MODELS: list[type[BaseModel]] = [TagsConfig, NetworkConfig, BucketConfig, LifecycleConfig]
+
+
+@pytest.fixture
+def readme(repo_root) -> str:
+    return (repo_root / "README.md").read_text()
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
+def test_every_field_is_in_the_config_reference(readme, model):
+    for name, field in model.model_fields.items():
+        assert f"| `{field.alias or name}` |" in readme, f"{model.__name__}.{name} is not documented"
+        assert field.description, f"{model.__name__}.{name} has no description"
+
+
+def test_every_top_level_key_has_a_heading(readme):
+    for key in SECTIONS:
+        assert f"### `cloudviper:{key}`" in readme
+
+
+def test_ci_runs_the_readme_test_command(readme, repo_root):
+    assert "make plan" in readme and "make test" in readme
+    assert "make test" in (repo_root / ".ci" / "run").read_text()

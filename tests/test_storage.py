@@ -1,0 +1,108 @@
+"""Data buckets under mocks: locked down, encrypted, TLS-only, kept on destroy unless allowed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+BUCKET = "aws:s3/bucket:Bucket"
+CHILD_TYPES = [
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketPolicy:BucketPolicy",
+]
+TWO_BUCKETS = [
+    {"name": "raw", "encryption": "kms", "versioning": True},
+    {"name": "scratch", "encryption": "s3", "versioning": False, "allowDestroy": True,
+     "lifecycle": {"expireAfterDays": 30}},
+]
+
+
+def children(cap, bucket, type_token):
+    found = [r for r in cap.of_type(type_token) if r.props["bucket"] == bucket.id]
+    assert len(found) == 1, (type_token, bucket.name)
+    return found[0]
+
+
+def test_every_bucket_blocks_public_access_and_enforces_owner(run_stack):
+    cap = run_stack(buckets=TWO_BUCKETS)
+    for bucket in cap.of_type(BUCKET):
+        bpa = children(cap, bucket, CHILD_TYPES[0]).props
+        assert all(bpa[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+        own = children(cap, bucket, CHILD_TYPES[1]).props
+        assert own["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+
+
+def test_encryption_follows_config(run_stack):
+    cap = run_stack(buckets=TWO_BUCKETS)
+    key = cap.one("aws:kms/key:Key")
+    assert key.props["enableKeyRotation"] is True
+    raw, scratch = cap.one(BUCKET, "data-raw"), cap.one(BUCKET, "data-scratch")
+    kms_rule = children(cap, raw, CHILD_TYPES[2]).props["rules"][0]
+    assert kms_rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key.outputs["arn"]}
+    assert kms_rule["bucketKeyEnabled"] is True
+    s3_rule = children(cap, scratch, CHILD_TYPES[2]).props["rules"][0]
+    assert s3_rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
+
+
+def test_no_kms_key_when_no_bucket_uses_kms(run_stack):
+    cap = run_stack(buckets=[{"name": "a", "encryption": "s3"}])
+    assert not cap.of_type("aws:kms/key:Key")
+
+
+def test_policy_denies_every_request_without_tls(run_stack):
+    cap = run_stack(buckets=TWO_BUCKETS)
+    for bucket in cap.of_type(BUCKET):
+        policy = json.loads(children(cap, bucket, CHILD_TYPES[5]).props["policy"])
+        (stmt,) = policy["Statement"]
+        arn = bucket.outputs["arn"]
+        assert stmt["Effect"] == "Deny" and stmt["Principal"] == "*" and stmt["Action"] == "s3:*"
+        assert stmt["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert sorted(stmt["Resource"]) == sorted([arn, f"{arn}/*"])
+
+
+def test_versioning_and_lifecycle_follow_config(run_stack):
+    cap = run_stack(buckets=TWO_BUCKETS)
+    raw, scratch = cap.one(BUCKET, "data-raw"), cap.one(BUCKET, "data-scratch")
+    assert children(cap, raw, CHILD_TYPES[3]).props["versioningConfiguration"]["status"] == "Enabled"
+    assert children(cap, scratch, CHILD_TYPES[3]).props["versioningConfiguration"]["status"] == "Suspended"
+    (rule,) = children(cap, scratch, CHILD_TYPES[4]).props["rules"]
+    assert rule["expiration"] == {"days": 30}
+    assert rule["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
+    assert "transitions" not in rule
+
+
+def test_glacier_transition_from_the_dev_stack(stack_capture):
+    cap = stack_capture("dev")
+    (rule,) = cap.one(CHILD_TYPES[4]).props["rules"]
+    assert rule["transitions"] == [{"days": 90, "storageClass": "GLACIER_IR"}]
+    assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
+
+
+def test_bucket_name_defaults_to_project_stack_name_account(run_stack):
+    cap = run_stack(buckets=[{"name": "raw"}, {"name": "x", "bucketName": "my-lab-x"}])
+    names = {r.name: r.props["bucket"] for r in cap.of_type(BUCKET)}
+    assert names == {"data-raw": "cloudviper-test-raw-123456789012", "data-x": "my-lab-x"}
+    assert cap.outputs["dataBuckets"].value == {"raw": "cloudviper-test-raw-123456789012", "x": "my-lab-x"}
+
+
+@pytest.mark.parametrize("type_token", [BUCKET, *CHILD_TYPES])
+def test_kept_on_destroy_unless_allow_destroy(run_stack, type_token):
+    cap = run_stack(buckets=TWO_BUCKETS)
+    raw, scratch = cap.one(BUCKET, "data-raw"), cap.one(BUCKET, "data-scratch")
+    res_raw = raw if type_token == BUCKET else children(cap, raw, type_token)
+    res_scratch = scratch if type_token == BUCKET else children(cap, scratch, type_token)
+    assert res_raw.retain_on_delete is True
+    assert res_scratch.retain_on_delete is False
+    assert raw.props.get("forceDestroy") is False and scratch.props["forceDestroy"] is True
+
+
+def test_kms_key_outlives_a_kept_bucket(run_stack):
+    cap = run_stack(buckets=TWO_BUCKETS)
+    assert cap.one("aws:kms/key:Key").retain_on_delete is True
+    cap = run_stack(buckets=[{"name": "tmp", "allowDestroy": True}])
+    assert cap.one("aws:kms/key:Key").retain_on_delete is False
