@@ -44,6 +44,7 @@ class Plan:
 
     stack: StackFile
     capture: Capture
+    project_dir: Path = ROOT
     sections: list[Section] = field(default_factory=list)
     exit_code: int = 0
 
@@ -101,18 +102,22 @@ def outputs_section(capture: Capture) -> Section:
     return Section("Outputs", lines, {k: _show(v) for k, v in sorted(capture.outputs.items())})
 
 
-# Section builders run in order; later issues append cost and policy sections here.
-SECTION_BUILDERS: list[Callable[[Plan], Section]] = [
-    lambda plan: resources_section(plan.capture),
-    lambda plan: outputs_section(plan.capture),
-]
+def _builders() -> list[Callable[[Plan], Section]]:
+    from infra.sections import cost_section, policy_section
+
+    return [
+        lambda plan: resources_section(plan.capture),
+        cost_section,
+        policy_section,
+        lambda plan: outputs_section(plan.capture),
+    ]
 
 
 def make_plan(stack_name: str, project_dir: Path = ROOT) -> Plan:
     """Load a stack file, evaluate the program, build every report section."""
     stack = load_stack_file(project_dir, stack_name)
-    plan = Plan(stack=stack, capture=run_program(stack, project_dir))
-    for build in SECTION_BUILDERS:
+    plan = Plan(stack=stack, capture=run_program(stack, project_dir), project_dir=project_dir)
+    for build in _builders():
         plan.sections.append(build(plan))
     return plan
 

@@ -31,3 +31,12 @@ def test_every_top_level_key_has_a_heading(readme):
 def test_ci_runs_the_readme_test_command(readme, repo_root):
     assert "make plan" in readme and "make test" in readme
     assert "make test" in (repo_root / ".ci" / "run").read_text()
+
+
+def test_every_rule_and_setting_is_documented(readme):
+    from policies.pack import POLICIES
+
+    for policy in POLICIES:
+        assert f"| `{policy.name}` |" in readme, policy.name
+        for setting in (policy.config_schema.properties if policy.config_schema else {}):
+            assert f"`{setting}`" in readme, f"{policy.name}.{setting}"

@@ -1,0 +1,204 @@
+"""Cost model: pure functions that price a stack's resources per hour at idle, desired and max scale.
+
+Works on a minimal view of a resource (type, name, camelCase props, property dependencies), so
+the offline plan and the policy pack price the same way. Standard library only.
+
+What is priced: EC2 instances and Auto Scaling groups (on-demand and spot shares, root
+volumes), the EKS control plane, NAT gateways, public IPv4 addresses (EIPs), EBS volumes and
+customer-managed KMS keys. Usage-based charges (S3 storage and requests, NAT data processing,
+data transfer, SQS requests, CloudWatch Logs) are listed as notes, not in the hourly totals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from infra.pricing import HOURS_PER_MONTH, PriceTable, PricingError
+
+ASG = "aws:autoscaling/group:Group"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+INSTANCE = "aws:ec2/instance:Instance"
+DEFAULT_ROOT_GB = 20  # EKS AL2023 AMIs' root volume when a launch template sets none
+
+
+@dataclass
+class ResourceView:
+    """What the cost model needs to know about a resource."""
+
+    type: str
+    name: str
+    urn: str
+    props: Mapping[str, Any]
+    property_dependencies: Mapping[str, Sequence[ResourceView]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CostItem:
+    """One priced resource: $/hour at idle (minimum), desired and maximum scale."""
+
+    name: str
+    type: str
+    idle: float
+    desired: float
+    max: float
+    detail: str = ""
+
+    @property
+    def monthly_max(self) -> float:
+        """$/month at maximum scale."""
+        return self.max * HOURS_PER_MONTH
+
+
+@dataclass
+class Estimate:
+    """All priced items of a stack and their totals."""
+
+    items: list[CostItem]
+    notes: list[str]
+    source: str
+
+    def total(self, scale: str) -> float:
+        """Sum of $/hour at `idle`, `desired` or `max`."""
+        return round(sum(getattr(i, scale) for i in self.items), 4)
+
+    def top(self, n: int = 5) -> list[CostItem]:
+        """The n dearest items at maximum scale."""
+        return sorted(self.items, key=lambda i: (-i.max, i.name))[:n]
+
+
+def _get(props: Mapping[str, Any], *path: str) -> Any:
+    cur: Any = props
+    for key in path:
+        if not isinstance(cur, Mapping) or key not in cur:
+            return None
+        cur = cur[key]
+    return cur
+
+
+def _number(value: Any, default: float = 0) -> float:
+    try:
+        return float(value) if value is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
+def flat(n: float, detail: str, name: str, typ: str) -> CostItem:
+    """An item that costs the same at every scale."""
+    n = round(n, 6)
+    return CostItem(name=name, type=typ, idle=n, desired=n, max=n, detail=detail)
+
+
+def root_volume_gb(launch_template: Optional[ResourceView]) -> float:
+    """Total EBS size per instance from a launch template's block device mappings."""
+    if launch_template is None:
+        return DEFAULT_ROOT_GB
+    mappings = launch_template.props.get("blockDeviceMappings") or []
+    sizes = [_number(_get(m, "ebs", "volumeSize")) for m in mappings if isinstance(m, Mapping)]
+    return sum(sizes) or DEFAULT_ROOT_GB
+
+
+def launch_template_of(asg: ResourceView) -> Optional[ResourceView]:
+    """The launch template an Auto Scaling group uses (through its property dependencies)."""
+    for key in ("mixedInstancesPolicy", "launchTemplate"):
+        for dep in asg.property_dependencies.get(key, ()):
+            if dep.type == LAUNCH_TEMPLATE:
+                return dep
+    return None
+
+
+def group_instance_types(asg: ResourceView) -> list[str]:
+    """Instance types a group may launch: its overrides, or its launch template's type."""
+    overrides = _get(asg.props, "mixedInstancesPolicy", "launchTemplate", "overrides") or []
+    types = [o["instanceType"] for o in overrides if isinstance(o, Mapping) and o.get("instanceType")]
+    if types:
+        return types
+    lt = launch_template_of(asg)
+    if lt is not None and lt.props.get("instanceType"):
+        return [str(lt.props["instanceType"])]
+    return []
+
+
+def split_on_demand(count: int, base: int, percent_above: float) -> tuple[int, int]:
+    """(on-demand, spot) instances of a group of `count` (AWS rounds the on-demand share up)."""
+    base_used = min(count, base)
+    above = count - base_used
+    od_above = math.ceil(above * percent_above / 100)
+    return base_used + od_above, above - od_above
+
+
+def price_group(asg: ResourceView, prices: PriceTable) -> CostItem:
+    """An Auto Scaling group at min / desired / max, priced at its dearest instance type."""
+    types = group_instance_types(asg)
+    if not types:
+        raise PricingError(f"{asg.name}: cannot tell which instance types the group launches")
+    dearest = max(types, key=prices.on_demand)
+    od, spot = prices.on_demand(dearest), prices.spot_price(dearest)
+    gb_hour = prices.fixed_price("ebs_gp3_storage") / HOURS_PER_MONTH
+    volume = root_volume_gb(launch_template_of(asg)) * gb_hour
+    dist = _get(asg.props, "mixedInstancesPolicy", "instancesDistribution")
+    if _get(asg.props, "mixedInstancesPolicy") is None:
+        base, pct = 0, 100.0  # a plain launch template launches on-demand only
+    else:
+        base = int(_number(_get(dist or {}, "onDemandBaseCapacity"), 0))
+        pct = _number(_get(dist or {}, "onDemandPercentageAboveBaseCapacity"), 100)
+    lo = int(_number(asg.props.get("minSize")))
+    hi = int(_number(asg.props.get("maxSize")))
+    mid = int(_number(asg.props.get("desiredCapacity"), lo))
+
+    def at(count: int) -> float:
+        n_od, n_spot = split_on_demand(count, base, pct)
+        return round(n_od * od + n_spot * spot + count * volume, 6)
+
+    detail = f"{lo}-{hi} x {dearest} (${od:.4f}/h on-demand, ${spot:.4f}/h spot), base {base} on-demand, {pct:g}% on-demand above"
+    return CostItem(name=asg.name, type=asg.type, idle=at(lo), desired=at(mid), max=at(hi), detail=detail)
+
+
+def price_resource(res: ResourceView, prices: PriceTable) -> Optional[CostItem]:
+    """Price one resource, or None when it has no fixed hourly cost."""
+    t, p = res.type, res.props
+    if t == ASG:
+        return price_group(res, prices)
+    if t == INSTANCE:
+        itype = str(p.get("instanceType"))
+        gb = _number(_get(p, "rootBlockDevice", "volumeSize"), DEFAULT_ROOT_GB)
+        hourly = prices.on_demand(itype) + gb * prices.fixed_price("ebs_gp3_storage") / HOURS_PER_MONTH
+        return flat(hourly, f"1 x {itype} on-demand", res.name, t)
+    if t == "aws:eks/cluster:Cluster":
+        return flat(prices.fixed_price("eks_cluster_standard_support"), "EKS control plane (standard support)", res.name, t)
+    if t == "aws:ec2/natGateway:NatGateway":
+        return flat(prices.fixed_price("nat_gateway_hour"), "NAT gateway hour (+ $/GB processed)", res.name, t)
+    if t == "aws:ec2/eip:Eip":
+        return flat(prices.fixed_price("public_ipv4_address"), "public IPv4 address", res.name, t)
+    if t == "aws:ebs/volume:Volume":
+        gb = _number(p.get("size"), 0)
+        return flat(gb * prices.fixed_price("ebs_gp3_storage") / HOURS_PER_MONTH, f"{gb:g} GB EBS", res.name, t)
+    if t == "aws:kms/key:Key":
+        return flat(prices.fixed_price("kms_customer_managed_key") / HOURS_PER_MONTH, "KMS key ($1/month)", res.name, t)
+    return None
+
+
+USAGE_NOTES = {
+    "aws:s3/bucket:Bucket": "S3 storage ${s3:.3f}/GB-month (Glacier IR ${gir:.3f}) and requests are usage-based",
+    "aws:ec2/natGateway:NatGateway": "NAT data processing ${nat:.3f}/GB is usage-based (S3 goes through the free gateway endpoint)",
+    "aws:sqs/queue:Queue": "SQS ${sqs:.2f}/million requests is usage-based",
+    "aws:cloudwatch/logGroup:LogGroup": "CloudWatch Logs ingestion and storage are usage-based",
+}
+
+
+def estimate(resources: Sequence[ResourceView], prices: PriceTable) -> Estimate:
+    """Price every resource; usage-based charges become notes. Unknown instance types raise PricingError."""
+    items, seen = [], set()
+    for res in resources:
+        item = price_resource(res, prices)
+        if item is not None:
+            items.append(item)
+        if res.type in USAGE_NOTES:
+            seen.add(res.type)
+    f = prices.fixed
+    values = {"s3": f.get("s3_standard_storage_first_50tb", 0), "gir": f.get("s3_glacier_instant_retrieval_storage", 0),
+              "nat": f.get("nat_gateway_data_processed", 0), "sqs": f.get("sqs_standard_requests", 0)}
+    notes = [USAGE_NOTES[t].format(**values) for t in sorted(seen)]
+    return Estimate(items=items, notes=notes, source=prices.source)

@@ -1,0 +1,102 @@
+"""The plan's cost and policy sections."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from infra.cost import Estimate, ResourceView, estimate
+from infra.harness import Capture
+from infra.policy_runner import PolicyReport, run_pack
+from infra.pricing import HOURS_PER_MONTH, PricingError, load_prices
+
+if TYPE_CHECKING:
+    from infra.plan import Plan, Section
+
+EXIT_POLICY = 3
+
+
+def resource_views(capture: Capture) -> list[ResourceView]:
+    """Captured custom resources as the cost model sees them (outputs, property dependencies)."""
+    views = {r.urn: ResourceView(type=r.type, name=r.name, urn=r.urn, props=r.props) for r in capture.resources if r.custom}
+    for r in capture.resources:
+        if r.urn in views:
+            views[r.urn].property_dependencies = {
+                k: [views[u] for u in urns if u in views] for k, urns in r.property_dependencies.items()
+            }
+    return list(views.values())
+
+
+def _short(type_token: str) -> str:
+    return type_token.rsplit(":", 1)[-1]
+
+
+def stack_estimate(plan: Plan) -> Estimate:
+    """Price the plan's captured resources with the stack region's table."""
+    return estimate(resource_views(plan.capture), load_prices(plan.stack.region))
+
+
+def cost_section(plan: Plan) -> Section:
+    """Idle / desired / max $/hour and $/month, biggest items first."""
+    from infra.plan import Section
+
+    try:
+        est = stack_estimate(plan)
+    except PricingError as exc:
+        return Section("Cost", [f"cannot price this stack: {exc}"], {"error": str(exc)})
+    scales = ("idle", "desired", "max")
+    totals = {s: est.total(s) for s in scales}
+    lines = [
+        f"prices: {est.source}",
+        f"{'':10}{'idle':>12}{'desired':>12}{'max':>12}",
+        f"{'$/hour':10}" + "".join(f"{totals[s]:>12.4f}" for s in scales),
+        f"{'$/month':10}" + "".join(f"{totals[s] * HOURS_PER_MONTH:>12.2f}" for s in scales),
+        "biggest items at maximum scale ($/hour):",
+    ]
+    lines += [f"  {i.max:>10.4f}  {i.name} [{_short(i.type)}]  {i.detail}" for i in est.top(8)]
+    lines += [f"not in the totals: {n}" for n in est.notes]
+    md = [
+        f"Prices: {est.source}", "",
+        "| | idle | desired | max |", "|---|---:|---:|---:|",
+        "| $/hour | " + " | ".join(f"{totals[s]:.4f}" for s in scales) + " |",
+        "| $/month | " + " | ".join(f"{totals[s] * HOURS_PER_MONTH:.2f}" for s in scales) + " |", "",
+        "| biggest items | $/hour at max | detail |", "|---|---:|---|",
+        *[f"| `{i.name}` {_short(i.type)} | {i.max:.4f} | {i.detail} |" for i in est.top(8)], "",
+        *[f"- not in the totals: {n}" for n in est.notes],
+    ]
+    data = {
+        "source": est.source,
+        "perHour": totals,
+        "perMonth": {s: round(totals[s] * HOURS_PER_MONTH, 2) for s in scales},
+        "items": [{"name": i.name, "type": i.type, "idle": i.idle, "desired": i.desired, "max": i.max,
+                   "detail": i.detail} for i in est.top(len(est.items))],
+        "notes": est.notes,
+    }
+    return Section("Cost", lines, data, md)
+
+
+def _violation_line(v: object) -> str:
+    return f"[{v.level}] {v.policy}: {v.message}"  # type: ignore[attr-defined]
+
+
+def policy_section(plan: Plan) -> Section:
+    """Violations by enforcement level; a mandatory one sets the plan's exit code."""
+    from infra.plan import Section
+
+    report: PolicyReport = run_pack(plan.capture, plan.stack.stack, plan.project_dir / "policies" / "config")
+    mandatory, advisory = report.mandatory, report.at("advisory")
+    if mandatory:
+        plan.exit_code = EXIT_POLICY
+    config = report.config_file or "rule defaults (no policies/config/<stack>.json)"
+    summary = f"{len(mandatory)} mandatory violations, {len(advisory)} advisory ({report.rules} rules, config: {config})"
+    lines = [summary, *[f"  {_violation_line(v)}" for v in mandatory + advisory]]
+    if report.skipped:
+        lines.append(f"  {len(report.skipped)} checks skipped on unknown values")
+    md = [f"**{summary}**", "", *[f"- {_violation_line(v)}" for v in mandatory + advisory]]
+    data = {
+        "rules": report.rules, "config": report.config_file,
+        "mandatory": len(mandatory), "advisory": len(advisory),
+        "violations": [{"policy": v.policy, "level": v.level, "severity": v.severity, "message": v.message,
+                        "urn": v.urn} for v in report.violations],
+        "skipped": report.skipped,
+    }
+    return Section("Policy", lines, data, md)

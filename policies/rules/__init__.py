@@ -1,0 +1,1 @@
+"""The pack's rules, grouped by concern; policies/pack.py lists them."""
