@@ -9,7 +9,16 @@ import pulumi
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from infra.errors import ConfigError, key_path, render_value
-from infra.models import BUCKET_NAME_RE, REGION_RE, Buckets, NetworkConfig, StackConfig, TagsConfig
+from infra.models import (
+    BUCKET_NAME_RE,
+    REGION_RE,
+    Buckets,
+    ClusterConfig,
+    NetworkConfig,
+    NodeGroups,
+    StackConfig,
+    TagsConfig,
+)
 
 PROJECT = "cloudviper"
 
@@ -18,6 +27,8 @@ SECTIONS: dict[str, tuple[Any, bool]] = {
     "tags": (TagsConfig, True),
     "network": (NetworkConfig, False),
     "buckets": (TypeAdapter(Buckets), False),
+    "cluster": (ClusterConfig, False),
+    "nodeGroups": (TypeAdapter(NodeGroups), False),
 }
 
 _FRIENDLY = {
@@ -148,6 +159,7 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any]) -> StackCo
                 f"{project}-{stack}-{bucket.name}-<account id> is not a valid S3 name (lowercase, at most 63 "
                 "characters); set bucketName"
             )
+    problems += _cluster_problems(project, values)
     if problems or not isinstance(region, str):
         raise ConfigError(problems)
     try:
@@ -160,6 +172,38 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any]) -> StackCo
             msg = str(err["msg"]).removeprefix("Value error, ")
             lines.append(f"{name}: {render_value(err.get('input'))} {msg}")
         raise ConfigError(lines) from None
+
+
+def _cluster_problems(project: str, values: dict[str, Any]) -> list[str]:
+    """Checks across cloudviper:cluster, cloudviper:nodeGroups and cloudviper:network."""
+    import ipaddress
+
+    problems = []
+    cluster, groups = values.get("cluster"), values.get("nodeGroups") or []
+    network = values.get("network") or NetworkConfig.model_validate({})
+    if groups and cluster is None:
+        problems.append(f"{project}:nodeGroups: node groups need a cluster; set {project}:cluster (see README)")
+    if cluster is not None:
+        if not any(g.role == "system" and g.min_size >= 1 for g in groups):
+            problems.append(
+                f"{project}:nodeGroups: the cluster needs a node group with role: system and minSize >= 1 "
+                "to run its add-ons (CoreDNS, Cluster Autoscaler, Node Termination Handler)"
+            )
+        if ipaddress.ip_network(cluster.service_cidr).overlaps(ipaddress.ip_network(network.cidr)):
+            problems.append(
+                f"{key_path(project, 'cluster', ('serviceCidr',))}: {render_value(cluster.service_cidr)} overlaps "
+                f"the VPC range {network.cidr}; pick a range outside it"
+            )
+    seen: dict[str, int] = {}
+    for i, g in enumerate(groups):
+        if g.name in seen:
+            problems.append(f"{key_path(project, 'nodeGroups', (i, 'name'))}: {render_value(g.name)} is already "
+                            f"used by nodeGroups[{seen[g.name]}]")
+        seen.setdefault(g.name, i)
+        if g.on_demand_base > g.max_size:
+            problems.append(f"{key_path(project, 'nodeGroups', (i, 'onDemandBase'))}: {g.on_demand_base} is larger "
+                            f"than maxSize ({g.max_size})")
+    return problems
 
 
 def _decode(value: Any) -> Any:

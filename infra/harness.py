@@ -8,6 +8,7 @@ are answered with realistic values for the stack's region.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,6 +76,7 @@ class CapturedResource:
     protect: bool
     retain_on_delete: bool
     inputs: dict[str, Any]
+    ignore_changes: list[str] = field(default_factory=list)
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -199,6 +201,27 @@ class CloudMocks(pulumi_mocks.Mocks):
             rid = bucket
             state.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}",
                          bucketRegionalDomainName=f"{bucket}.s3.{self.region}.amazonaws.com")
+        elif typ == "aws:eks/cluster:Cluster":
+            issuer = f"https://oidc.eks.{self.region}.amazonaws.com/id/{digest.upper()}"
+            ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n").decode()
+            vpc = dict(unwrap(inputs.get("vpcConfig")) or {})
+            vpc["clusterSecurityGroupId"] = f"sg-{digest}"
+            state.update(arn=f"arn:aws:eks:{self.region}:{ACCOUNT_ID}:cluster/{inputs.get('name', name)}",
+                         endpoint=f"https://{digest.upper()}.gr7.{self.region}.eks.amazonaws.com",
+                         certificateAuthority={"data": ca}, identities=[{"oidcs": [{"issuer": issuer}]}], vpcConfig=vpc,
+                         status="ACTIVE")
+        elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            url = str(unwrap(inputs.get("url", ""))).removeprefix("https://")
+            state.update(arn=f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{url}")
+        elif typ == "aws:sqs/queue:Queue":
+            qname = unwrap(inputs.get("name")) or f"{name}-{digest[:7]}"
+            state.update(arn=f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{qname}",
+                         url=f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT_ID}/{qname}", name=qname)
+        elif typ == "aws:autoscaling/group:Group":
+            gname = unwrap(inputs.get("name")) or f"{name}-{digest[:7]}"
+            rid = gname
+            state.update(name=gname, arn=f"arn:aws:autoscaling:{self.region}:{ACCOUNT_ID}:autoScalingGroup:{digest}:"
+                                         f"autoScalingGroupName/{gname}")
         elif service == "iam":
             kind = typ.rsplit(":", 1)[-1].lower()
             res_name = unwrap(inputs.get("name")) or f"{name}-{digest[:7]}"
@@ -234,7 +257,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             parent=request.parent or None, dependencies=list(request.dependencies),
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             provider=request.provider or None, protect=bool(request.protect),
-            retain_on_delete=bool(request.retainOnDelete), inputs=inputs,
+            retain_on_delete=bool(request.retainOnDelete), inputs=inputs, ignore_changes=list(request.ignoreChanges),
             id=self.resources[urn].id if urn in self.resources else "", outputs=state,
         ))
         return response

@@ -200,6 +200,242 @@ class BucketConfig(Model):
 Buckets = Annotated[list[BucketConfig], Field(max_length=50)]
 
 
+# ----------------------------------------------------------------------------- cluster
+
+K8S_VERSIONS = ("1.31", "1.32", "1.33", "1.34", "1.35")
+PRINCIPAL_ARN_RE = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|assumed-role)/[\w+=,.@/-]+$")
+LOG_TYPES = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
+DEFAULT_LOGS: tuple[LOG_TYPES, ...] = ("api", "audit", "authenticator")
+
+
+class AccessEntryConfig(Model):
+    """A person or robot that may use the Kubernetes API (an EKS access entry)."""
+
+    principal_arn: str = Field(description="IAM role or user ARN, e.g. arn:aws:iam::123456789012:role/Scientists.")
+    groups: list[str] = Field(default_factory=list, description="Kubernetes groups the principal belongs to (bound by RBAC).")
+
+    @field_validator("principal_arn")
+    @classmethod
+    def _arn(cls, v: str) -> str:
+        if not PRINCIPAL_ARN_RE.match(v):
+            raise ValueError("is not an IAM role or user ARN; expected arn:aws:iam::<account>:role/<name>")
+        return v
+
+
+class AutoscalerConfig(Model):
+    """Cluster Autoscaler settings."""
+
+    image: str = Field("registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.0",
+                       description="Image; its minor version should match the cluster's.")
+    scale_down_unneeded_time: str = Field("10m", pattern=r"^\d+[smh]$", description="How long a node must be unneeded before removal.")
+    scale_down_delay_after_add: str = Field("10m", pattern=r"^\d+[smh]$", description="Wait after a scale-up before scaling down.")
+    scale_down_utilization_threshold: float = Field(0.5, gt=0, le=1, description="Requested/allocatable below which a node may go.")
+    expander: Literal["least-waste", "random", "most-pods", "price", "priority"] = Field(
+        "least-waste", description="How to choose between node groups on scale-up.")
+
+
+class TerminationHandlerConfig(Model):
+    """AWS Node Termination Handler (queue mode) settings."""
+
+    image: str = Field("public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.25.3", description="Image.")
+    pod_termination_grace_period: int = Field(
+        -1, ge=-1, le=110, description="Seconds each pod gets when a node drains; -1 uses the pod's own (fits the 2-minute spot notice)."
+    )
+
+
+class ClusterConfig(Model):
+    """The EKS control plane."""
+
+    version: Literal[K8S_VERSIONS] = Field("1.33", description="Kubernetes version (1.31-1.35; 1.31+ allows node packing).")  # type: ignore[valid-type]
+    endpoint_public_access: bool = Field(True, description="Reach the API from the internet (only from publicAccessCidrs).")
+    public_access_cidrs: list[str] = Field(default_factory=list, description="Networks allowed to the public API endpoint, e.g. your campus.")
+    admins: list[str] = Field(default_factory=list, description="IAM principal ARNs given cluster-admin (EKS access policy).")
+    access_entries: list[AccessEntryConfig] = Field(default_factory=list, description="Further principals mapped to Kubernetes groups.")
+    creator_is_admin: bool = Field(True, description="The identity running `pulumi up` gets cluster-admin (it must, to deploy Kubernetes objects).")
+    logs: list[LOG_TYPES] = Field(default_factory=lambda: list(DEFAULT_LOGS), description="Control-plane log types sent to CloudWatch.")
+    log_retention_days: int = Field(30, ge=1, le=3653, description="How long control-plane logs are kept.")
+    service_cidr: str = Field("172.20.0.0/16", description="Kubernetes service IP range; must not overlap the VPC.")
+    node_packing: bool = Field(True, description="Schedule pods onto the fullest node that fits (NodeResourcesFit MostAllocated).")
+    autoscaler: AutoscalerConfig = Field(default_factory=lambda: AutoscalerConfig.model_validate({}), description="Cluster Autoscaler.")
+    termination_handler: TerminationHandlerConfig = Field(
+        default_factory=lambda: TerminationHandlerConfig.model_validate({}), description="Node Termination Handler.")
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for cidr in v:
+            try:
+                net = ipaddress.ip_network(cidr, strict=True)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not a network, e.g. 192.0.2.0/24") from None
+            if net.prefixlen == 0:
+                raise ValueError(f"{cidr} opens the API to the whole internet; name your networks")
+        return v
+
+    @field_validator("admins")
+    @classmethod
+    def _admins(cls, v: list[str]) -> list[str]:
+        for arn in v:
+            if not PRINCIPAL_ARN_RE.match(arn):
+                raise ValueError(f"{arn!r} is not an IAM role or user ARN")
+        return v
+
+    @field_validator("service_cidr")
+    @classmethod
+    def _service_cidr(cls, v: str) -> str:
+        try:
+            ipaddress.IPv4Network(v, strict=True)
+        except ValueError:
+            raise ValueError("is not an IPv4 network, e.g. 172.20.0.0/16") from None
+        return v
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> ClusterConfig:
+        if self.endpoint_public_access and not self.public_access_cidrs:
+            raise ValueError(
+                "endpointPublicAccess needs publicAccessCidrs (the networks you run kubectl and pulumi from); "
+                "or set endpointPublicAccess: false and deploy from inside the VPC"
+            )
+        return self
+
+
+# ----------------------------------------------------------------------------- node groups
+
+NODE_GROUP_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$")
+LABEL_KEY_RE = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+POOL_ROLES = Literal["system", "scheduler", "worker"]
+
+
+class TaintConfig(Model):
+    """A Kubernetes taint put on every node of the group."""
+
+    key: str = Field(description="Taint key, e.g. k8s.dask.org/dedicated.")
+    value: str = Field("", description="Taint value.")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = Field("NoSchedule", description="Taint effect.")
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if not LABEL_KEY_RE.match(v):
+            raise ValueError("is not a valid Kubernetes key (prefix/name, name at most 63 characters)")
+        return v
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, v: str) -> str:
+        if not LABEL_VALUE_RE.match(v):
+            raise ValueError("is not a valid Kubernetes label value")
+        return v
+
+
+def _arch(instance_type: str) -> str:
+    """arm64 for Graviton families (a1, and a `g` after the generation digit: m6g, c7gn, r8gd)."""
+    family = instance_type.split(".")[0]
+    if family == "a1":
+        return "arm64"
+    m = re.match(r"^[a-z]+\d+([a-z-]*)$", family)
+    return "arm64" if m and "g" in m.group(1).split("-")[0] else "x86_64"
+
+
+class NodeGroupConfig(Model):
+    """One self-managed node group: a launch template and an Auto Scaling group."""
+
+    name: str = Field(description="Short name (lowercase, digits, hyphens, at most 20), e.g. `workers`.")
+    role: POOL_ROLES = Field("worker", description="system (add-ons), scheduler (Dask scheduler, Jupyter) or worker.")
+    instance_types: list[str] = Field(min_length=1, max_length=20, description="Instance types of one vCPU/memory shape.")
+    min_size: int = Field(0, ge=0, le=1000, description="Smallest number of nodes (0 lets the pool idle at no cost).")
+    max_size: int = Field(ge=1, le=1000, description="Largest number of nodes the autoscaler may reach.")
+    spot: bool = Field(True, description="Use spot capacity above onDemandBase (price-capacity-optimized).")
+    on_demand_base: int = Field(0, ge=0, le=1000, description="Nodes always on-demand before any spot.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Kubernetes node labels.")
+    taints: list[TaintConfig] = Field(default_factory=list, description="Kubernetes node taints.")
+    disable_smt: bool = Field(False, description="One thread per core (hyperthreading off); not for .metal types.")
+    gpu: bool = Field(False, description="Use the NVIDIA AMI variant (GPU instance types).")
+    volume_size_gb: int = Field(50, ge=20, le=16384, description="Encrypted gp3 root volume size.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NODE_GROUP_NAME_RE.match(v):
+            raise ValueError("must be 1-20 lowercase letters, digits or hyphens, not starting or ending with a hyphen")
+        return v
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            if not LABEL_KEY_RE.match(key):
+                raise ValueError(f"label key {key!r} is not a valid Kubernetes key")
+            if not LABEL_VALUE_RE.match(value):
+                raise ValueError(f"label value {value!r} of {key} is not a valid Kubernetes label value")
+        return v
+
+    @field_validator("instance_types")
+    @classmethod
+    def _types(cls, v: list[str]) -> list[str]:
+        from infra.pricing import PricingError, load_prices
+
+        table = load_prices()
+        if len(set(v)) != len(v):
+            raise ValueError("names a type twice")
+        specs = []
+        for t in v:
+            try:
+                specs.append(table.instance(t))
+            except PricingError as exc:
+                raise ValueError(str(exc)) from None
+        shapes = {(s.vcpu, s.memory_gib) for s in specs}
+        if len(shapes) > 1:
+            shown = ", ".join(f"{s.name} {s.vcpu} vCPU/{s.memory_gib:g} GiB" for s in specs)
+            raise ValueError(f"mixes shapes ({shown}); Cluster Autoscaler needs one vCPU/memory shape per group")
+        arches = {_arch(t) for t in v}
+        if len(arches) > 1:
+            raise ValueError("mixes x86_64 and arm64 (Graviton) types; use one architecture per group")
+        return v
+
+    @property
+    def arch(self) -> str:
+        """CPU architecture of the group's types."""
+        return _arch(self.instance_types[0])
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NodeGroupConfig:
+        from infra.pricing import load_prices
+
+        if self.min_size > self.max_size:
+            raise ValueError(f"minSize ({self.min_size}) is larger than maxSize ({self.max_size})")
+        if self.disable_smt:
+            metal = [t for t in self.instance_types if load_prices().instance(t).bare_metal]
+            if metal:
+                raise ValueError(f"disableSmt cannot be used with bare-metal types ({', '.join(metal)}): "
+                                 "EC2 rejects CPU options for .metal instances")
+        gpus = [load_prices().instance(t).gpus for t in self.instance_types]
+        if self.gpu and not all(gpus):
+            raise ValueError("gpu: true needs GPU instance types (e.g. g5.xlarge)")
+        if not self.gpu and any(gpus):
+            raise ValueError("has GPU instance types; set gpu: true so the NVIDIA AMI is used")
+        return self
+
+    @property
+    def all_labels(self) -> dict[str, str]:
+        """Configured labels plus the pool's identity (and the Dask convention for its role)."""
+        labels = {"cloudviper.io/pool": self.name, "cloudviper.io/pool-role": self.role}
+        if self.role in ("worker", "scheduler"):
+            labels["k8s.dask.org/node-purpose"] = self.role
+        return {**labels, **self.labels}
+
+    @property
+    def all_taints(self) -> list[TaintConfig]:
+        """Configured taints; worker pools get the Dask worker taint unless they set their own."""
+        if self.role == "worker" and not self.taints:
+            return [TaintConfig.model_validate({"key": "k8s.dask.org/dedicated", "value": "worker"})]
+        return list(self.taints)
+
+
+NodeGroups = Annotated[list[NodeGroupConfig], Field(max_length=100)]
+
+
 class StackConfig(Model):
     """Everything one stack is built from, validated before any resource is registered."""
 
@@ -209,6 +445,8 @@ class StackConfig(Model):
     tags: TagsConfig
     network: NetworkConfig = Field(default_factory=lambda: NetworkConfig.model_validate({}))
     buckets: Buckets = Field(default_factory=list)
+    cluster: Optional[ClusterConfig] = None
+    node_groups: NodeGroups = Field(default_factory=list)
 
     @field_validator("region")
     @classmethod

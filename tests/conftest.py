@@ -59,3 +59,25 @@ def stack_capture() -> Callable[[str], Capture]:
 def repo_root() -> Path:
     """The repository root."""
     return ROOT
+
+
+CLUSTER_CONFIG: dict[str, Any] = {
+    "cloudviper:cluster": {
+        "publicAccessCidrs": ["192.0.2.0/24"],
+        "admins": ["arn:aws:iam::123456789012:role/Admin"],
+        "accessEntries": [{"principalArn": "arn:aws:iam::123456789012:role/Scientists", "groups": ["scientists"]}],
+    },
+    "cloudviper:nodeGroups": [
+        {"name": "system", "role": "system", "instanceTypes": ["t3.medium"], "minSize": 1, "maxSize": 2, "spot": False},
+        {"name": "workers", "instanceTypes": ["m5.xlarge", "m5a.xlarge"], "maxSize": 8, "onDemandBase": 1,
+         "labels": {"team": "astro"}, "disableSmt": True},
+        {"name": "gpu", "instanceTypes": ["g5.xlarge"], "maxSize": 2, "gpu": True,
+         "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]},
+    ],
+}
+
+
+@pytest.fixture(scope="session")
+def cluster_capture() -> Capture:
+    """A stack with a cluster, a system pool, a spot worker pool (SMT off) and a GPU pool."""
+    return run_config({**copy.deepcopy(BASE_CONFIG), **copy.deepcopy(CLUSTER_CONFIG)}, stack="test")

@@ -78,7 +78,23 @@ BAD_VALUES = [
     ("cloudviper:buckets", [{"name": "a", "lifecycle": {"expireAfterDays": 0}}],
      "cloudviper:buckets[0].lifecycle.expireAfterDays: 0 is not allowed: expected greater than or equal to 1"),
     ("cloudviper:buckets", [{"name": "a", "allowDestory": True}], "cloudviper:buckets[0].allowDestory: unknown key; allowed keys: name, purpose"),
-    ("cloudviper:netwrok", {}, "cloudviper:netwrok: unknown key; allowed keys: cloudviper:buckets, cloudviper:network"),
+    ("cloudviper:netwrok", {}, "cloudviper:netwrok: unknown key; allowed keys: cloudviper:buckets, cloudviper:cluster, cloudviper:network"),
+    ("cloudviper:nodeGroups", [{"name": "w", "instanceTypes": ["m5.large", "m5.xlarge"], "maxSize": 2}],
+     'cloudviper:nodeGroups[0].instanceTypes: ["m5.large", "m5.xlarge"] mixes shapes (m5.large 2 vCPU/8 GiB, m5.xlarge 4 vCPU/16 GiB)'),
+    ("cloudviper:nodeGroups", [{"name": "w", "instanceTypes": ["m5.metal"], "maxSize": 2, "disableSmt": True}],
+     "disableSmt cannot be used with bare-metal types (m5.metal)"),
+    ("cloudviper:nodeGroups", [{"name": "w", "instanceTypes": ["m5.large"], "minSize": 3, "maxSize": 2}],
+     "minSize (3) is larger than maxSize (2)"),
+    ("cloudviper:nodeGroups", [{"name": "w", "instanceTypes": ["m5.lrge"], "maxSize": 2}],
+     "cloudviper:nodeGroups[0].instanceTypes: [\"m5.lrge\"] instance type 'm5.lrge' is not in the us-east-1 price table"),
+    ("cloudviper:nodeGroups", [{"name": "w", "instanceTypes": ["m6g.large", "m5.large"], "maxSize": 2}], "mixes"),
+    ("cloudviper:nodeGroups", [{"name": "w", "instanceTypes": ["g5.xlarge"], "maxSize": 2}], "set gpu: true"),
+    ("cloudviper:nodeGroups", [{"name": "w", "instanceTypes": ["m5.large"], "maxSize": 2}], "node groups need a cluster"),
+    ("cloudviper:cluster", {}, "cloudviper:cluster: {} endpointPublicAccess needs publicAccessCidrs"),
+    ("cloudviper:cluster", {"publicAccessCidrs": ["0.0.0.0/0"]}, "0.0.0.0/0 opens the API to the whole internet"),
+    ("cloudviper:cluster", {"publicAccessCidrs": ["192.0.2.0/24"], "version": "1.29"}, "cloudviper:cluster.version: \"1.29\" is not allowed: expected '1.31'"),
+    ("cloudviper:cluster", {"publicAccessCidrs": ["192.0.2.0/24"], "admins": ["alice"]}, "'alice' is not an IAM role or user ARN"),
+    ("cloudviper:cluster", {"publicAccessCidrs": ["192.0.2.0/24"]}, "needs a node group with role: system and minSize >= 1"),
     ("aws:region", None, "aws:region is required"),
     ("aws:region", "us-east", 'aws:region: "us-east" is not an AWS region name'),
 ]
@@ -123,7 +139,8 @@ section_like = st.fixed_dictionaries(
         "cidr": json_values | st.sampled_from(["10.0.0.0/16", "10.0.0.0/8", "192.168.0.0/22"]),
         "azCount": json_values, "azs": json_values, "natStrategy": json_values, "flowLogs": json_values,
         "owner": json_values, "costCenter": json_values, "extra": json_values, "name": json_values,
-        "lifecycle": json_values, "encryption": json_values,
+        "lifecycle": json_values, "encryption": json_values, "instanceTypes": json_values, "maxSize": json_values,
+        "publicAccessCidrs": json_values, "version": json_values, "taints": json_values, "labels": json_values,
     },
 )
 
@@ -150,3 +167,26 @@ def test_stack_name_that_makes_an_invalid_default_bucket_name_is_rejected():
     custom = copy.deepcopy(BASE_CONFIG)
     custom["cloudviper:buckets"] = [{"name": "raw", "bucketName": "my-lab-raw-data"}]
     assert parse_stack_config("cloudviper", "Prod", custom).buckets[0].bucket_name == "my-lab-raw-data"
+
+
+def test_service_range_must_not_overlap_the_vpc():
+    values = with_key("cloudviper:network", {"cidr": "172.20.0.0/16"})
+    values["cloudviper:cluster"] = {"publicAccessCidrs": ["192.0.2.0/24"]}
+    values["cloudviper:nodeGroups"] = [{"name": "s", "role": "system", "instanceTypes": ["t3.medium"], "minSize": 1, "maxSize": 1}]
+    with pytest.raises(ConfigError, match=r"serviceCidr: \"172\.20\.0\.0/16\" overlaps the VPC range"):
+        parse(values)
+
+
+def test_reference_stack_reaches_256_threads_and_2_tb():
+    from infra.pricing import load_prices
+
+    stack = load_stack_file(ROOT, "reference")
+    cfg = parse_stack_config(stack.project, "reference", stack.values)
+    workers = [g for g in cfg.node_groups if g.role == "worker"]
+    table = load_prices()
+    threads = sum(g.max_size * min(table.instance(t).vcpu // (2 if g.disable_smt else 1) for t in g.instance_types)
+                  for g in workers)
+    memory = sum(g.max_size * min(table.instance(t).memory_gib for t in g.instance_types) for g in workers)
+    assert sum(g.max_size for g in workers) == 32 and threads >= 256 and memory > 2048
+    (scheduler,) = [g for g in cfg.node_groups if g.role == "scheduler"]
+    assert scheduler.instance_types == ["m5dn.4xlarge"] and not scheduler.spot and scheduler.max_size == 1

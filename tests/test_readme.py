@@ -6,9 +6,21 @@ import pytest
 from pydantic import BaseModel
 
 from infra.config import SECTIONS
-from infra.models import BucketConfig, LifecycleConfig, NetworkConfig, TagsConfig
+from infra.models import (
+    AccessEntryConfig,
+    AutoscalerConfig,
+    BucketConfig,
+    ClusterConfig,
+    LifecycleConfig,
+    NetworkConfig,
+    NodeGroupConfig,
+    TagsConfig,
+    TaintConfig,
+    TerminationHandlerConfig,
+)
 
-MODELS: list[type[BaseModel]] = [TagsConfig, NetworkConfig, BucketConfig, LifecycleConfig]
+MODELS: list[type[BaseModel]] = [TagsConfig, NetworkConfig, BucketConfig, LifecycleConfig, ClusterConfig,
+                                 AccessEntryConfig, AutoscalerConfig, TerminationHandlerConfig, NodeGroupConfig, TaintConfig]
 
 
 @pytest.fixture

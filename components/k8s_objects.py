@@ -1,0 +1,83 @@
+"""Building blocks for the Kubernetes objects our components render (hardened by default)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+SYSTEM_POOL = {"cloudviper.io/pool-role": "system"}
+
+
+def meta(name: str, namespace: Optional[str] = None, labels: Optional[dict[str, str]] = None,
+         annotations: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """ObjectMetadata with our app labels."""
+    m: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/name": name,
+                                                 "app.kubernetes.io/managed-by": "cloudviper", **(labels or {})}}
+    if namespace:
+        m["namespace"] = namespace
+    if annotations:
+        m["annotations"] = annotations
+    return m
+
+
+def restricted_security_context(uid: int = 65534) -> dict[str, Any]:
+    """Container security context that meets the `restricted` Pod Security Standard."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container(name: str, image: str, *, cpu: str, memory: str, args: Optional[list[str]] = None,
+              env: Optional[list[dict[str, Any]]] = None, ports: Optional[list[dict[str, Any]]] = None,
+              uid: int = 65534, **extra: Any) -> dict[str, Any]:
+    """A container with requests = limits for memory, a CPU request, and the restricted security context."""
+    c: dict[str, Any] = {
+        "name": name, "image": image, "imagePullPolicy": "IfNotPresent",
+        "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}},
+        "securityContext": restricted_security_context(uid),
+    }
+    if args:
+        c["args"] = args
+    if env:
+        c["env"] = env
+    if ports:
+        c["ports"] = ports
+    c.update(extra)
+    return c
+
+
+def deployment_spec(name: str, pod: dict[str, Any], replicas: int = 1, labels: Optional[dict[str, str]] = None) -> dict[str, Any]:
+    """A Deployment spec selecting its pods by app name."""
+    selector = {"app.kubernetes.io/name": name}
+    return {
+        "replicas": replicas,
+        "selector": {"matchLabels": selector},
+        "template": {"metadata": {"labels": {**selector, **(labels or {})}}, "spec": pod},
+    }
+
+
+def system_pod(service_account: str, containers: list[dict[str, Any]], priority: str = "system-cluster-critical",
+               **extra: Any) -> dict[str, Any]:
+    """Pod spec for a cluster add-on: on the system pool, own service account, restricted."""
+    return {
+        "serviceAccountName": service_account,
+        "automountServiceAccountToken": True,
+        "priorityClassName": priority,
+        "nodeSelector": dict(SYSTEM_POOL),
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": containers,
+        **extra,
+    }
+
+
+def rule(api_groups: list[str], resources: list[str], verbs: list[str], names: Optional[list[str]] = None) -> dict[str, Any]:
+    """One RBAC PolicyRule."""
+    r: dict[str, Any] = {"apiGroups": api_groups, "resources": resources, "verbs": verbs}
+    if names:
+        r["resourceNames"] = names
+    return r

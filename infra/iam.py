@@ -1,0 +1,114 @@
+"""IAM policy documents (pure): trust policies, IRSA, and the add-ons' least-privilege permissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Doc = dict[str, Any]
+VERSION = "2012-10-17"
+AWS_MANAGED = "arn:aws:iam::aws:policy/"
+NODE_MANAGED_POLICIES = (
+    AWS_MANAGED + "AmazonEKSWorkerNodePolicy",
+    AWS_MANAGED + "AmazonEC2ContainerRegistryPullOnly",
+)
+CLUSTER_MANAGED_POLICIES = (AWS_MANAGED + "AmazonEKSClusterPolicy",)
+CNI_MANAGED_POLICY = AWS_MANAGED + "AmazonEKS_CNI_Policy"
+EKS_ADMIN_ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+
+def service_trust(service: str) -> Doc:
+    """Only an AWS service may assume the role."""
+    return {"Version": VERSION, "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
+
+
+def eks_cluster_trust() -> Doc:
+    """The EKS service role (it tags ENIs, so it needs sts:TagSession too)."""
+    return {"Version": VERSION, "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"]}]}
+
+
+def issuer_host(issuer_url: str) -> str:
+    """The OIDC issuer without its scheme (how IAM condition keys name it)."""
+    return issuer_url.removeprefix("https://")
+
+
+def irsa_trust(provider_arn: str, issuer_url: str, namespace: str, service_account: str) -> Doc:
+    """One Kubernetes service account, through the cluster's OIDC provider, for STS only."""
+    host = issuer_host(issuer_url)
+    return {"Version": VERSION, "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Federated": provider_arn},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {
+            f"{host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+            f"{host}:aud": "sts.amazonaws.com",
+        }},
+    }]}
+
+
+def cluster_autoscaler_policy(cluster_name: str) -> Doc:
+    """Scale and terminate only this cluster's tagged groups; read-only describes elsewhere."""
+    return {"Version": VERSION, "Statement": [
+        {
+            "Sid": "ScaleOwnGroups",
+            "Effect": "Allow",
+            "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}},
+        },
+        {
+            "Sid": "Describe",
+            "Effect": "Allow",
+            "Action": [
+                "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+                "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
+                "autoscaling:DescribeTags", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
+                "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements",
+            ],
+            "Resource": "*",
+        },
+    ]}
+
+
+def termination_handler_policy(queue_arn: str, cluster_name: str) -> Doc:
+    """Read and delete the interruption queue's messages; complete lifecycle actions of own groups."""
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "Queue", "Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"], "Resource": queue_arn},
+        {
+            "Sid": "CompleteOwnLifecycleActions",
+            "Effect": "Allow",
+            "Action": "autoscaling:CompleteLifecycleAction",
+            "Resource": "*",
+            "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}},
+        },
+        {
+            "Sid": "Describe",
+            "Effect": "Allow",
+            "Action": ["autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeTags", "ec2:DescribeInstances"],
+            "Resource": "*",
+        },
+    ]}
+
+
+def queue_policy(queue_arn: str) -> Doc:
+    """Only EventBridge may send to the interruption queue."""
+    return {"Version": VERSION, "Statement": [{
+        "Sid": "EventBridgeOnly",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
+    }]}
+
+
+# EventBridge patterns NTH's queue mode consumes (AWS docs for NTH queue processor).
+INTERRUPTION_EVENT_PATTERNS: dict[str, Doc] = {
+    "spot-interruption": {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]},
+    "rebalance": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"]},
+    "instance-state": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
+    "scheduled-change": {"source": ["aws.health"], "detail-type": ["AWS Health Event"],
+                         "detail": {"service": ["EC2"], "eventTypeCategory": ["scheduledChange"]}},
+    "asg-lifecycle": {"source": ["aws.autoscaling"], "detail-type": ["EC2 Instance-terminate Lifecycle Action"]},
+}

@@ -1,0 +1,50 @@
+"""EKS AL2023 node user data: a MIME multi-part document carrying a nodeadm NodeConfig (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+
+import yaml
+
+NODECONFIG_MEDIA_TYPE = "application/node.eks.aws"
+
+
+@dataclass(frozen=True)
+class ClusterJoin:
+    """What a node needs to join the cluster."""
+
+    name: str
+    endpoint: str
+    certificate_authority: str  # base64 PEM, as EKS reports it
+    service_cidr: str
+
+
+def node_config(join: ClusterJoin, labels: dict[str, str], taints: list[tuple[str, str, str]]) -> dict:
+    """The NodeConfig object: cluster identity plus kubelet flags for labels and taints."""
+    flags = []
+    if labels:
+        flags.append("--node-labels=" + ",".join(f"{k}={v}" for k, v in sorted(labels.items())))
+    if taints:
+        flags.append("--register-with-taints=" + ",".join(f"{k}={v}:{e}" for k, v, e in taints))
+    spec: dict = {
+        "cluster": {
+            "name": join.name,
+            "apiServerEndpoint": join.endpoint,
+            "certificateAuthority": join.certificate_authority,
+            "cidr": join.service_cidr,
+        },
+    }
+    if flags:
+        spec["kubelet"] = {"flags": flags}
+    return {"apiVersion": "node.eks.aws/v1alpha1", "kind": "NodeConfig", "spec": spec}
+
+
+def render_user_data(join: ClusterJoin, labels: dict[str, str], taints: list[tuple[str, str, str]]) -> str:
+    """MIME multi-part user data with one NodeConfig part (nodeadm reads it at boot)."""
+    message = MIMEMultipart(boundary="==CLOUDVIPER==")
+    part = MIMENonMultipart(*NODECONFIG_MEDIA_TYPE.split("/"))
+    part.set_payload("---\n" + yaml.safe_dump(node_config(join, labels, taints), sort_keys=False))
+    message.attach(part)
+    return message.as_string()
