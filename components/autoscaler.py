@@ -9,7 +9,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.control_plane import ControlPlane
-from components.k8s_objects import container, deployment_spec, meta, rule, system_pod
+from components.k8s_objects import (
+    container,
+    deployment_spec,
+    meta,
+    rule,
+    service_account_with_cluster_role,
+    system_pod,
+)
 from infra import iam
 from infra.models import AutoscalerConfig
 
@@ -63,12 +70,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         role = control_plane.irsa_role(f"{name}", NAMESPACE, NAME,
                                        policy=json.dumps(iam.cluster_autoscaler_policy(cluster_name)), parent=self)
         k = pulumi.ResourceOptions(parent=self, provider=control_plane.k8s_provider)
-        sa = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=meta(NAME, NAMESPACE, annotations={
-            "eks.amazonaws.com/role-arn": role.arn}), opts=k)
-        cr = k8s.rbac.v1.ClusterRole(f"{name}-cr", metadata=meta(NAME), rules=CLUSTER_RULES, opts=k)
-        k8s.rbac.v1.ClusterRoleBinding(f"{name}-crb", metadata=meta(NAME), role_ref={
-            "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME},
-            subjects=[{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}], opts=k.merge(pulumi.ResourceOptions(depends_on=[cr])))
+        sa = service_account_with_cluster_role(name, NAME, NAMESPACE, role.arn, CLUSTER_RULES, k)
         role_ns = k8s.rbac.v1.Role(f"{name}-role", metadata=meta(NAME, NAMESPACE), rules=NAMESPACE_RULES, opts=k)
         k8s.rbac.v1.RoleBinding(f"{name}-rb", metadata=meta(NAME, NAMESPACE), role_ref={
             "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},

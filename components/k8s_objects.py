@@ -81,3 +81,20 @@ def rule(api_groups: list[str], resources: list[str], verbs: list[str], names: O
     if names:
         r["resourceNames"] = names
     return r
+
+
+def service_account_with_cluster_role(name: str, sa_name: str, namespace: str, role_arn: Any,
+                                      rules: list[dict[str, Any]], opts: Any) -> Any:
+    """A service account bound to an IAM role (IRSA) and to a ClusterRole with these rules."""
+    import pulumi
+    import pulumi_kubernetes as k8s
+
+    sa = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=meta(sa_name, namespace, annotations={
+        "eks.amazonaws.com/role-arn": role_arn}), opts=opts)
+    cr = k8s.rbac.v1.ClusterRole(f"{name}-cr", metadata=meta(sa_name), rules=rules, opts=opts)
+    k8s.rbac.v1.ClusterRoleBinding(
+        f"{name}-crb", metadata=meta(sa_name),
+        role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": sa_name},
+        subjects=[{"kind": "ServiceAccount", "name": sa_name, "namespace": namespace}],
+        opts=opts.merge(pulumi.ResourceOptions(depends_on=[cr])))
+    return sa

@@ -11,7 +11,14 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.control_plane import ControlPlane
-from components.k8s_objects import container, deployment_spec, meta, rule, system_pod
+from components.k8s_objects import (
+    container,
+    deployment_spec,
+    meta,
+    rule,
+    service_account_with_cluster_role,
+    system_pod,
+)
 from infra import iam
 from infra.models import TerminationHandlerConfig
 
@@ -80,13 +87,7 @@ class NodeTerminationHandler(pulumi.ComponentResource):
         role = control_plane.irsa_role(name, NAMESPACE, NAME, policy=policy, parent=self)
 
         k = pulumi.ResourceOptions(parent=self, provider=control_plane.k8s_provider)
-        sa = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=meta(NAME, NAMESPACE, annotations={
-            "eks.amazonaws.com/role-arn": role.arn}), opts=k)
-        cr = k8s.rbac.v1.ClusterRole(f"{name}-cr", metadata=meta(NAME), rules=CLUSTER_RULES, opts=k)
-        k8s.rbac.v1.ClusterRoleBinding(f"{name}-crb", metadata=meta(NAME), role_ref={
-            "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME},
-            subjects=[{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}],
-            opts=k.merge(pulumi.ResourceOptions(depends_on=[cr])))
+        sa = service_account_with_cluster_role(name, NAME, NAMESPACE, role.arn, CLUSTER_RULES, k)
         env = [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                {"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]
