@@ -29,5 +29,8 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+bench: $(STAMP)
+	$(BIN)/python bench/plan_bench.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,82 @@
+"""Offline plan benchmark: plan wall time vs the bare SDK import time, and a node-group sweep.
+
+Run with `make bench`. Every measurement is a fresh Python process (what a user's
+`python -m infra plan` costs); the sweep prints seconds per registered resource so growth
+can be checked for linearity.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from itertools import pairwise
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+REPEAT = 3
+
+
+def wall(cmd: list[str]) -> float:
+    """Median wall time of a command over REPEAT runs (it must succeed)."""
+    times = []
+    for _ in range(REPEAT):
+        start = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def sweep_one(groups: int) -> dict:
+    """In this process: evaluate a stack with `groups` worker pools; return resources and seconds."""
+    sys.path.insert(0, str(ROOT))
+    from infra.plan import run_program
+    from infra.stackfile import StackFile
+
+    values = {
+        "aws:region": "us-east-1",
+        "cloudviper:tags": {"owner": "bench", "costCenter": "bench"},
+        "cloudviper:cluster": {"publicAccessCidrs": ["192.0.2.0/24"]},
+        "cloudviper:nodeGroups": [
+            {"name": "system", "role": "system", "instanceTypes": ["t3.medium"], "minSize": 1, "maxSize": 2, "spot": False},
+            *[{"name": f"w{i}", "instanceTypes": ["m5.large", "m5a.large"], "maxSize": 4} for i in range(groups - 1)],
+        ],
+    }
+    start = time.perf_counter()
+    capture = run_program(StackFile(project="cloudviper", stack="bench", values=values))
+    seconds = time.perf_counter() - start
+    return {"groups": groups, "resources": len(capture.resources), "seconds": seconds}
+
+
+def main() -> int:
+    """Print the figures."""
+    if len(sys.argv) == 3 and sys.argv[1] == "--sweep-one":
+        print(json.dumps(sweep_one(int(sys.argv[2]))))
+        return 0
+    imports = wall([PY, "-c", "import pulumi, pulumi_aws, pulumi_kubernetes"])
+    print(f"bare import of pulumi + pulumi_aws + pulumi_kubernetes: {imports:.2f} s (median of {REPEAT})")
+    for stack in ("dev", "reference"):
+        t = wall([PY, "-m", "infra", "plan", "--stack", stack, "--json"])
+        print(f"offline plan, stack {stack:<9}: {t:.2f} s  = {t / imports:.1f} x the bare import")
+    print("node-group sweep (program evaluation under mocks, one process each):")
+    rows = []
+    for groups in (1, 10, 50):
+        out = subprocess.run([PY, __file__, "--sweep-one", str(groups)], cwd=ROOT, check=True, capture_output=True, text=True)
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        print(f"  {row['groups']:>3} groups: {row['resources']:>5} resources  {row['seconds']:6.2f} s  "
+              f"{1000 * row['seconds'] / row['resources']:6.2f} ms/resource")
+    pairs = list(pairwise(rows))
+    marginal = [1000 * (b["seconds"] - a["seconds"]) / (b["resources"] - a["resources"]) for a, b in pairs]
+    print("marginal ms per added resource: " + ", ".join(
+        f"{a['groups']}->{b['groups']} groups {m:.2f}" for (a, b), m in zip(pairs, marginal, strict=True)))
+    print(f"ratio of the marginal costs: {marginal[-1] / marginal[0]:.2f} (about 1 means cost grows linearly; "
+          "the falling ms/resource is the fixed start-up cost spread over more resources)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
