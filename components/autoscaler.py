@@ -75,10 +75,10 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         k8s.rbac.v1.RoleBinding(f"{name}-rb", metadata=meta(NAME, NAMESPACE), role_ref={
             "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
             subjects=[{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}], opts=k.merge(pulumi.ResourceOptions(depends_on=[role_ns])))
-        c = container(NAME, cfg.image, cpu="100m", memory="600Mi", args=autoscaler_args(cfg, cluster_name),
-                      env=[{"name": "AWS_REGION", "value": region}],
-                      command=["./cluster-autoscaler"],
-                      livenessProbe={"httpGet": {"path": "/health-check", "port": 8085}, "periodSeconds": 30})
+        probe = {"httpGet": {"path": "/health-check", "port": 8085}, "periodSeconds": 30}
+        c = container(NAME, cfg.image, cpu="100m", cpu_limit="1", memory="600Mi", args=autoscaler_args(cfg, cluster_name),
+                      env=[{"name": "AWS_REGION", "value": region}], command=["./cluster-autoscaler"],
+                      ports=[{"containerPort": 8085, "name": "http"}], livenessProbe=probe, readinessProbe=probe)
         k8s.apps.v1.Deployment(f"{name}-deploy", metadata=meta(NAME, NAMESPACE),
                                spec=deployment_spec(NAME, system_pod(NAME, [c])),
                                opts=k.merge(pulumi.ResourceOptions(depends_on=[sa])))

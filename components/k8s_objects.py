@@ -32,13 +32,13 @@ def restricted_security_context(uid: int = 65534) -> dict[str, Any]:
     }
 
 
-def container(name: str, image: str, *, cpu: str, memory: str, args: Optional[list[str]] = None,
-              env: Optional[list[dict[str, Any]]] = None, ports: Optional[list[dict[str, Any]]] = None,
-              uid: int = 65534, **extra: Any) -> dict[str, Any]:
-    """A container with requests = limits for memory, a CPU request, and the restricted security context."""
+def container(name: str, image: str, *, cpu: str, memory: str, cpu_limit: Optional[str] = None,
+              args: Optional[list[str]] = None, env: Optional[list[dict[str, Any]]] = None,
+              ports: Optional[list[dict[str, Any]]] = None, uid: int = 65534, **extra: Any) -> dict[str, Any]:
+    """A container with memory request = limit, a CPU request and limit, and the restricted security context."""
     c: dict[str, Any] = {
         "name": name, "image": image, "imagePullPolicy": "IfNotPresent",
-        "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}},
+        "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit or cpu, "memory": memory}},
         "securityContext": restricted_security_context(uid),
     }
     if args:

@@ -91,10 +91,10 @@ class NodeTerminationHandler(pulumi.ComponentResource):
         env = [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                {"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]
+        probe = {"httpGet": {"path": "/healthz", "port": 8080}, "initialDelaySeconds": 5, "periodSeconds": 5}
         c = self.queue.url.apply(lambda url: container(
-            NAME, cfg.image, cpu="50m", memory="128Mi", uid=1000, env=env + handler_env(cfg, url, region),
-            ports=[{"containerPort": 8080, "name": "liveness-probe"}],
-            livenessProbe={"httpGet": {"path": "/healthz", "port": 8080}, "initialDelaySeconds": 5, "periodSeconds": 5}))
+            NAME, cfg.image, cpu="50m", cpu_limit="500m", memory="128Mi", env=env + handler_env(cfg, url, region),
+            ports=[{"containerPort": 8080, "name": "liveness-probe"}], livenessProbe=probe, readinessProbe=probe))
         k8s.apps.v1.Deployment(f"{name}-deploy", metadata=meta(NAME, NAMESPACE),
                                spec=c.apply(lambda ct: deployment_spec(NAME, system_pod(NAME, [ct]), replicas=2)),
                                opts=k.merge(pulumi.ResourceOptions(depends_on=[sa])))

@@ -17,6 +17,8 @@ def _parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="show what `pulumi up` would create, offline (no CLI, no cloud)")
     plan.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
     plan.add_argument("--project-dir", default=None, help="folder with Pulumi.yaml and the stack files (default: this repo)")
+    plan.add_argument("--render-k8s", metavar="DIR", default=None,
+                      help="also write every Kubernetes object the stack would create as YAML into DIR")
     fmt = plan.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print the report as JSON")
     fmt.add_argument("--markdown", action="store_true", help="print the report as markdown (PR comment)")
@@ -37,6 +39,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     render = render_json if args.json else render_markdown if args.markdown else render_text
     print(render(plan))
+    if args.render_k8s:
+        from infra.render import write_manifests
+
+        paths = write_manifests(plan.capture, Path(args.render_k8s))
+        print(f"wrote {len(paths)} Kubernetes manifests to {args.render_k8s}", file=sys.stderr)
     return plan.exit_code
 
 

@@ -14,8 +14,12 @@ from infra.models import (
     REGION_RE,
     Buckets,
     ClusterConfig,
+    DaskConfig,
+    NamespaceConfig,
     NetworkConfig,
     NodeGroups,
+    RbacConfig,
+    SecretConfig,
     StackConfig,
     TagsConfig,
 )
@@ -29,7 +33,13 @@ SECTIONS: dict[str, tuple[Any, bool]] = {
     "buckets": (TypeAdapter(Buckets), False),
     "cluster": (ClusterConfig, False),
     "nodeGroups": (TypeAdapter(NodeGroups), False),
+    "namespaces": (TypeAdapter(list[NamespaceConfig]), False),
+    "rbac": (RbacConfig, False),
+    "secrets": (TypeAdapter(list[SecretConfig]), False),
+    "dask": (DaskConfig, False),
+    "secretValues": (TypeAdapter(dict[str, str]), False),
 }
+SECRET_VALUES = "secretValues"
 
 _FRIENDLY = {
     "missing": "is required",
@@ -107,9 +117,18 @@ def describe_errors(namespace: str, key: str, validator: Any, exc: ValidationErr
     return problems
 
 
-def parse_stack_config(project: str, stack: str, raw: dict[str, Any]) -> StackConfig:
-    """Validate decoded config values (`ns:key` -> value) into a StackConfig or raise ConfigError."""
+def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
+                       secret_keys: Optional[set[str]] = None) -> StackConfig:
+    """Validate decoded config values (`ns:key` -> value) into a StackConfig or raise ConfigError.
+
+    `secret_keys` are the keys the stack stores encrypted; cloudviper:secretValues must be one.
+    Secret values are never put into the model, only their names.
+    """
     problems: list[str] = []
+    secrets_key = f"{project}:{SECRET_VALUES}"
+    if secrets_key in raw and secret_keys is not None and secrets_key not in secret_keys:
+        problems.append(f"{secrets_key}: is stored in plain text; set each value with "
+                        f"`pulumi config set --secret --path '{secrets_key}.NAME' VALUE`")
     values: dict[str, Any] = {}
     for key, (validator, required) in SECTIONS.items():
         full = f"{project}:{key}"
@@ -160,10 +179,12 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any]) -> StackCo
                 "characters); set bucketName"
             )
     problems += _cluster_problems(project, values)
+    problems += _workload_problems(project, values)
     if problems or not isinstance(region, str):
         raise ConfigError(problems)
+    names = sorted(values.pop(SECRET_VALUES, {}) or {})
     try:
-        return StackConfig(project=project, stack=stack, region=region, **values)
+        return StackConfig(project=project, stack=stack, region=region, secret_value_names=names, **values)
     except ValidationError as exc:
         lines = []
         for err in exc.errors(include_url=False):
@@ -206,6 +227,108 @@ def _cluster_problems(project: str, values: dict[str, Any]) -> list[str]:
     return problems
 
 
+def gib(quantity: str) -> float:
+    """A Kubernetes quantity in GiB (memory) or cores (cpu: m suffix)."""
+    units = {"Ki": 2**-20, "Mi": 2**-10, "Gi": 1, "Ti": 2**10, "Pi": 2**20, "k": 1e3 / 2**30, "M": 1e6 / 2**30,
+             "G": 1e9 / 2**30, "T": 1e12 / 2**30, "P": 1e15 / 2**30, "m": 1e-3}
+    for suffix in sorted(units, key=len, reverse=True):
+        if quantity.endswith(suffix):
+            return float(quantity[: -len(suffix)]) * units[suffix]
+    return float(quantity) / 2**30 if float(quantity) > 4096 else float(quantity)
+
+
+def node_allocatable(group: Any) -> tuple[float, float]:
+    """(cores, GiB) a pod can request on one node of the group, after kubelet and system reserves."""
+    from infra.pricing import load_prices
+
+    spec = min((load_prices().instance(t) for t in group.instance_types), key=lambda s: (s.vcpu, s.memory_gib))
+    cores = spec.vcpu // 2 if group.disable_smt else spec.vcpu
+    # EKS AL2023 reserves well under 0.1 core and ~10% of memory for kubelet and system daemons.
+    return cores - 0.1, spec.memory_gib * 0.9 - 0.75
+
+
+def _workload_problems(project: str, values: dict[str, Any]) -> list[str]:
+    """Checks across namespaces, RBAC, secrets, Dask and the node groups."""
+    problems: list[str] = []
+    namespaces = {n.name for n in values.get("namespaces") or []}
+    dask = values.get("dask")
+    known = namespaces | ({dask.namespace} if dask else set())
+    if len(namespaces) != len(values.get("namespaces") or []):
+        problems.append(f"{project}:namespaces: a namespace is listed twice")
+    rbac = values.get("rbac")
+    if rbac is not None:
+        for kind, entries in (("namespaceAccess", rbac.namespace_access), ("jobRobots", rbac.job_robots)):
+            for i, e in enumerate(entries):
+                if e.namespace not in known:
+                    problems.append(f"{key_path(project, 'rbac', (kind, i, 'namespace'))}: {render_value(e.namespace)} "
+                                    f"is not a namespace of this stack; declared: {', '.join(sorted(known)) or 'none'}")
+    secret_names = set(values.get(SECRET_VALUES) or {})
+    for i, sec in enumerate(values.get("secrets") or []):
+        if sec.namespace not in known:
+            problems.append(f"{key_path(project, 'secrets', (i, 'namespace'))}: {render_value(sec.namespace)} is not a "
+                            f"namespace of this stack; declared: {', '.join(sorted(known)) or 'none'}")
+        for key, ref in sec.values.items():
+            if ref not in secret_names:
+                problems.append(f"{key_path(project, 'secrets', (i, 'values', key))}: {render_value(ref)} is not in "
+                                f"{project}:{SECRET_VALUES}; set it with `pulumi config set --secret --path "
+                                f"'{project}:{SECRET_VALUES}.{ref}' VALUE`")
+    if dask is not None:
+        problems += _dask_problems(project, dask, values, secret_names)
+    return problems
+
+
+def _dask_problems(project: str, dask: Any, values: dict[str, Any], secret_names: set[str]) -> list[str]:
+    groups = values.get("nodeGroups") or []
+    if values.get("cluster") is None:
+        return [f"{project}:dask: Dask needs a cluster; set {project}:cluster and {project}:nodeGroups"]
+    problems = []
+    by_name = {g.name: g for g in groups}
+    workers = by_name.get(dask.workers.pool) if dask.workers.pool else next((g for g in groups if g.role == "worker"), None)
+    if workers is None:
+        problems.append(f"{key_path(project, 'dask', ('workers', 'pool'))}: {render_value(dask.workers.pool)} is not a "
+                        f"node group; groups: {', '.join(by_name) or 'none'}")
+    else:
+        cores, mem = node_allocatable(workers)
+        request = gib(dask.workers.cpu_request) if dask.workers.cpu_request else dask.workers.cores
+        if request > dask.workers.cores:
+            problems.append(f"{key_path(project, 'dask', ('workers', 'cpuRequest'))}: "
+                            f"{render_value(dask.workers.cpu_request)} is more than cores ({dask.workers.cores})")
+        elif request > cores or gib(dask.workers.memory) > mem:
+            problems.append(f"{key_path(project, 'dask', ('workers',))}: {request:g} cores / {dask.workers.memory} "
+                            f"does not fit a node of pool {workers.name} (about {cores:g} cores / {mem:.1f} GiB "
+                            "allocatable); lower cores (or set cpuRequest) or memory")
+    sched = (by_name.get(dask.scheduler_pool) if dask.scheduler_pool else
+             next((g for g in groups if g.role == "scheduler"), None) or next((g for g in groups if g.role == "system"), None))
+    if sched is None:
+        problems.append(f"{key_path(project, 'dask', ('schedulerPool',))}: {render_value(dask.scheduler_pool)} is not a "
+                        f"node group; groups: {', '.join(by_name) or 'none'}")
+    elif sched.spot:
+        problems.append(f"{key_path(project, 'dask', ('schedulerPool',))}: pool {sched.name} is spot; the scheduler "
+                        "needs a pool with spot: false (losing it loses the computation; an on-demand base does not "
+                        "pin the scheduler to the on-demand node)")
+    else:
+        cores, mem = node_allocatable(sched)
+        need_cpu, need_mem = gib(dask.scheduler_cpu), gib(dask.scheduler_memory)
+        if dask.jupyter.enabled:  # JupyterLab runs on the scheduler's pool too
+            need_cpu, need_mem = need_cpu + gib(dask.jupyter.cpu), need_mem + gib(dask.jupyter.memory)
+        if need_cpu > cores or need_mem > mem:
+            what = "scheduler" + (" + JupyterLab" if dask.jupyter.enabled else "")
+            problems.append(f"{key_path(project, 'dask', ('schedulerMemory',))}: the {what} need {need_cpu:g} CPU / "
+                            f"{need_mem:.1f} GiB, more than a node of pool {sched.name} offers (about {cores:g} cores / "
+                            f"{mem:.1f} GiB allocatable); use a bigger schedulerPool or smaller requests")
+    if dask.jupyter.enabled and dask.jupyter.token_secret_value not in secret_names:
+        problems.append(f"{key_path(project, 'dask', ('jupyter', 'tokenSecretValue'))}: "
+                        f"{render_value(dask.jupyter.token_secret_value)} is not in {project}:{SECRET_VALUES}; set it with "
+                        f"`pulumi config set --secret --path '{project}:{SECRET_VALUES}.{dask.jupyter.token_secret_value}' TOKEN`")
+    return problems
+
+
+def load_secret_values() -> pulumi.Output[dict[str, str]]:
+    """cloudviper:secretValues as one secret Output (never plain text in state or logs)."""
+    value = pulumi.Config(PROJECT).get_secret_object(SECRET_VALUES)
+    return pulumi.Output.secret(value if value is not None else {})
+
+
 def _decode(value: Any) -> Any:
     """Pulumi hands structured config to programs as JSON text; scalars stay text."""
     if isinstance(value, str):
@@ -228,4 +351,5 @@ def load_stack_config() -> StackConfig:
             continue
         ns = full.split(":", 1)[0]
         raw[full] = value if (ns == "aws" or ":" not in full) else _decode(value)
-    return parse_stack_config(pulumi.get_project(), pulumi.get_stack(), raw)
+    secret_keys = set(runtime_config.get_config_secret_keys_env()) | set(runtime_config._SECRET_KEYS.get())
+    return parse_stack_config(pulumi.get_project(), pulumi.get_stack(), raw, secret_keys)

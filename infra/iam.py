@@ -112,3 +112,19 @@ INTERRUPTION_EVENT_PATTERNS: dict[str, Doc] = {
                          "detail": {"service": ["EC2"], "eventTypeCategory": ["scheduledChange"]}},
     "asg-lifecycle": {"source": ["aws.autoscaling"], "detail-type": ["EC2 Instance-terminate Lifecycle Action"]},
 }
+
+
+def s3_data_access_policy(bucket_arns: list[str], kms_key_arn: str | None) -> Doc:
+    """Read, write and list only the stack's data buckets (and use their KMS key)."""
+    statements: list[Doc] = [
+        {"Sid": "ListStackBuckets", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+         "Resource": list(bucket_arns)},
+        {"Sid": "ReadWriteStackObjects", "Effect": "Allow",
+         "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts"],
+         "Resource": [f"{arn}/*" for arn in bucket_arns]},
+    ]
+    if kms_key_arn:
+        statements.append({"Sid": "UseDataKey", "Effect": "Allow",
+                           "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": kms_key_arn})
+    return {"Version": VERSION, "Statement": statements}

@@ -436,6 +436,172 @@ class NodeGroupConfig(Model):
 NodeGroups = Annotated[list[NodeGroupConfig], Field(max_length=100)]
 
 
+# ----------------------------------------------------------------------------- namespaces, RBAC, secrets
+
+DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+QUANTITY_RE = re.compile(r"^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?$")
+RESERVED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "default")
+
+
+def _dns_label(v: str) -> str:
+    if not DNS_LABEL_RE.match(v):
+        raise ValueError("must be a DNS label: 1-63 lowercase letters, digits or hyphens")
+    return v
+
+
+def _quantity(v: str) -> str:
+    if not QUANTITY_RE.match(v):
+        raise ValueError("is not a Kubernetes quantity, e.g. 500m, 2, 4Gi")
+    return v
+
+
+class QuotaConfig(Model):
+    """The namespace's total resource budget (a ResourceQuota)."""
+
+    cpu: str = Field("64", description="Total CPU requests and limits, e.g. 64.")
+    memory: str = Field("256Gi", description="Total memory requests and limits, e.g. 256Gi.")
+    pods: int = Field(200, ge=1, le=100000, description="Most pods at once.")
+    gpus: int = Field(0, ge=0, le=10000, description="Total nvidia.com/gpu requests.")
+
+    _q = field_validator("cpu", "memory")(classmethod(lambda cls, v: _quantity(v)))
+
+
+class LimitsConfig(Model):
+    """Per-container defaults (a LimitRange), so pods without resources still fit the quota."""
+
+    default_cpu_request: str = Field("250m", description="CPU request of a container that sets none.")
+    default_memory_request: str = Field("1Gi", description="Memory request of a container that sets none.")
+    default_memory_limit: str = Field("4Gi", description="Memory limit of a container that sets none.")
+
+    _q = field_validator("default_cpu_request", "default_memory_request", "default_memory_limit")(
+        classmethod(lambda cls, v: _quantity(v)))
+
+
+class NamespaceConfig(Model):
+    """A team namespace with a Pod Security Standard, a quota and container defaults."""
+
+    name: str = Field(description="Namespace name (DNS label).")
+    pod_security: Literal["restricted", "baseline", "privileged"] = Field(
+        "restricted", description="Pod Security Standard enforced on the namespace.")
+    quota: QuotaConfig = Field(default_factory=lambda: QuotaConfig.model_validate({}), description="Resource budget.")
+    limits: LimitsConfig = Field(default_factory=lambda: LimitsConfig.model_validate({}), description="Container defaults.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        _dns_label(v)
+        if v in RESERVED_NAMESPACES or v.startswith("kube-"):
+            raise ValueError("is a system namespace; pick another name")
+        return v
+
+
+class NamespaceAccessConfig(Model):
+    """People (an IAM-mapped group or user) with edit or view rights in one namespace."""
+
+    namespace: str = Field(description="The namespace.")
+    group: Optional[str] = Field(None, description="Kubernetes group (from cluster.accessEntries[].groups).")
+    user: Optional[str] = Field(None, description="Or a Kubernetes user name.")
+    access: Literal["edit", "view"] = Field("view", description="edit (no RBAC changes) or view (read, no secrets).")
+
+    @model_validator(mode="after")
+    def _subject(self) -> NamespaceAccessConfig:
+        if (self.group is None) == (self.user is None):
+            raise ValueError("set exactly one of group or user")
+        return self
+
+
+class JobRobotConfig(Model):
+    """A job-submission service (pilot factory): pods and jobs in one namespace, nothing else."""
+
+    name: str = Field(description="Service account name (DNS label).")
+    namespace: str = Field(description="The only namespace it may use.")
+    groups: list[str] = Field(default_factory=list, description="Kubernetes groups of IAM principals that act as this robot.")
+
+    _n = field_validator("name")(classmethod(lambda cls, v: _dns_label(v)))
+
+
+class MonitorConfig(Model):
+    """A read-only monitor: get/list/watch nodes, pods, events and namespaces; no secrets."""
+
+    name: str = Field(description="Service account name (DNS label), created in kube-system.")
+    groups: list[str] = Field(default_factory=list, description="Kubernetes groups of IAM principals with the same rights.")
+
+    _n = field_validator("name")(classmethod(lambda cls, v: _dns_label(v)))
+
+
+class RbacConfig(Model):
+    """Who may do what in the cluster (admins are cluster.admins)."""
+
+    namespace_access: list[NamespaceAccessConfig] = Field(default_factory=list, description="Namespace users and viewers.")
+    job_robots: list[JobRobotConfig] = Field(default_factory=list, description="Job-submission robots.")
+    monitors: list[MonitorConfig] = Field(default_factory=list, description="Read-only monitors.")
+
+
+class SecretConfig(Model):
+    """A Kubernetes Secret filled from encrypted stack config (cloudviper:secretValues)."""
+
+    name: str = Field(description="Secret name (DNS label).")
+    namespace: str = Field(description="Namespace of the Secret.")
+    type: Literal["Opaque", "kubernetes.io/dockerconfigjson"] = Field("Opaque", description="Secret type.")
+    values: dict[str, str] = Field(description="Secret key -> name of the value in cloudviper:secretValues.")
+
+    _n = field_validator("name")(classmethod(lambda cls, v: _dns_label(v)))
+
+    @model_validator(mode="after")
+    def _docker(self) -> SecretConfig:
+        if self.type == "kubernetes.io/dockerconfigjson" and set(self.values) != {".dockerconfigjson"}:
+            raise ValueError("a kubernetes.io/dockerconfigjson Secret has exactly one key: .dockerconfigjson")
+        if not self.values:
+            raise ValueError("values must name at least one key")
+        return self
+
+
+# ----------------------------------------------------------------------------- Dask
+
+
+class DaskWorkersConfig(Model):
+    """Dask workers: one pod per worker, threads and memory limit derived from its resources."""
+
+    replicas: int = Field(2, ge=0, le=10000, description="Worker pods to keep running (the Deployment recreates lost ones).")
+    cores: int = Field(2, ge=1, le=512, description="CPU limit per worker in cores; also its --nthreads.")
+    cpu_request: Optional[str] = Field(
+        None, description="CPU request if lower than cores (e.g. 7500m so 8 threads fit an 8-core node after reserves).")
+    memory: str = Field("8Gi", description="Memory per worker (request = limit); also its --memory-limit.")
+    pool: Optional[str] = Field(None, description="Node group to run on (default: the first worker pool).")
+
+    _q = field_validator("memory")(classmethod(lambda cls, v: _quantity(v)))
+    _r = field_validator("cpu_request")(classmethod(lambda cls, v: v if v is None else _quantity(v)))
+
+
+class JupyterConfig(Model):
+    """An optional JupyterLab next to the scheduler."""
+
+    enabled: bool = Field(False, description="Run JupyterLab.")
+    image: str = Field("ghcr.io/dask/dask-notebook:2026.8.0", description="Notebook image, pinned by version.")
+    cpu: str = Field("1", description="CPU for the notebook.")
+    memory: str = Field("4Gi", description="Memory for the notebook (request = limit).")
+    token_secret_value: str = Field("jupyterToken", description="Name of the token in cloudviper:secretValues.")
+
+    _q = field_validator("cpu", "memory")(classmethod(lambda cls, v: _quantity(v)))
+
+
+class DaskConfig(Model):
+    """A spot-safe Dask cluster: scheduler on on-demand capacity, workers on spot, S3 through IRSA."""
+
+    namespace: str = Field("dask", description="Namespace created for Dask.")
+    image: str = Field("ghcr.io/dask/dask:2026.8.0", description="Scheduler and worker image, pinned by version.")
+    scheduler_cpu: str = Field("1", description="Scheduler CPU.")
+    scheduler_memory: str = Field("4Gi", description="Scheduler memory (request = limit).")
+    scheduler_pool: Optional[str] = Field(None, description="Node group for the scheduler (default: the first scheduler pool, else system).")
+    workers: DaskWorkersConfig = Field(default_factory=lambda: DaskWorkersConfig.model_validate({}), description="Workers.")
+    jupyter: JupyterConfig = Field(default_factory=lambda: JupyterConfig.model_validate({}), description="JupyterLab.")
+    termination_grace_seconds: int = Field(
+        100, ge=10, le=115, description="Time a worker has to hand its data over; must fit the 2-minute spot notice.")
+
+    _ns = field_validator("namespace")(classmethod(lambda cls, v: _dns_label(v)))
+    _q = field_validator("scheduler_cpu", "scheduler_memory")(classmethod(lambda cls, v: _quantity(v)))
+
+
 class StackConfig(Model):
     """Everything one stack is built from, validated before any resource is registered."""
 
@@ -447,6 +613,11 @@ class StackConfig(Model):
     buckets: Buckets = Field(default_factory=list)
     cluster: Optional[ClusterConfig] = None
     node_groups: NodeGroups = Field(default_factory=list)
+    namespaces: list[NamespaceConfig] = Field(default_factory=list)
+    rbac: RbacConfig = Field(default_factory=lambda: RbacConfig.model_validate({}))
+    secrets: list[SecretConfig] = Field(default_factory=list)
+    secret_value_names: list[str] = Field(default_factory=list, description="Names in cloudviper:secretValues (values stay out of the model).")
+    dask: Optional[DaskConfig] = None
 
     @field_validator("region")
     @classmethod

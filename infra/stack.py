@@ -8,12 +8,17 @@ import pulumi
 import pulumi_aws as aws
 
 from components.autoscaler import ClusterAutoscaler
+from components.dask import DaskArgs, DaskCluster
 from components.eks import EksArgs, EksControlPlane
+from components.namespaces import TeamNamespaces
 from components.network import Network, NetworkArgs
 from components.nodegroup import NodeGroup, NodeGroupArgs, NodeRole
+from components.rbac import RbacPersonas
+from components.secrets import ConfigSecrets
 from components.storage import DataBuckets, DataBucketsArgs
 from components.termination import NodeTerminationHandler
 from infra import naming
+from infra.config import load_secret_values
 from infra.models import StackConfig
 
 
@@ -45,7 +50,7 @@ def build_platform(cfg: StackConfig) -> dict[str, Any]:
     )
     outputs: dict[str, Any] = {}
     if cfg.cluster is not None:
-        outputs.update(build_cluster(cfg, network, with_aws))
+        outputs.update(build_cluster(cfg, network, storage, with_aws))
     return {
         **outputs,
         "region": cfg.region,
@@ -57,7 +62,8 @@ def build_platform(cfg: StackConfig) -> dict[str, Any]:
     }
 
 
-def build_cluster(cfg: StackConfig, network: Network, with_aws: pulumi.ResourceOptions) -> dict[str, Any]:
+def build_cluster(cfg: StackConfig, network: Network, storage: DataBuckets,
+                  with_aws: pulumi.ResourceOptions) -> dict[str, Any]:
     """Control plane, node groups and the add-ons that scale and drain them."""
     assert cfg.cluster is not None
     name, prefix = naming.cluster_name(cfg), naming.prefix(cfg)
@@ -82,10 +88,44 @@ def build_cluster(cfg: StackConfig, network: Network, with_aws: pulumi.ResourceO
     ClusterAutoscaler("autoscaler", cfg.cluster.autoscaler, eks, name, cfg.region, opts=addon_opts)
     NodeTerminationHandler("nth", cfg.cluster.termination_handler, eks, name, cfg.region,
                            [g.group.name for g in groups], prefix, opts=addon_opts)
+    outputs = build_workloads(cfg, eks, storage, list(groups), with_aws)
     return {
+        **outputs,
         "clusterName": eks.cluster_name,
         "clusterEndpoint": eks.cluster.endpoint,
         "kubeconfig": eks.kubeconfig,
         "oidcProviderArn": eks.oidc_provider_arn,
         "nodeGroups": {g.name: grp.group.name for g, grp in zip(cfg.node_groups, groups, strict=True)},
     }
+
+
+def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets, groups: list[NodeGroup],
+                    with_aws: pulumi.ResourceOptions) -> dict[str, Any]:
+    """Namespaces, RBAC personas, secrets and Dask on the cluster."""
+    opts = with_aws.merge(pulumi.ResourceOptions(depends_on=list(groups)))
+    teams = TeamNamespaces("namespaces", list(cfg.namespaces), eks.k8s_provider, opts=opts)
+    created = list(teams.namespaces.values())
+    values = load_secret_values()
+    outputs: dict[str, Any] = {}
+    dask = None
+    if cfg.dask is not None:
+        pools = {g.name: g for g in cfg.node_groups}
+        worker_pool = pools[cfg.dask.workers.pool] if cfg.dask.workers.pool else next(
+            g for g in cfg.node_groups if g.role == "worker")
+        scheduler_pool = pools[cfg.dask.scheduler_pool] if cfg.dask.scheduler_pool else next(
+            (g for g in cfg.node_groups if g.role == "scheduler"), None) or next(g for g in cfg.node_groups if g.role == "system")
+        dask = DaskCluster("dask", DaskArgs(
+            config=cfg.dask, control_plane=eks, scheduler_pool=scheduler_pool, worker_pool=worker_pool,
+            bucket_arns=list(storage.bucket_arns.values()), kms_key_arn=storage.kms_key_arn, secret_values=values,
+            region=cfg.region), opts=opts)
+        outputs["daskSchedulerAddress"] = dask.scheduler_address
+        outputs["daskDashboard"] = (f"kubectl -n {cfg.dask.namespace} port-forward svc/dask-scheduler 8787:8787, "
+                                    "then open http://localhost:8787")
+        if cfg.dask.jupyter.enabled:
+            outputs["jupyter"] = (f"kubectl -n {cfg.dask.namespace} port-forward svc/jupyter 8888:8888, "
+                                  "then open http://localhost:8888 with the token from cloudviper:secretValues")
+        created.append(dask)
+    RbacPersonas("rbac", cfg.rbac, eks.k8s_provider, depends_on=created, opts=opts)
+    if cfg.secrets:
+        ConfigSecrets("secrets", list(cfg.secrets), values, eks.k8s_provider, depends_on=created, opts=opts)
+    return outputs

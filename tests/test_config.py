@@ -78,7 +78,7 @@ BAD_VALUES = [
     ("cloudviper:buckets", [{"name": "a", "lifecycle": {"expireAfterDays": 0}}],
      "cloudviper:buckets[0].lifecycle.expireAfterDays: 0 is not allowed: expected greater than or equal to 1"),
     ("cloudviper:buckets", [{"name": "a", "allowDestory": True}], "cloudviper:buckets[0].allowDestory: unknown key; allowed keys: name, purpose"),
-    ("cloudviper:netwrok", {}, "cloudviper:netwrok: unknown key; allowed keys: cloudviper:buckets, cloudviper:cluster, cloudviper:network"),
+    ("cloudviper:netwrok", {}, "cloudviper:netwrok: unknown key; allowed keys: cloudviper:buckets, cloudviper:cluster, cloudviper:dask"),
     ("cloudviper:nodeGroups", [{"name": "w", "instanceTypes": ["m5.large", "m5.xlarge"], "maxSize": 2}],
      'cloudviper:nodeGroups[0].instanceTypes: ["m5.large", "m5.xlarge"] mixes shapes (m5.large 2 vCPU/8 GiB, m5.xlarge 4 vCPU/16 GiB)'),
     ("cloudviper:nodeGroups", [{"name": "w", "instanceTypes": ["m5.metal"], "maxSize": 2, "disableSmt": True}],
@@ -95,7 +95,14 @@ BAD_VALUES = [
     ("cloudviper:cluster", {"publicAccessCidrs": ["192.0.2.0/24"], "version": "1.29"}, "cloudviper:cluster.version: \"1.29\" is not allowed: expected '1.31'"),
     ("cloudviper:cluster", {"publicAccessCidrs": ["192.0.2.0/24"], "admins": ["alice"]}, "'alice' is not an IAM role or user ARN"),
     ("cloudviper:cluster", {"publicAccessCidrs": ["192.0.2.0/24"]}, "needs a node group with role: system and minSize >= 1"),
-    ("aws:region", None, "aws:region is required"),
+    ("cloudviper:namespaces", [{"name": "kube-system"}], 'cloudviper:namespaces[0].name: "kube-system" is a system namespace'),
+    ("cloudviper:namespaces", [{"name": "a", "quota": {"cpu": "lots"}}], 'cloudviper:namespaces[0].quota.cpu: "lots" is not a Kubernetes quantity'),
+    ("cloudviper:rbac", {"namespaceAccess": [{"namespace": "x", "group": "g", "user": "u"}]}, "set exactly one of group or user"),
+    ("cloudviper:rbac", {"jobRobots": [{"name": "bot", "namespace": "nowhere"}]},
+     'cloudviper:rbac.jobRobots[0].namespace: "nowhere" is not a namespace of this stack'),
+    ("cloudviper:secrets", [{"name": "s", "namespace": "x", "type": "kubernetes.io/dockerconfigjson", "values": {"a": "b"}}],
+     "exactly one key: .dockerconfigjson"),
+    ("cloudviper:dask", {}, "cloudviper:dask: Dask needs a cluster"),
     ("aws:region", "us-east", 'aws:region: "us-east" is not an AWS region name'),
 ]
 
@@ -190,3 +197,27 @@ def test_reference_stack_reaches_256_threads_and_2_tb():
     assert sum(g.max_size for g in workers) == 32 and threads >= 256 and memory > 2048
     (scheduler,) = [g for g in cfg.node_groups if g.role == "scheduler"]
     assert scheduler.instance_types == ["m5dn.4xlarge"] and not scheduler.spot and scheduler.max_size == 1
+
+
+def cluster_values(**dask):
+    values = copy.deepcopy(BASE_CONFIG)
+    from tests.conftest import CLUSTER_CONFIG
+
+    values.update(copy.deepcopy(CLUSTER_CONFIG))
+    values["cloudviper:dask"] = {"workers": {"cores": 1, "memory": "4Gi"}, **dask}
+    return values
+
+
+@pytest.mark.parametrize(("dask", "message"), [
+    ({"workers": {"cores": 8}}, "cloudviper:dask.workers: 8 cores / 8Gi does not fit a node of pool workers"),
+    ({"workers": {"cores": 2}}, "cloudviper:dask.workers: 2 cores / 8Gi does not fit a node of pool workers (about 1.9 cores"),
+    ({"workers": {"cores": 2, "cpuRequest": "3"}}, 'cloudviper:dask.workers.cpuRequest: "3" is more than cores (2)'),
+    ({"workers": {"pool": "nope"}}, 'cloudviper:dask.workers.pool: "nope" is not a node group; groups: system, workers, gpu'),
+    ({"schedulerPool": "workers"}, "cloudviper:dask.schedulerPool: pool workers is spot; the scheduler needs a pool with spot: false"),
+    ({"schedulerMemory": "64Gi"}, "the scheduler need 1 CPU / 64.0 GiB, more than a node of pool system offers"),
+    ({"jupyter": {"enabled": True}, "schedulerMemory": "1Gi"}, 'cloudviper:dask.jupyter.tokenSecretValue: "jupyterToken" is not in cloudviper:secretValues'),
+])
+def test_dask_placement_errors(dask, message):
+    with pytest.raises(ConfigError) as info:
+        parse(cluster_values(**dask))
+    assert message in str(info.value)

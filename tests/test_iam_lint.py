@@ -18,6 +18,8 @@ POLICIES = {
     "interruption-queue": iam.queue_policy(QUEUE),
     "flow-logs": flow_logs_write_policy("arn:aws:logs:us-east-1:123456789012:log-group:x"),
     "bucket-tls-only": tls_only_policy("arn:aws:s3:::b"),
+    "dask-s3-access": iam.s3_data_access_policy(["arn:aws:s3:::a", "arn:aws:s3:::b"],
+                                                "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
 }
 # Reviewed exceptions: (policy, issue, actions) -> why it is acceptable.
 REVIEWED = {

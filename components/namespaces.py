@@ -1,0 +1,47 @@
+"""Team namespaces: Pod Security Standard labels, a ResourceQuota and a LimitRange each."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.k8s_objects import meta
+from infra.models import NamespaceConfig
+
+
+def pod_security_labels(level: str) -> dict[str, str]:
+    """Enforce, audit and warn at one Pod Security Standard level."""
+    return {f"pod-security.kubernetes.io/{mode}": level for mode in ("enforce", "audit", "warn")} | {
+        "pod-security.kubernetes.io/enforce-version": "latest"}
+
+
+def create_namespace(name: str, cfg: NamespaceConfig, opts: pulumi.ResourceOptions,
+                     extra_labels: Optional[dict[str, str]] = None) -> k8s.core.v1.Namespace:
+    """A namespace with its quota and container defaults; returns the Namespace."""
+    ns = k8s.core.v1.Namespace(name, metadata=meta(cfg.name, labels={**pod_security_labels(cfg.pod_security),
+                                                                     **(extra_labels or {})}), opts=opts)
+    after = opts.merge(pulumi.ResourceOptions(depends_on=[ns]))
+    hard = {"requests.cpu": cfg.quota.cpu, "limits.cpu": cfg.quota.cpu, "requests.memory": cfg.quota.memory,
+            "limits.memory": cfg.quota.memory, "pods": str(cfg.quota.pods)}
+    if cfg.quota.gpus:
+        hard["requests.nvidia.com/gpu"] = str(cfg.quota.gpus)
+    k8s.core.v1.ResourceQuota(f"{name}-quota", metadata=meta("team-budget", cfg.name), spec={"hard": hard}, opts=after)
+    k8s.core.v1.LimitRange(f"{name}-limits", metadata=meta("container-defaults", cfg.name), spec={"limits": [{
+        "type": "Container",
+        "defaultRequest": {"cpu": cfg.limits.default_cpu_request, "memory": cfg.limits.default_memory_request},
+        "default": {"memory": cfg.limits.default_memory_limit},
+    }]}, opts=after)
+    return ns
+
+
+class TeamNamespaces(pulumi.ComponentResource):
+    """Every namespace of `cloudviper:namespaces`."""
+
+    def __init__(self, name: str, namespaces: list[NamespaceConfig], provider: k8s.Provider,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("cloudviper:k8s:TeamNamespaces", name, None, opts)
+        k = pulumi.ResourceOptions(parent=self, provider=provider)
+        self.namespaces = {n.name: create_namespace(f"{name}-{n.name}", n, k) for n in namespaces}
+        self.register_outputs({"names": sorted(self.namespaces)})

@@ -1,0 +1,139 @@
+"""RBAC rule sets for the personas, and a pure "who can do what" evaluator over our own objects.
+
+The evaluator follows the Kubernetes RBAC authorizer: a request is allowed if any binding
+whose subjects match grants a rule matching (verb, API group, resource[/subresource], name).
+RoleBindings grant only inside their namespace; ClusterRoleBindings everywhere. It knows the
+built-in `view`, `edit` and `cluster-admin` ClusterRoles in a reduced form (the resources
+our tests ask about), so bindings to them can be evaluated too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+Rule = dict[str, Any]
+
+
+def rule(api_groups: list[str], resources: list[str], verbs: list[str], names: Optional[list[str]] = None) -> Rule:
+    """One PolicyRule."""
+    r: Rule = {"apiGroups": api_groups, "resources": resources, "verbs": verbs}
+    if names:
+        r["resourceNames"] = names
+    return r
+
+
+READ = ["get", "list", "watch"]
+WRITE = ["create", "delete", "deletecollection", "patch", "update"]
+
+# A pilot/job factory: run pods and jobs, read their logs. No exec, no secrets, no other namespace.
+JOB_ROBOT_RULES = [
+    rule([""], ["pods"], ["create", "get", "list", "watch", "delete"]),
+    rule([""], ["pods/log"], ["get"]),
+    rule(["batch"], ["jobs"], ["create", "get", "list", "watch", "delete"]),
+]
+# A read-only monitor: the cluster's shape and health, never secrets or exec.
+MONITOR_RULES = [
+    rule([""], ["nodes", "pods", "events", "namespaces"], READ),
+    rule(["events.k8s.io"], ["events"], READ),
+]
+# JupyterLab may resize the Dask worker Deployment and nothing else.
+def scale_rules(deployment: str) -> list[Rule]:
+    """Read and resize one Deployment."""
+    return [rule(["apps"], ["deployments"], ["get"], names=[deployment]),
+            rule(["apps"], ["deployments/scale"], ["get", "patch", "update"], names=[deployment])]
+
+
+_WORKLOADS = ["pods", "pods/log", "services", "endpoints", "configmaps", "persistentvolumeclaims", "events",
+              "serviceaccounts", "replicationcontrollers"]
+_APPS = ["deployments", "deployments/scale", "replicasets", "statefulsets", "daemonsets"]
+BUILTIN_CLUSTER_ROLES: dict[str, list[Rule]] = {
+    "view": [rule([""], [*_WORKLOADS, "namespaces"], READ), rule(["apps"], _APPS, READ),
+             rule(["batch"], ["jobs", "cronjobs"], READ)],
+    "edit": [rule([""], [*_WORKLOADS, "namespaces"], READ), rule(["apps"], _APPS, READ),
+             rule(["batch"], ["jobs", "cronjobs"], READ),
+             rule([""], ["secrets"], READ + WRITE),
+             rule([""], _WORKLOADS, WRITE), rule(["apps"], _APPS, WRITE), rule(["batch"], ["jobs", "cronjobs"], WRITE),
+             rule([""], ["pods/exec", "pods/attach", "pods/portforward"], ["create", "get"])],
+    "cluster-admin": [rule(["*"], ["*"], ["*"])],
+}
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who asks: a ServiceAccount (namespace/name), a User or a Group member."""
+
+    kind: str
+    name: str
+    namespace: Optional[str] = None
+    groups: tuple[str, ...] = ()
+
+    def matches(self, s: Mapping[str, Any]) -> bool:
+        """Whether a binding subject refers to this requester."""
+        kind, name = s.get("kind"), s.get("name")
+        if kind == "Group":
+            return name in self.all_groups()
+        if kind == "ServiceAccount":
+            return self.kind == "ServiceAccount" and name == self.name and s.get("namespace") == self.namespace
+        return kind == self.kind == "User" and name == self.name
+
+    def all_groups(self) -> set[str]:
+        """Explicit groups plus the ones Kubernetes adds for service accounts."""
+        groups = set(self.groups) | {"system:authenticated"}
+        if self.kind == "ServiceAccount":
+            groups |= {"system:serviceaccounts", f"system:serviceaccounts:{self.namespace}"}
+        return groups
+
+
+@dataclass
+class Rbac:
+    """Roles, ClusterRoles and bindings (manifests as dicts), e.g. from a captured stack."""
+
+    objects: Sequence[Mapping[str, Any]] = field(default_factory=list)
+
+    def _of(self, kind: str) -> Iterable[Mapping[str, Any]]:
+        return (o for o in self.objects if o.get("kind") == kind)
+
+    def _role_rules(self, ref: Mapping[str, Any], namespace: Optional[str]) -> list[Mapping[str, Any]]:
+        kind, name = ref.get("kind"), ref.get("name")
+        for o in self._of(str(kind)):
+            meta = o.get("metadata", {})
+            if meta.get("name") == name and (kind == "ClusterRole" or meta.get("namespace") == namespace):
+                return list(o.get("rules") or [])
+        builtin: list[Mapping[str, Any]] = list(BUILTIN_CLUSTER_ROLES.get(str(name), []))
+        return builtin if kind == "ClusterRole" else []
+
+    def can(self, who: Subject, verb: str, resource: str, namespace: Optional[str] = None,
+            api_group: str = "", name: Optional[str] = None) -> bool:
+        """True if `who` may `verb` the `resource` (e.g. pods/exec) in `namespace` (None: cluster scope)."""
+        for b in self._of("ClusterRoleBinding"):
+            if any(who.matches(s) for s in b.get("subjects") or []) and \
+                    _allows(self._role_rules(b.get("roleRef", {}), None), verb, api_group, resource, name):
+                return True
+        if namespace is None:
+            return False
+        for b in self._of("RoleBinding"):
+            if b.get("metadata", {}).get("namespace") != namespace:
+                continue
+            if any(who.matches(s) for s in b.get("subjects") or []) and \
+                    _allows(self._role_rules(b.get("roleRef", {}), namespace), verb, api_group, resource, name):
+                return True
+        return False
+
+
+def _allows(rules: Iterable[Mapping[str, Any]], verb: str, api_group: str, resource: str, name: Optional[str]) -> bool:
+    for r in rules:
+        if not (set(r.get("verbs") or []) & {verb, "*"}):
+            continue
+        if not (set(r.get("apiGroups") or []) & {api_group, "*"}):
+            continue
+        resources = set(r.get("resources") or [])
+        base = resource.split("/")[0]
+        if not (resource in resources or "*" in resources or (f"{base}/*" in resources and "/" in resource)):
+            continue
+        names = r.get("resourceNames") or []
+        if names and name not in names:
+            continue
+        return True
+    return False
