@@ -19,6 +19,7 @@ from components.k8s_objects import container, deployment_spec, meta
 from components.namespaces import create_namespace
 from components.secrets import secret_data
 from infra import iam
+from infra.admiralty import ELECT_ANNOTATION, FEDERATED_NAMESPACE_LABEL
 from infra.models import DaskConfig, NamespaceConfig, NodeGroupConfig
 from infra.rbac import scale_rules
 
@@ -109,7 +110,8 @@ class DaskCluster(pulumi.ComponentResource):
         super().__init__("cloudviper:k8s:DaskCluster", name, None, opts)
         cfg, cp, ns = args.config, args.control_plane, args.config.namespace
         k = pulumi.ResourceOptions(parent=self, provider=cp.k8s_provider)
-        namespace = create_namespace(f"{name}-ns", NamespaceConfig.model_validate({"name": ns}), k)
+        federated = FEDERATED_NAMESPACE_LABEL if cfg.workers.federated else None
+        namespace = create_namespace(f"{name}-ns", NamespaceConfig.model_validate({"name": ns}), k, federated)
         k = k.merge(pulumi.ResourceOptions(depends_on=[namespace]))
         scheduler_host = f"{SCHEDULER}.{ns}.svc.cluster.local"
         self.scheduler_address = f"tcp://{scheduler_host}:{COMM_PORT}"
@@ -174,10 +176,11 @@ class DaskCluster(pulumi.ComponentResource):
         # The IRSA web-identity token is mounted by EKS on its own; workers never call the Kubernetes API.
         pod = pod_spec("dask", args.worker_pool, [c], terminationGracePeriodSeconds=cfg.termination_grace_seconds,
                        automountServiceAccountToken=False)
-        self.workers = k8s.apps.v1.Deployment(
-            f"{name}-workers", metadata=meta(WORKER, cfg.namespace),
-            spec=deployment_spec(WORKER, pod, replicas=cfg.workers.replicas, labels={"app.kubernetes.io/component": "worker"}),
-            opts=k.merge(pulumi.ResourceOptions(depends_on=[sa])))
+        spec = deployment_spec(WORKER, pod, replicas=cfg.workers.replicas, labels={"app.kubernetes.io/component": "worker"})
+        if cfg.workers.federated:  # Admiralty may run elected workers in federated clusters
+            spec["template"]["metadata"]["annotations"] = {ELECT_ANNOTATION: ""}
+        self.workers = k8s.apps.v1.Deployment(f"{name}-workers", metadata=meta(WORKER, cfg.namespace), spec=spec,
+                                              opts=k.merge(pulumi.ResourceOptions(depends_on=[sa])))
 
     def _network_policy(self, name: str, ns: str, k: pulumi.ResourceOptions) -> None:
         """Only pods of the Dask namespace reach the scheduler (its HTTP API can retire workers) and workers."""

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.k8s_objects import meta
+from infra.admiralty import FEDERATED_NAMESPACE_LABEL
 from infra.models import NamespaceConfig
 
 
@@ -43,5 +44,8 @@ class TeamNamespaces(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("cloudviper:k8s:TeamNamespaces", name, None, opts)
         k = pulumi.ResourceOptions(parent=self, provider=provider)
-        self.namespaces = {n.name: create_namespace(f"{name}-{n.name}", n, k) for n in namespaces}
+        self.namespaces = {
+            n.name: create_namespace(f"{name}-{n.name}", n, k, FEDERATED_NAMESPACE_LABEL if n.federated else None)
+            for n in namespaces
+        }
         self.register_outputs({"names": sorted(self.namespaces)})

@@ -29,12 +29,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     """Run the offline plan of one stack and print it."""
     from pathlib import Path
 
-    from infra.errors import ConfigError
+    import pulumi
+
     from infra.plan import ROOT, make_plan, render_json, render_markdown, render_text
 
     try:
         plan = make_plan(args.stack, Path(args.project_dir) if args.project_dir else ROOT)
-    except ConfigError as exc:
+    except pulumi.RunError as exc:  # ConfigError, and user errors raised while the program runs
         print(f"cloudviper plan: stack {args.stack}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     render = render_json if args.json else render_markdown if args.markdown else render_text

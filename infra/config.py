@@ -15,6 +15,7 @@ from infra.models import (
     Buckets,
     ClusterConfig,
     DaskConfig,
+    FederationConfig,
     NamespaceConfig,
     NetworkConfig,
     NodeGroups,
@@ -37,6 +38,7 @@ SECTIONS: dict[str, tuple[Any, bool]] = {
     "rbac": (RbacConfig, False),
     "secrets": (TypeAdapter(list[SecretConfig]), False),
     "dask": (DaskConfig, False),
+    "federation": (FederationConfig, False),
     "secretValues": (TypeAdapter(dict[str, str]), False),
 }
 SECRET_VALUES = "secretValues"
@@ -179,7 +181,7 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
                 "characters); set bucketName"
             )
     problems += _cluster_problems(project, values)
-    problems += _workload_problems(project, values)
+    problems += _workload_problems(project, values, values.get(SECRET_VALUES) or {})
     if problems or not isinstance(region, str):
         raise ConfigError(problems)
     names = sorted(values.pop(SECRET_VALUES, {}) or {})
@@ -247,7 +249,7 @@ def node_allocatable(group: Any) -> tuple[float, float]:
     return cores - 0.1, spec.memory_gib * 0.9 - 0.75
 
 
-def _workload_problems(project: str, values: dict[str, Any]) -> list[str]:
+def _workload_problems(project: str, values: dict[str, Any], raw_secrets: Optional[dict[str, Any]] = None) -> list[str]:
     """Checks across namespaces, RBAC, secrets, Dask and the node groups."""
     problems: list[str] = []
     namespaces = {n.name for n in values.get("namespaces") or []}
@@ -263,6 +265,7 @@ def _workload_problems(project: str, values: dict[str, Any]) -> list[str]:
                     problems.append(f"{key_path(project, 'rbac', (kind, i, 'namespace'))}: {render_value(e.namespace)} "
                                     f"is not a namespace of this stack; declared: {', '.join(sorted(known)) or 'none'}")
     secret_names = set(values.get(SECRET_VALUES) or {})
+    raw_secrets = raw_secrets or {}
     for i, sec in enumerate(values.get("secrets") or []):
         if sec.namespace not in known:
             problems.append(f"{key_path(project, 'secrets', (i, 'namespace'))}: {render_value(sec.namespace)} is not a "
@@ -274,6 +277,43 @@ def _workload_problems(project: str, values: dict[str, Any]) -> list[str]:
                                 f"'{project}:{SECRET_VALUES}.{ref}' VALUE`")
     if dask is not None:
         problems += _dask_problems(project, dask, values, secret_names)
+    federation = values.get("federation")
+    if federation is not None:
+        problems += _federation_problems(project, federation, values, known, secret_names, raw_secrets)
+    return problems
+
+
+def _federation_problems(project: str, fed: Any, values: dict[str, Any], namespaces: set[str], secret_names: set[str],
+                         raw_secrets: dict[str, Any]) -> list[str]:
+    """Federation needs a cluster; names unique; namespaces known; external kubeconfigs well formed."""
+    from infra.kubeconfig import KubeconfigError, check_kubeconfig
+
+    if values.get("cluster") is None:
+        return [f"{project}:federation: federation needs a cluster; set {project}:cluster"]
+    problems = []
+    for kind, entries in (("sources", fed.sources), ("targets", fed.targets)):
+        seen: dict[str, int] = {}
+        for i, e in enumerate(entries):
+            if e.name in seen:
+                problems.append(f"{key_path(project, 'federation', (kind, i, 'name'))}: {render_value(e.name)} is "
+                                f"already used by {kind}[{seen[e.name]}]; names must be unique")
+            seen.setdefault(e.name, i)
+            if e.namespace is not None and e.namespace not in namespaces:
+                problems.append(f"{key_path(project, 'federation', (kind, i, 'namespace'))}: {render_value(e.namespace)} "
+                                f"is not a namespace of this stack; declared: {', '.join(sorted(namespaces)) or 'none'}")
+    for i, t in enumerate(fed.targets):
+        ref = t.kubeconfig_secret_value
+        if t.kind != "external" or ref is None:
+            continue
+        path = key_path(project, "federation", ("targets", i, "kubeconfigSecretValue"))
+        if ref not in secret_names:
+            problems.append(f"{path}: {render_value(ref)} is not in {project}:{SECRET_VALUES}; set it with "
+                            f"`pulumi config set --secret --path '{project}:{SECRET_VALUES}.{ref}' \"$(cat kubeconfig)\"`")
+            continue
+        try:
+            check_kubeconfig(raw_secrets.get(ref), t.context)
+        except KubeconfigError as exc:
+            problems.append(f"{path}: the kubeconfig in {project}:{SECRET_VALUES}.{ref} {exc}")
     return problems
 
 

@@ -191,7 +191,10 @@ class CloudMocks(pulumi_mocks.Mocks):
             ref = str(inputs.get("name", name))
             if ref not in self.stack_references:
                 raise pulumi.RunError(f"stack reference {ref!r}: no such stack in this plan")
-            return ref, {"name": ref, "outputs": self.stack_references[ref], "secretOutputNames": []}
+            outputs = self.stack_references[ref]
+            secret = [k for k, v in outputs.items() if isinstance(v, StackOutput) and v.secret]
+            plain = {k: v.value if isinstance(v, StackOutput) else v for k, v in outputs.items()}
+            return ref, {"name": ref, "outputs": plain, "secretOutputNames": secret}
         digest = hashlib.sha1(f"{typ}/{name}".encode()).hexdigest()[:17]
         rid = f"{_ID_PREFIX.get(typ, name)}-{digest}"
         state = dict(inputs)
@@ -222,6 +225,12 @@ class CloudMocks(pulumi_mocks.Mocks):
             rid = gname
             state.update(name=gname, arn=f"arn:aws:autoscaling:{self.region}:{ACCOUNT_ID}:autoScalingGroup:{digest}:"
                                          f"autoScalingGroupName/{gname}")
+        elif typ == "kubernetes:core/v1:Secret" and unwrap(inputs.get("type")) == "kubernetes.io/service-account-token":
+            # The API server's token controller fills a service-account-token Secret right after creation.
+            sa = (unwrap(inputs.get("metadata")) or {}).get("annotations", {}).get("kubernetes.io/service-account.name", "")
+            token = base64.b64encode(f"mock-token-{sa}-{digest}".encode()).decode()
+            state["data"] = {"token": token, "ca.crt": base64.b64encode(b"MOCK CA").decode(),
+                             "namespace": base64.b64encode(str((unwrap(inputs.get("metadata")) or {}).get("namespace", "")).encode()).decode()}
         elif service == "iam":
             kind = typ.rsplit(":", 1)[-1].lower()
             res_name = unwrap(inputs.get("name")) or f"{name}-{digest[:7]}"

@@ -485,6 +485,7 @@ class NamespaceConfig(Model):
         "restricted", description="Pod Security Standard enforced on the namespace.")
     quota: QuotaConfig = Field(default_factory=lambda: QuotaConfig.model_validate({}), description="Resource budget.")
     limits: LimitsConfig = Field(default_factory=lambda: LimitsConfig.model_validate({}), description="Container defaults.")
+    federated: bool = Field(False, description="Let Admiralty send elected pods of this namespace to other clusters.")
 
     @field_validator("name")
     @classmethod
@@ -568,6 +569,7 @@ class DaskWorkersConfig(Model):
         None, description="CPU request if lower than cores (e.g. 7500m so 8 threads fit an 8-core node after reserves).")
     memory: str = Field("8Gi", description="Memory per worker (request = limit); also its --memory-limit.")
     pool: Optional[str] = Field(None, description="Node group to run on (default: the first worker pool).")
+    federated: bool = Field(False, description="Elect the workers for Admiralty, so they may run in federated clusters.")
 
     _q = field_validator("memory")(classmethod(lambda cls, v: _quantity(v)))
     _r = field_validator("cpu_request")(classmethod(lambda cls, v: v if v is None else _quantity(v)))
@@ -602,6 +604,77 @@ class DaskConfig(Model):
     _q = field_validator("scheduler_cpu", "scheduler_memory")(classmethod(lambda cls, v: _quantity(v)))
 
 
+# ----------------------------------------------------------------------------- federation (Admiralty)
+
+
+class FederationSourceConfig(Model):
+    """A cluster allowed to send work to this one (target side)."""
+
+    name: str = Field(description="Name of the source (DNS label); the source stack refers to it.")
+    namespace: Optional[str] = Field(None, description="Accept its pods in this namespace only (namespaced Source).")
+    cluster_wide: bool = Field(False, description="Accept its pods in every namespace (ClusterSource; an admin opt-in).")
+
+    _n = field_validator("name")(classmethod(lambda cls, v: _dns_label(v)))
+
+    @model_validator(mode="after")
+    def _scope(self) -> FederationSourceConfig:
+        if (self.namespace is None) == (not self.cluster_wide):
+            raise ValueError("set either namespace (a namespaced Source) or clusterWide: true (a ClusterSource)")
+        return self
+
+
+DEFAULT_EXCLUDED_LABELS = r"^(kubernetes\.io/os|kubernetes\.io/arch|beta\.kubernetes\.io/.*|eks\.amazonaws\.com/.*)$"
+
+
+class FederationTargetConfig(Model):
+    """A cluster this one sends work to (source side)."""
+
+    name: str = Field(description="Name of the target (DNS label); names its virtual node.")
+    kind: Literal["stack", "external", "self"] = Field(
+        description="stack: another stack of this project; external: a kubeconfig in secretValues; self: this cluster.")
+    stack: Optional[str] = Field(None, description="For kind stack: the stack reference, e.g. organization/cloudviper/burst.")
+    source_name: Optional[str] = Field(None, description="For kind stack: our name in its federation.sources (default: this stack's name).")
+    kubeconfig_secret_value: Optional[str] = Field(None, description="For kind external: name of the kubeconfig in secretValues.")
+    context: Optional[str] = Field(None, description="For kind external: kubeconfig context to use (default: current-context).")
+    namespace: Optional[str] = Field(None, description="Send pods of this namespace only (namespaced Target).")
+    cluster_wide: bool = Field(False, description="Send pods of every federated namespace (ClusterTarget).")
+    excluded_labels_regexp: str = Field(
+        DEFAULT_EXCLUDED_LABELS, description="Target node labels kept off the virtual node (keeps DaemonSets that select "
+                                             "kubernetes.io/os off it).")
+
+    _n = field_validator("name")(classmethod(lambda cls, v: _dns_label(v)))
+
+    @field_validator("excluded_labels_regexp")
+    @classmethod
+    def _regexp(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"is not a regular expression: {exc}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _kind(self) -> FederationTargetConfig:
+        if (self.namespace is None) == (not self.cluster_wide):
+            raise ValueError("set either namespace (a namespaced Target) or clusterWide: true (a ClusterTarget)")
+        if self.kind == "stack" and not self.stack:
+            raise ValueError("kind stack needs stack: <organization>/<project>/<stack>")
+        if self.kind == "external" and not self.kubeconfig_secret_value:
+            raise ValueError("kind external needs kubeconfigSecretValue (the kubeconfig's name in secretValues)")
+        if self.kind != "stack" and (self.stack or self.source_name):
+            raise ValueError("stack and sourceName are for kind stack only")
+        return self
+
+
+class FederationConfig(Model):
+    """Multi-cluster federation with Admiralty: who sends work here, where this cluster sends work."""
+
+    admiralty_version: str = Field("0.17.0", description="Admiralty Helm chart version (oci://public.ecr.aws/admiralty/admiralty).")
+    cert_manager_version: str = Field("v1.16.2", description="cert-manager Helm chart version (installed first).")
+    sources: list[FederationSourceConfig] = Field(default_factory=list, description="Clusters allowed to send work here.")
+    targets: list[FederationTargetConfig] = Field(default_factory=list, description="Clusters this one sends work to.")
+
+
 class StackConfig(Model):
     """Everything one stack is built from, validated before any resource is registered."""
 
@@ -618,6 +691,7 @@ class StackConfig(Model):
     secrets: list[SecretConfig] = Field(default_factory=list)
     secret_value_names: list[str] = Field(default_factory=list, description="Names in cloudviper:secretValues (values stay out of the model).")
     dask: Optional[DaskConfig] = None
+    federation: Optional[FederationConfig] = None
 
     @field_validator("region")
     @classmethod

@@ -33,8 +33,8 @@ def manifests(capture: Capture) -> list[dict[str, Any]]:
     """Every kubernetes:* resource of the capture as an apiVersion/kind/metadata/... document."""
     docs = []
     for res in capture.resources:
-        if not res.custom or not res.type.startswith("kubernetes:") or res.type.startswith("pulumi:"):
-            continue
+        if not res.custom or not res.type.startswith("kubernetes:") or res.type.startswith("kubernetes:helm.sh/"):
+            continue  # Helm releases are rendered by Helm at deploy time, not by us
         raw = {k: v for k, v in _redact(res.inputs).items() if not k.startswith("__") and v is not None}
         docs.append({**{k: raw[k] for k in ORDER if k in raw}, **{k: v for k, v in raw.items() if k not in ORDER}})
     return docs

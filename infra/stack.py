@@ -10,6 +10,7 @@ import pulumi_aws as aws
 from components.autoscaler import ClusterAutoscaler
 from components.dask import DaskArgs, DaskCluster
 from components.eks import EksArgs, EksControlPlane
+from components.federation import AcceptedSources, FederationAddons, FederationTargets
 from components.namespaces import TeamNamespaces
 from components.network import Network, NetworkArgs
 from components.nodegroup import NodeGroup, NodeGroupArgs, NodeRole
@@ -125,7 +126,26 @@ def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets
             outputs["jupyter"] = (f"kubectl -n {cfg.dask.namespace} port-forward svc/jupyter 8888:8888, "
                                   "then open http://localhost:8888 with the token from cloudviper:secretValues")
         created.append(dask)
+    if cfg.federation is not None:
+        outputs.update(build_federation(cfg, eks, created, values, opts))
     RbacPersonas("rbac", cfg.rbac, eks.k8s_provider, depends_on=created, opts=opts)
     if cfg.secrets:
         ConfigSecrets("secrets", list(cfg.secrets), values, eks.k8s_provider, depends_on=created, opts=opts)
+    return outputs
+
+
+def build_federation(cfg: StackConfig, eks: EksControlPlane, namespaces: list[pulumi.Resource],
+                     values: pulumi.Output[dict[str, str]], opts: pulumi.ResourceOptions) -> dict[str, Any]:
+    """Admiralty add-ons, the sources this cluster accepts and the targets it sends to."""
+    assert cfg.federation is not None
+    fed = cfg.federation
+    addons = FederationAddons("federation", fed, eks.k8s_provider, depends_on=namespaces, opts=opts)
+    after = [addons.admiralty, *namespaces]
+    outputs: dict[str, Any] = {}
+    if fed.sources:
+        accepted = AcceptedSources("sources", list(fed.sources), eks, eks.cluster.endpoint,
+                                   eks.cluster.certificate_authority.data, after, opts=opts)
+        outputs["federationKubeconfigs"] = accepted.kubeconfigs
+    if fed.targets:
+        FederationTargets("targets", list(fed.targets), cfg.stack, load_secret_values(), eks.k8s_provider, after, opts=opts)
     return outputs

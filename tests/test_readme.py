@@ -13,6 +13,9 @@ from infra.models import (
     ClusterConfig,
     DaskConfig,
     DaskWorkersConfig,
+    FederationConfig,
+    FederationSourceConfig,
+    FederationTargetConfig,
     JobRobotConfig,
     JupyterConfig,
     LifecycleConfig,
@@ -32,7 +35,8 @@ from infra.models import (
 MODELS: list[type[BaseModel]] = [TagsConfig, NetworkConfig, BucketConfig, LifecycleConfig, ClusterConfig,
                                  AccessEntryConfig, AutoscalerConfig, TerminationHandlerConfig, NodeGroupConfig, TaintConfig,
                                  NamespaceConfig, QuotaConfig, LimitsConfig, NamespaceAccessConfig, JobRobotConfig,
-                                 MonitorConfig, SecretConfig, DaskConfig, DaskWorkersConfig, JupyterConfig]
+                                 MonitorConfig, SecretConfig, DaskConfig, DaskWorkersConfig, JupyterConfig,
+                                 FederationConfig, FederationSourceConfig, FederationTargetConfig]
 
 
 @pytest.fixture
