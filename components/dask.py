@@ -18,7 +18,7 @@ from components.control_plane import ControlPlane
 from components.k8s_objects import container, deployment_spec, meta
 from components.namespaces import create_namespace
 from components.secrets import secret_data
-from infra import iam
+from components.workload_identity import s3_service_account
 from infra.admiralty import ELECT_ANNOTATION, FEDERATED_NAMESPACE_LABEL
 from infra.models import DaskConfig, NamespaceConfig, NodeGroupConfig
 from infra.rbac import scale_rules
@@ -126,13 +126,8 @@ class DaskCluster(pulumi.ComponentResource):
 
     def _service_account(self, name: str, sa_name: str, args: DaskArgs, k: pulumi.ResourceOptions) -> k8s.core.v1.ServiceAccount:
         """A service account whose IAM role can use only this stack's buckets."""
-        policy = None
-        if args.bucket_arns:
-            policy = pulumi.Output.all(list(args.bucket_arns), args.kms_key_arn).apply(
-                lambda v: json.dumps(iam.s3_data_access_policy(v[0], v[1])))
-        role = args.control_plane.irsa_role(f"{name}-{sa_name}", args.config.namespace, sa_name, policy=policy, parent=self)
-        return k8s.core.v1.ServiceAccount(f"{name}-{sa_name}-sa", metadata=meta(sa_name, args.config.namespace, annotations={
-            "eks.amazonaws.com/role-arn": role.arn}), opts=k)
+        return s3_service_account(name, args.config.namespace, sa_name, args.control_plane, args.bucket_arns,
+                                  args.kms_key_arn, self, k)
 
     def _scheduler(self, name: str, cfg: DaskConfig, pool: NodeGroupConfig, k: pulumi.ResourceOptions) -> None:
         probe = {"httpGet": {"path": "/health", "port": DASHBOARD_PORT}, "periodSeconds": 10}

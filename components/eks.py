@@ -144,6 +144,19 @@ class EksControlPlane(pulumi.ComponentResource):
         """Add-ons whose pods need nodes to become healthy (CoreDNS), after the node groups."""
         self._addons("eks", ["coredns"], depends_on=depends_on)
 
+    def install_ebs_storage(self, depends_on: list[pulumi.Resource]) -> k8s.storage.v1.StorageClass:
+        """The EBS CSI driver (own IRSA role) and an encrypted gp3 StorageClass, for PersistentVolumeClaims."""
+        role = self.irsa_role("eks-ebs-csi", "kube-system", "ebs-csi-controller-sa", managed=[iam.EBS_CSI_MANAGED_POLICY])
+        addon = aws.eks.Addon("eks-aws-ebs-csi-driver", cluster_name=self.cluster.name, addon_name="aws-ebs-csi-driver",
+                              service_account_role_arn=role.arn, resolve_conflicts_on_create="OVERWRITE",
+                              resolve_conflicts_on_update="OVERWRITE",
+                              opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on))
+        return k8s.storage.v1.StorageClass(
+            "eks-gp3-encrypted", metadata={"name": "gp3-encrypted"}, provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true"}, volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True, reclaim_policy="Retain",
+            opts=pulumi.ResourceOptions(parent=self, provider=self.k8s_provider, depends_on=[addon]))
+
     def irsa_role(self, name: str, namespace: str, service_account: str, policy: Optional[pulumi.Input[str]] = None,
                   managed: Sequence[str] = (), parent: Optional[pulumi.Resource] = None) -> aws.iam.Role:
         """An IAM role only this service account can assume (IRSA), with an inline and/or managed policies."""

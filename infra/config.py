@@ -12,6 +12,7 @@ from infra.errors import ConfigError, key_path, render_value
 from infra.models import (
     BUCKET_NAME_RE,
     REGION_RE,
+    ArkoudaConfig,
     Buckets,
     ClusterConfig,
     DaskConfig,
@@ -39,6 +40,7 @@ SECTIONS: dict[str, tuple[Any, bool]] = {
     "secrets": (TypeAdapter(list[SecretConfig]), False),
     "dask": (DaskConfig, False),
     "federation": (FederationConfig, False),
+    "arkouda": (ArkoudaConfig, False),
     "secretValues": (TypeAdapter(dict[str, str]), False),
 }
 SECRET_VALUES = "secretValues"
@@ -277,10 +279,34 @@ def _workload_problems(project: str, values: dict[str, Any], raw_secrets: Option
                                 f"'{project}:{SECRET_VALUES}.{ref}' VALUE`")
     if dask is not None:
         problems += _dask_problems(project, dask, values, secret_names)
+    arkouda = values.get("arkouda")
+    if arkouda is not None:
+        problems += _arkouda_problems(project, arkouda, values)
     federation = values.get("federation")
     if federation is not None:
         problems += _federation_problems(project, federation, values, known, secret_names, raw_secrets)
     return problems
+
+
+def _arkouda_problems(project: str, ak: Any, values: dict[str, Any]) -> list[str]:
+    """Arkouda needs a cluster and a pool whose nodes fit one locale each."""
+    groups = values.get("nodeGroups") or []
+    if values.get("cluster") is None:
+        return [f"{project}:arkouda: Arkouda needs a cluster; set {project}:cluster and {project}:nodeGroups"]
+    by_name = {g.name: g for g in groups}
+    pool = by_name.get(ak.pool) if ak.pool else next((g for g in groups if g.role == "compute"), None)
+    if pool is None:
+        return [f"{key_path(project, 'arkouda', ('pool',))}: {render_value(ak.pool)} is not a node group; "
+                f"groups: {', '.join(by_name) or 'none'}"]
+    cores, mem = node_allocatable(pool)
+    if ak.threads_per_locale > cores or gib(ak.memory_per_locale) > mem:
+        return [f"{key_path(project, 'arkouda', ('threadsPerLocale',))}: {ak.threads_per_locale} cores / "
+                f"{ak.memory_per_locale} per locale is more than a node of pool {pool.name} offers (about {cores:g} "
+                f"cores / {mem:.1f} GiB allocatable)"]
+    if ak.locales > pool.max_size:
+        return [f"{key_path(project, 'arkouda', ('locales',))}: {ak.locales} locales need {ak.locales} nodes, but "
+                f"pool {pool.name} has maxSize {pool.max_size}"]
+    return []
 
 
 def _federation_problems(project: str, fed: Any, values: dict[str, Any], namespaces: set[str], secret_names: set[str],

@@ -77,6 +77,7 @@ class CapturedResource:
     retain_on_delete: bool
     inputs: dict[str, Any]
     ignore_changes: list[str] = field(default_factory=list)
+    additional_secret_outputs: list[str] = field(default_factory=list)
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -225,6 +226,10 @@ class CloudMocks(pulumi_mocks.Mocks):
             rid = gname
             state.update(name=gname, arn=f"arn:aws:autoscaling:{self.region}:{ACCOUNT_ID}:autoScalingGroup:{digest}:"
                                          f"autoScalingGroupName/{gname}")
+        elif typ == "tls:index/privateKey:PrivateKey":
+            state.update(privateKeyOpenssh=f"-----BEGIN OPENSSH PRIVATE KEY-----\nMOCK{digest}PRIVATE\n-----END OPENSSH PRIVATE KEY-----\n",
+                         privateKeyPem=f"-----BEGIN PRIVATE KEY-----\nMOCK{digest}PEM\n-----END PRIVATE KEY-----\n",
+                         publicKeyOpenssh=f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{digest} arkouda\n")
         elif typ == "kubernetes:core/v1:Secret" and unwrap(inputs.get("type")) == "kubernetes.io/service-account-token":
             # The API server's token controller fills a service-account-token Secret right after creation.
             sa = (unwrap(inputs.get("metadata")) or {}).get("annotations", {}).get("kubernetes.io/service-account.name", "")
@@ -267,6 +272,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             provider=request.provider or None, protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete), inputs=inputs, ignore_changes=list(request.ignoreChanges),
+            additional_secret_outputs=list(request.additionalSecretOutputs),
             id=self.resources[urn].id if urn in self.resources else "", outputs=state,
         ))
         return response

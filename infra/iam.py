@@ -13,6 +13,7 @@ NODE_MANAGED_POLICIES = (
 )
 CLUSTER_MANAGED_POLICIES = (AWS_MANAGED + "AmazonEKSClusterPolicy",)
 CNI_MANAGED_POLICY = AWS_MANAGED + "AmazonEKS_CNI_Policy"
+EBS_CSI_MANAGED_POLICY = AWS_MANAGED + "service-role/AmazonEBSCSIDriverPolicy"
 EKS_ADMIN_ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 
 

@@ -304,7 +304,7 @@ class ClusterConfig(Model):
 NODE_GROUP_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$")
 LABEL_KEY_RE = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
-POOL_ROLES = Literal["system", "scheduler", "worker"]
+POOL_ROLES = Literal["system", "scheduler", "worker", "compute"]
 
 
 class TaintConfig(Model):
@@ -342,7 +342,8 @@ class NodeGroupConfig(Model):
     """One self-managed node group: a launch template and an Auto Scaling group."""
 
     name: str = Field(description="Short name (lowercase, digits, hyphens, at most 20), e.g. `workers`.")
-    role: POOL_ROLES = Field("worker", description="system (add-ons), scheduler (Dask scheduler, Jupyter) or worker.")
+    role: POOL_ROLES = Field("worker", description="system (add-ons), scheduler (Dask scheduler, Jupyter), worker (spot) "
+                                                   "or compute (stateful, e.g. Arkouda locales).")
     instance_types: list[str] = Field(min_length=1, max_length=20, description="Instance types of one vCPU/memory shape.")
     min_size: int = Field(0, ge=0, le=1000, description="Smallest number of nodes (0 lets the pool idle at no cost).")
     max_size: int = Field(ge=1, le=1000, description="Largest number of nodes the autoscaler may reach.")
@@ -675,6 +676,44 @@ class FederationConfig(Model):
     targets: list[FederationTargetConfig] = Field(default_factory=list, description="Clusters this one sends work to.")
 
 
+# ----------------------------------------------------------------------------- Arkouda
+
+
+class ArkoudaPersistenceConfig(Model):
+    """Where Arkouda saves arrays."""
+
+    kind: Literal["none", "pvc", "s3"] = Field("none", description="none, a PersistentVolumeClaim (EBS gp3), or the stack's S3 buckets through IRSA.")
+    size: str = Field("100Gi", description="PVC size (kind pvc).")
+
+    _q = field_validator("size")(classmethod(lambda cls, v: _quantity(v)))
+
+
+class ArkoudaConfig(Model):
+    """An Arkouda (Chapel) multi-locale server: locale pods first, then the server that SSHes into them."""
+
+    namespace: str = Field("arkouda", description="Namespace created for Arkouda.")
+    image: str = Field("bearsrus/arkouda-udp-server:v2025.01.13",
+                       description="Server image, pinned by version; locales use the matching arkouda-udp-locale image.")
+    locales: int = Field(2, ge=1, le=512, description="Number of locale pods (Chapel locales).")
+    threads_per_locale: int = Field(4, ge=1, le=512, description="CPU cores per locale (request = limit).")
+    memory_per_locale: str = Field("16Gi", description="Memory per locale (request = limit).")
+    server_port: int = Field(5555, ge=1024, le=65535, description="Port clients connect to (ak.connect).")
+    metrics_port: int = Field(5556, ge=1024, le=65535, description="Metrics port.")
+    authentication: bool = Field(True, description="Clients need the server's token.")
+    persistence: ArkoudaPersistenceConfig = Field(default_factory=lambda: ArkoudaPersistenceConfig.model_validate({}),
+                                                  description="Where arrays are saved.")
+    pool: Optional[str] = Field(None, description="Node group for the locales and server (default: the first compute pool).")
+
+    _ns = field_validator("namespace")(classmethod(lambda cls, v: _dns_label(v)))
+    _q = field_validator("memory_per_locale")(classmethod(lambda cls, v: _quantity(v)))
+
+    @model_validator(mode="after")
+    def _ports(self) -> ArkoudaConfig:
+        if self.server_port == self.metrics_port:
+            raise ValueError("serverPort and metricsPort must differ")
+        return self
+
+
 class StackConfig(Model):
     """Everything one stack is built from, validated before any resource is registered."""
 
@@ -692,6 +731,7 @@ class StackConfig(Model):
     secret_value_names: list[str] = Field(default_factory=list, description="Names in cloudviper:secretValues (values stay out of the model).")
     dask: Optional[DaskConfig] = None
     federation: Optional[FederationConfig] = None
+    arkouda: Optional[ArkoudaConfig] = None
 
     @field_validator("region")
     @classmethod

@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.arkouda import Arkouda, ArkoudaArgs
 from components.autoscaler import ClusterAutoscaler
 from components.dask import DaskArgs, DaskCluster
 from components.eks import EksArgs, EksControlPlane
@@ -126,6 +127,18 @@ def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets
             outputs["jupyter"] = (f"kubectl -n {cfg.dask.namespace} port-forward svc/jupyter 8888:8888, "
                                   "then open http://localhost:8888 with the token from cloudviper:secretValues")
         created.append(dask)
+    if cfg.arkouda is not None:
+        ak = cfg.arkouda
+        pools = {g.name: g for g in cfg.node_groups}
+        pool = pools[ak.pool] if ak.pool else next(g for g in cfg.node_groups if g.role == "compute")
+        storage_class = eks.install_ebs_storage(list(groups)) if ak.persistence.kind == "pvc" else None
+        arkouda = Arkouda("arkouda", ArkoudaArgs(config=ak, control_plane=eks, pool=pool,
+                                                 bucket_arns=list(storage.bucket_arns.values()),
+                                                 kms_key_arn=storage.kms_key_arn, storage_class=storage_class), opts=opts)
+        outputs["arkoudaConnect"] = arkouda.connect_address
+        outputs["arkoudaPortForward"] = (f"kubectl -n {ak.namespace} port-forward svc/arkouda-server "
+                                         f"{ak.server_port}:{ak.server_port}, then ak.connect('localhost', {ak.server_port})")
+        created.append(arkouda)
     if cfg.federation is not None:
         outputs.update(build_federation(cfg, eks, created, values, opts))
     RbacPersonas("rbac", cfg.rbac, eks.k8s_provider, depends_on=created, opts=opts)

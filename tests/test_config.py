@@ -78,7 +78,7 @@ BAD_VALUES = [
     ("cloudviper:buckets", [{"name": "a", "lifecycle": {"expireAfterDays": 0}}],
      "cloudviper:buckets[0].lifecycle.expireAfterDays: 0 is not allowed: expected greater than or equal to 1"),
     ("cloudviper:buckets", [{"name": "a", "allowDestory": True}], "cloudviper:buckets[0].allowDestory: unknown key; allowed keys: name, purpose"),
-    ("cloudviper:netwrok", {}, "cloudviper:netwrok: unknown key; allowed keys: cloudviper:buckets, cloudviper:cluster, cloudviper:dask"),
+    ("cloudviper:netwrok", {}, "cloudviper:netwrok: unknown key; allowed keys: cloudviper:arkouda, cloudviper:buckets, cloudviper:cluster"),
     ("cloudviper:nodeGroups", [{"name": "w", "instanceTypes": ["m5.large", "m5.xlarge"], "maxSize": 2}],
      'cloudviper:nodeGroups[0].instanceTypes: ["m5.large", "m5.xlarge"] mixes shapes (m5.large 2 vCPU/8 GiB, m5.xlarge 4 vCPU/16 GiB)'),
     ("cloudviper:nodeGroups", [{"name": "w", "instanceTypes": ["m5.metal"], "maxSize": 2, "disableSmt": True}],

@@ -16,7 +16,7 @@ from infra.admiralty import validate_custom_resource
 from infra.render import REDACTED, manifests, write_manifests
 from infra.stackfile import load_stack_file
 
-STACKS = ["dev", "reference", "primary", "burst"]
+STACKS = ["dev", "reference", "primary", "burst", "arkouda"]
 SKIPS = yaml.safe_load((Path(__file__).parent / "checkov_skips.yaml").read_text())
 
 

@@ -46,7 +46,7 @@ def test_every_stack_policy_config_is_valid(repo_root):
         assert (repo_root / "policies" / "config" / f"{stack}.json").exists(), f"no policy config for {stack}"
 
 
-@pytest.mark.parametrize("stack", ["dev", "reference", "primary", "burst"])
+@pytest.mark.parametrize("stack", ["dev", "reference", "primary", "burst", "arkouda"])
 def test_example_stacks_pass_every_mandatory_rule(stack_capture, stack):
     report = run_pack(stack_capture(stack), stack)
     assert report.mandatory == [], [v.message for v in report.mandatory]

@@ -8,6 +8,8 @@ from pydantic import BaseModel
 from infra.config import SECTIONS
 from infra.models import (
     AccessEntryConfig,
+    ArkoudaConfig,
+    ArkoudaPersistenceConfig,
     AutoscalerConfig,
     BucketConfig,
     ClusterConfig,
@@ -36,7 +38,8 @@ MODELS: list[type[BaseModel]] = [TagsConfig, NetworkConfig, BucketConfig, Lifecy
                                  AccessEntryConfig, AutoscalerConfig, TerminationHandlerConfig, NodeGroupConfig, TaintConfig,
                                  NamespaceConfig, QuotaConfig, LimitsConfig, NamespaceAccessConfig, JobRobotConfig,
                                  MonitorConfig, SecretConfig, DaskConfig, DaskWorkersConfig, JupyterConfig,
-                                 FederationConfig, FederationSourceConfig, FederationTargetConfig]
+                                 FederationConfig, FederationSourceConfig, FederationTargetConfig,
+                                 ArkoudaConfig, ArkoudaPersistenceConfig]
 
 
 @pytest.fixture

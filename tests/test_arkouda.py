@@ -1,0 +1,131 @@
+"""Arkouda: ordered start-up and teardown, SSH key secret end to end, least-privilege RBAC, config errors."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from infra.config import parse_stack_config
+from infra.errors import ConfigError
+from infra.harness import is_secret_value, secret_paths, unwrap
+from infra.rbac import Rbac, Subject
+from infra.render import manifests
+from tests.conftest import BASE_CONFIG, CLUSTER_CONFIG, run_config
+
+SERVER = Subject("ServiceAccount", "arkouda-server", "arkouda")
+
+
+def test_server_is_created_after_and_deleted_before_the_locales(stack_capture):
+    cap = stack_capture("arkouda")
+    server = cap.one("kubernetes:apps/v1:Deployment", "arkouda-server")
+    locales = cap.one("kubernetes:apps/v1:StatefulSet", "arkouda-locales")
+    headless = cap.one("kubernetes:core/v1:Service", "arkouda-locales")
+    assert cap.depends_on(server, locales) and cap.depends_on(server, headless)
+    assert not cap.depends_on(locales, server)
+    assert locales.props["spec"]["replicas"] == 3  # locales 1..3; the server is locale 0
+    env = {e["name"]: e.get("value") for e in server.props["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["NUMLOCALES"] == "4" and env["CHPL_RT_NUM_THREADS_PER_LOCALE"] == "7" and env["AUTHENTICATE"] == "true"
+
+
+def test_locales_get_their_own_encrypted_ebs_volume(stack_capture):
+    cap = stack_capture("arkouda")
+    locales = cap.one("kubernetes:apps/v1:StatefulSet", "arkouda-locales").props
+    (claim,) = locales["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["storageClassName"] == "gp3-encrypted" and claim["spec"]["resources"]["requests"]["storage"] == "200Gi"
+    sc = cap.one("kubernetes:storage.k8s.io/v1:StorageClass").props
+    assert sc["parameters"] == {"type": "gp3", "encrypted": "true"} and sc["provisioner"] == "ebs.csi.aws.com"
+    assert cap.one("aws:eks/addon:Addon", "eks-aws-ebs-csi-driver").props["serviceAccountRoleArn"]
+
+
+def test_no_privileged_or_host_access(stack_capture):
+    for doc in manifests(stack_capture("arkouda")):
+        if doc["kind"] in ("Deployment", "StatefulSet"):
+            spec = doc["spec"]["template"]["spec"]
+            assert not spec.get("hostNetwork") and not spec.get("hostPID")
+            assert not any("hostPath" in v for v in spec.get("volumes", []))
+            for c in spec["containers"]:
+                assert not c.get("securityContext", {}).get("privileged")
+                assert not any("hostPort" in p for p in c.get("ports", []))
+
+
+def test_the_ssh_private_key_is_never_plain_text(stack_capture):
+    cap = stack_capture("arkouda")
+    key = cap.one("tls:index/privateKey:PrivateKey")
+    assert {"privateKeyOpenssh", "privateKeyPem"} <= set(key.additional_secret_outputs)
+    private = key.outputs["privateKeyOpenssh"]
+    secret = cap.one("kubernetes:core/v1:Secret", "arkouda-ssh")
+    assert is_secret_value(secret.inputs["stringData"]) and unwrap(secret.inputs)["stringData"]["id_ed25519"] == private
+    plain = json.dumps([_strip(r.inputs) for r in cap.resources if r is not key] +
+                       [_strip(r.outputs) for r in cap.resources if r is not key] +
+                       [o.value for o in cap.outputs.values() if not o.secret])
+    assert private not in plain and "MOCK" + key.id.split("-")[-1] not in plain
+    assert "stringData" in secret_paths(secret.inputs)
+
+
+def _strip(value):
+    if is_secret_value(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize(("verb", "resource", "namespace", "name", "allowed"), [
+    ("list", "pods", "arkouda", None, True),
+    ("watch", "pods", "arkouda", None, True),
+    ("create", "services", "arkouda", None, True),
+    ("create", "endpoints", "arkouda", None, True),
+    ("update", "services", "arkouda", "arkouda-server", True),
+    ("delete", "endpoints", "arkouda", "arkouda-server-metrics", True),
+    ("update", "services", "arkouda", "someone-else", False),
+    ("get", "secrets", "arkouda", None, False),
+    ("list", "pods", "default", None, False),
+    ("create", "services", "kube-system", None, False),
+    ("delete", "pods", "arkouda", None, False),
+    ("create", "pods/exec", "arkouda", None, False),
+])
+def test_server_rbac(stack_capture, verb, resource, namespace, name, allowed):
+    rbac = Rbac(manifests(stack_capture("arkouda")))
+    assert rbac.can(SERVER, verb, resource, namespace, name=name) is allowed
+    assert not rbac.can(Subject("ServiceAccount", "arkouda-locale", "arkouda"), "list", "pods", "arkouda")
+
+
+def test_no_binding_to_cluster_admin(stack_capture):
+    for doc in manifests(stack_capture("arkouda")):
+        if doc["kind"] in ("RoleBinding", "ClusterRoleBinding") and doc["metadata"].get("namespace") == "arkouda":
+            assert doc["roleRef"]["name"] != "cluster-admin"
+
+
+def arkouda_values(**ak):
+    values = {**copy.deepcopy(BASE_CONFIG), **copy.deepcopy(CLUSTER_CONFIG)}
+    values["cloudviper:nodeGroups"] = [*values["cloudviper:nodeGroups"],
+                                       {"name": "mem", "role": "compute", "instanceTypes": ["r5.2xlarge"], "maxSize": 4, "spot": False}]
+    values["cloudviper:arkouda"] = ak
+    return values
+
+
+@pytest.mark.parametrize(("ak", "message"), [
+    ({"locales": 0}, "cloudviper:arkouda.locales: 0 is not allowed: expected greater than or equal to 1"),
+    ({"threadsPerLocale": 16}, "cloudviper:arkouda.threadsPerLocale: 16 cores / 16Gi per locale is more than a node of pool mem"),
+    ({"memoryPerLocale": "80Gi"}, "per locale is more than a node of pool mem"),
+    ({"pool": "nope"}, 'cloudviper:arkouda.pool: "nope" is not a node group'),
+    ({"locales": 8}, "cloudviper:arkouda.locales: 8 locales need 8 nodes, but pool mem has maxSize 4"),
+])
+def test_arkouda_config_errors(ak, message):
+    with pytest.raises(ConfigError) as info:
+        parse_stack_config("cloudviper", "test", arkouda_values(**ak))
+    assert message in str(info.value)
+
+
+def test_s3_persistence_uses_irsa_limited_to_the_stack_buckets():
+    cap = run_config(arkouda_values(persistence={"kind": "s3"}))
+    for sa in ("arkouda-arkouda-server", "arkouda-arkouda-locale"):
+        policy = json.loads(cap.one("aws:iam/rolePolicy:RolePolicy", f"{sa}-irsa").props["policy"])
+        resources = {r for s in policy["Statement"] for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
+        bucket = cap.one("aws:s3/bucket:Bucket").outputs["arn"]
+        assert {bucket, f"{bucket}/*"} <= resources and "*" not in resources
+    assert not cap.of_type("kubernetes:storage.k8s.io/v1:StorageClass")
