@@ -47,6 +47,17 @@ def unwrap(value: Any) -> Any:
     return value
 
 
+def without_secrets(value: Any) -> Any:
+    """The value with every secret part removed: what would be stored in plain text."""
+    if is_secret_value(value):
+        return None
+    if isinstance(value, dict):
+        return {k: without_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_secrets(v) for v in value]
+    return value
+
+
 def secret_paths(value: Any, path: str = "") -> list[str]:
     """Paths (a.b[0]) of the secret values inside a captured property bag."""
     if is_secret_value(value):

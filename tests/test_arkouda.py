@@ -9,7 +9,7 @@ import pytest
 
 from infra.config import parse_stack_config
 from infra.errors import ConfigError
-from infra.harness import is_secret_value, secret_paths, unwrap
+from infra.harness import is_secret_value, secret_paths, unwrap, without_secrets
 from infra.rbac import Rbac, Subject
 from infra.render import manifests
 from tests.conftest import BASE_CONFIG, CLUSTER_CONFIG, run_config
@@ -57,21 +57,11 @@ def test_the_ssh_private_key_is_never_plain_text(stack_capture):
     private = key.outputs["privateKeyOpenssh"]
     secret = cap.one("kubernetes:core/v1:Secret", "arkouda-ssh")
     assert is_secret_value(secret.inputs["stringData"]) and unwrap(secret.inputs)["stringData"]["id_ed25519"] == private
-    plain = json.dumps([_strip(r.inputs) for r in cap.resources if r is not key] +
-                       [_strip(r.outputs) for r in cap.resources if r is not key] +
+    plain = json.dumps([without_secrets(r.inputs) for r in cap.resources if r is not key] +
+                       [without_secrets(r.outputs) for r in cap.resources if r is not key] +
                        [o.value for o in cap.outputs.values() if not o.secret])
     assert private not in plain and "MOCK" + key.id.split("-")[-1] not in plain
     assert "stringData" in secret_paths(secret.inputs)
-
-
-def _strip(value):
-    if is_secret_value(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_strip(v) for v in value]
-    return value
 
 
 @pytest.mark.parametrize(("verb", "resource", "namespace", "name", "allowed"), [

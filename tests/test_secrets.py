@@ -8,7 +8,7 @@ import pytest
 
 from infra.config import parse_stack_config
 from infra.errors import ConfigError
-from infra.harness import Capture, secret_paths, unwrap
+from infra.harness import Capture, secret_paths, unwrap, without_secrets
 from infra.plan import run_program
 from infra.stackfile import StackFile
 from tests.conftest import BASE_CONFIG, CLUSTER_CONFIG
@@ -22,19 +22,6 @@ SECRET_CONFIG = {
              "schedulerMemory": "1Gi", "workers": {"cores": 1, "memory": "2Gi"}},
     "secretValues": SECRETS,
 }
-
-
-def strip_secrets(value):
-    """The value with every secret-marked part removed (what is stored in plain text)."""
-    from infra.harness import is_secret_value
-
-    if is_secret_value(value):
-        return None
-    if isinstance(value, dict):
-        return {k: strip_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [strip_secrets(v) for v in value]
-    return value
 
 
 def full_values() -> dict:
@@ -62,8 +49,8 @@ def test_secret_values_reach_kubernetes_secrets_as_secrets(secret_capture):
 
 
 def test_no_secret_value_is_stored_in_plain_text(secret_capture):
-    plain = json.dumps([strip_secrets(r.inputs) for r in secret_capture.resources] +
-                       [strip_secrets(r.outputs) for r in secret_capture.resources])
+    plain = json.dumps([without_secrets(r.inputs) for r in secret_capture.resources] +
+                       [without_secrets(r.outputs) for r in secret_capture.resources])
     plain += json.dumps({k: v.value for k, v in secret_capture.outputs.items() if not v.secret})
     for value in SECRETS.values():
         assert value not in plain
