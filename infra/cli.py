@@ -9,6 +9,7 @@ from typing import Optional
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 EXIT_CONFIG = 2
+EXIT_CHECKS_FAILED = 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,6 +23,23 @@ def _parser() -> argparse.ArgumentParser:
     fmt = plan.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print the report as JSON")
     fmt.add_argument("--markdown", action="store_true", help="print the report as markdown (PR comment)")
+
+    pre = sub.add_parser("preflight", help="check the AWS account can deploy the stack (boto3; honours AWS_ENDPOINT_URL)")
+    pre.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
+    pre.add_argument("--project-dir", default=None, help="folder with Pulumi.yaml and the stack files (default: this repo)")
+
+    prices = sub.add_parser("prices", help="price tables")
+    prices_sub = prices.add_subparsers(dest="prices_command", required=True)
+    refresh = prices_sub.add_parser("refresh", help="rebuild the price table from the AWS Pricing API and spot history")
+    refresh.add_argument("--region", default="us-east-1", help="region to price (default: us-east-1)")
+    refresh.add_argument("--output-dir", default=None, help="where to write the tables (default: infra/pricing)")
+
+    data = sub.add_parser("data", help="datasets")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    up = data_sub.add_parser("upload", help="stage a file or folder into a bucket (resumable)")
+    up.add_argument("path", help="file or folder to upload")
+    up.add_argument("--bucket", required=True, help="bucket name (see the stack output dataBuckets)")
+    up.add_argument("--prefix", default="", help="key prefix inside the bucket")
     return parser
 
 
@@ -48,9 +66,69 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return plan.exit_code
 
 
+def cmd_preflight(args: argparse.Namespace) -> int:
+    """Run the preflight checks of one stack and print the table."""
+    from pathlib import Path
+
+    from infra.config import parse_stack_config
+    from infra.errors import ConfigError
+    from infra.plan import ROOT
+    from infra.preflight import FAIL, Preflight, render
+    from infra.stackfile import load_stack_file
+
+    project_dir = Path(args.project_dir) if args.project_dir else ROOT
+    try:
+        stack = load_stack_file(project_dir, args.stack)
+        cfg = parse_stack_config(stack.project, args.stack, stack.values)
+    except ConfigError as exc:
+        print(f"cloudviper preflight: stack {args.stack}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    checks = Preflight(cfg, project_dir / "policies" / "config").run()
+    print(f"cloudviper preflight: stack {args.stack} ({cfg.region})")
+    print(render(checks))
+    return EXIT_CHECKS_FAILED if any(c.status == FAIL for c in checks) else EXIT_OK
+
+
+def cmd_prices(args: argparse.Namespace) -> int:
+    """Refresh the price tables."""
+    from pathlib import Path
+
+    import botocore.exceptions
+
+    from infra.prices_refresh import refresh
+
+    try:
+        meta = refresh(args.region, Path(args.output_dir) if args.output_dir else None)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, RuntimeError) as exc:
+        print(f"cloudviper prices refresh: {exc}", file=sys.stderr)
+        return EXIT_CHECKS_FAILED
+    print(f"refreshed {meta['instance_types']} instance types and {meta['spot_prices']} spot prices for "
+          f"{meta['region']} ({meta['date']})")
+    return EXIT_OK
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    """Upload a dataset."""
+    from pathlib import Path
+
+    import botocore.exceptions
+
+    from infra.upload import UploadError, upload
+
+    try:
+        summary = upload(Path(args.path), args.bucket, args.prefix)
+    except UploadError as exc:
+        print(f"cloudviper data upload: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        print(f"cloudviper data upload: AWS error: {exc}", file=sys.stderr)
+        return EXIT_CHECKS_FAILED
+    print(summary.line())
+    return EXIT_OK
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
-    if args.command == "plan":
-        return cmd_plan(args)
-    return EXIT_UNEXPECTED
+    commands = {"plan": cmd_plan, "preflight": cmd_preflight, "prices": cmd_prices, "data": cmd_data}
+    return commands[args.command](args) if args.command in commands else EXIT_UNEXPECTED

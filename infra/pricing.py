@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -108,16 +109,17 @@ def load_prices(region: str = BUNDLED_REGION, directory: Optional[Path] = None) 
     notes = []
     if refreshed.exists():
         ec2_path = refreshed
-        notes.append(f"refreshed table {refreshed.name}")
+        meta_path = folder / f"ec2-{region}.refreshed.json"
+        date = json.loads(meta_path.read_text()).get("date", "?") if meta_path.exists() else "?"
+        notes.append(f"refreshed table {refreshed.name} ({date})")
     elif own.exists():
         ec2_path = own
         notes.append(f"bundled table {own.name} (see infra/pricing/SOURCES.md)")
     else:
-        ec2_path = folder / f"ec2-{BUNDLED_REGION}.csv"
+        ec2_path = PRICING_DIR / f"ec2-{BUNDLED_REGION}.csv"
         notes.append(f"no {region} table: using {BUNDLED_REGION} prices as an estimate")
-    fixed_path = folder / f"aws-fixed-{region}.csv"
-    if not fixed_path.exists():
-        fixed_path = folder / f"aws-fixed-{BUNDLED_REGION}.csv"
+    fixed_path = next((p for p in (folder / f"aws-fixed-{region}.csv", PRICING_DIR / f"aws-fixed-{region}.csv")
+                       if p.exists()), PRICING_DIR / f"aws-fixed-{BUNDLED_REGION}.csv")
     spot_path = folder / f"spot-{region}.csv"
     spot = _read_spot(spot_path) if spot_path.exists() else {}
     notes.append(f"spot from {spot_path.name}" if spot else f"spot = on-demand x {DEFAULT_SPOT_RATIO}")

