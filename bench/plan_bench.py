@@ -51,6 +51,12 @@ def sweep_one(groups: int) -> dict:
     return {"groups": groups, "resources": len(capture.resources), "seconds": seconds}
 
 
+def sweep_one_in_subprocess(groups: int) -> dict:
+    """One sweep point in a fresh interpreter."""
+    out = subprocess.run([PY, __file__, "--sweep-one", str(groups)], cwd=ROOT, check=True, capture_output=True, text=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
 def main() -> int:
     """Print the figures."""
     if len(sys.argv) == 3 and sys.argv[1] == "--sweep-one":
@@ -61,14 +67,22 @@ def main() -> int:
     for stack in ("dev", "reference"):
         t = wall([PY, "-m", "infra", "plan", "--stack", stack, "--json"])
         print(f"offline plan, stack {stack:<9}: {t:.2f} s  = {t / imports:.1f} x the bare import")
-    print("node-group sweep (program evaluation under mocks, one process each):")
+    print(f"node-group sweep (program evaluation under mocks, fresh process each, median of {REPEAT} after a warm-up):")
     rows = []
+    sweep_one_in_subprocess(1)  # warm the disk cache so the first size is not charged for it
     for groups in (1, 10, 50):
-        out = subprocess.run([PY, __file__, "--sweep-one", str(groups)], cwd=ROOT, check=True, capture_output=True, text=True)
-        row = json.loads(out.stdout.strip().splitlines()[-1])
+        runs = [sweep_one_in_subprocess(groups) for _ in range(REPEAT)]
+        row = {**runs[0], "seconds": statistics.median(r["seconds"] for r in runs)}
         rows.append(row)
         print(f"  {row['groups']:>3} groups: {row['resources']:>5} resources  {row['seconds']:6.2f} s  "
               f"{1000 * row['seconds'] / row['resources']:6.2f} ms/resource")
+    # Least-squares slope of seconds over resources: the cost of one more resource.
+    xs, ys = [r["resources"] for r in rows], [r["seconds"] for r in rows]
+    mx, my = statistics.mean(xs), statistics.mean(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+    fit = [my + slope * (x - mx) for x in xs]
+    worst = max(abs(f - y) / y for f, y in zip(fit, ys, strict=True))
+    print(f"linear fit: {1000 * slope:.2f} ms per resource; largest deviation from the line {100 * worst:.0f} %")
     pairs = list(pairwise(rows))
     marginal = [1000 * (b["seconds"] - a["seconds"]) / (b["resources"] - a["resources"]) for a, b in pairs]
     print("marginal ms per added resource: " + ", ".join(

@@ -85,12 +85,15 @@ def build_cluster(cfg: StackConfig, network: Network, storage: DataBuckets,
         )
         for g in cfg.node_groups
     ]
-    eks.install_node_addons(depends_on=list(groups))
-    addon_opts = with_aws.merge(pulumi.ResourceOptions(depends_on=list(groups)))
+    # Add-ons and workloads wait for the pools that must be up first: the always-on system
+    # pools they run on (worker pools scale from zero and need nothing to wait for).
+    system = [grp for g, grp in zip(cfg.node_groups, groups, strict=True) if g.role == "system"]
+    eks.install_node_addons(depends_on=list(system))
+    addon_opts = with_aws.merge(pulumi.ResourceOptions(depends_on=list(system)))
     ClusterAutoscaler("autoscaler", cfg.cluster.autoscaler, eks, name, cfg.region, opts=addon_opts)
     NodeTerminationHandler("nth", cfg.cluster.termination_handler, eks, name, cfg.region,
                            [g.group.name for g in groups], prefix, opts=addon_opts)
-    outputs = build_workloads(cfg, eks, storage, list(groups), with_aws)
+    outputs = build_workloads(cfg, eks, storage, list(system), with_aws)
     return {
         **outputs,
         "clusterName": eks.cluster_name,
@@ -103,7 +106,7 @@ def build_cluster(cfg: StackConfig, network: Network, storage: DataBuckets,
 
 def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets, groups: list[NodeGroup],
                     with_aws: pulumi.ResourceOptions) -> dict[str, Any]:
-    """Namespaces, RBAC personas, secrets and Dask on the cluster."""
+    """Namespaces, RBAC personas, secrets, Dask, Arkouda and federation, after the system pools."""
     opts = with_aws.merge(pulumi.ResourceOptions(depends_on=list(groups)))
     teams = TeamNamespaces("namespaces", list(cfg.namespaces), eks.k8s_provider, opts=opts)
     created = list(teams.namespaces.values())

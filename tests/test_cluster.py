@@ -196,7 +196,10 @@ def test_autoscaler_discovers_this_cluster_and_balances(cluster_capture):
         "aws:iam/role:Role", "autoscaler-irsa").outputs["arn"]
 
 
-def test_coredns_waits_for_the_node_groups(cluster_capture):
-    coredns = cluster_capture.one("aws:eks/addon:Addon", "eks-coredns")
-    for pool in ("system", "workers"):
-        assert cluster_capture.depends_on(coredns, cluster_capture.one("cloudviper:cluster:NodeGroup", f"pool-{pool}"))
+def test_coredns_and_add_ons_wait_for_the_system_pool_only(cluster_capture):
+    system = cluster_capture.one("cloudviper:cluster:NodeGroup", "pool-system")
+    workers = cluster_capture.one("cloudviper:cluster:NodeGroup", "pool-workers")
+    for res in (cluster_capture.one("aws:eks/addon:Addon", "eks-coredns"),
+                cluster_capture.one("kubernetes:apps/v1:Deployment", "autoscaler-deploy")):
+        assert cluster_capture.depends_on(res, system)
+        assert not cluster_capture.depends_on(res, workers)  # worker pools idle at zero; nothing waits on them
