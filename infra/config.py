@@ -25,6 +25,7 @@ from infra.models import (
     StackConfig,
     TagsConfig,
 )
+from infra.placement import arkouda_pool, dask_scheduler_pool, dask_worker_pool
 
 PROJECT = "cloudviper"
 
@@ -294,7 +295,7 @@ def _arkouda_problems(project: str, ak: Any, values: dict[str, Any]) -> list[str
     if values.get("cluster") is None:
         return [f"{project}:arkouda: Arkouda needs a cluster; set {project}:cluster and {project}:nodeGroups"]
     by_name = {g.name: g for g in groups}
-    pool = by_name.get(ak.pool) if ak.pool else next((g for g in groups if g.role == "compute"), None)
+    pool = arkouda_pool(ak, groups)
     if pool is None:
         return [f"{key_path(project, 'arkouda', ('pool',))}: {render_value(ak.pool)} is not a node group; "
                 f"groups: {', '.join(by_name) or 'none'}"]
@@ -349,7 +350,7 @@ def _dask_problems(project: str, dask: Any, values: dict[str, Any], secret_names
         return [f"{project}:dask: Dask needs a cluster; set {project}:cluster and {project}:nodeGroups"]
     problems = []
     by_name = {g.name: g for g in groups}
-    workers = by_name.get(dask.workers.pool) if dask.workers.pool else next((g for g in groups if g.role == "worker"), None)
+    workers = dask_worker_pool(dask, groups)
     if workers is None:
         problems.append(f"{key_path(project, 'dask', ('workers', 'pool'))}: {render_value(dask.workers.pool)} is not a "
                         f"node group; groups: {', '.join(by_name) or 'none'}")
@@ -363,8 +364,7 @@ def _dask_problems(project: str, dask: Any, values: dict[str, Any], secret_names
             problems.append(f"{key_path(project, 'dask', ('workers',))}: {request:g} cores / {dask.workers.memory} "
                             f"does not fit a node of pool {workers.name} (about {cores:g} cores / {mem:.1f} GiB "
                             "allocatable); lower cores (or set cpuRequest) or memory")
-    sched = (by_name.get(dask.scheduler_pool) if dask.scheduler_pool else
-             next((g for g in groups if g.role == "scheduler"), None) or next((g for g in groups if g.role == "system"), None))
+    sched = dask_scheduler_pool(dask, groups)
     if sched is None:
         problems.append(f"{key_path(project, 'dask', ('schedulerPool',))}: {render_value(dask.scheduler_pool)} is not a "
                         f"node group; groups: {', '.join(by_name) or 'none'}")

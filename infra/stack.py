@@ -22,6 +22,7 @@ from components.termination import NodeTerminationHandler
 from infra import naming
 from infra.config import load_secret_values
 from infra.models import StackConfig
+from infra.placement import arkouda_pool, dask_scheduler_pool, dask_worker_pool
 
 
 def build_platform(cfg: StackConfig) -> dict[str, Any]:
@@ -114,11 +115,9 @@ def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets
     outputs: dict[str, Any] = {}
     dask = None
     if cfg.dask is not None:
-        pools = {g.name: g for g in cfg.node_groups}
-        worker_pool = pools[cfg.dask.workers.pool] if cfg.dask.workers.pool else next(
-            g for g in cfg.node_groups if g.role == "worker")
-        scheduler_pool = pools[cfg.dask.scheduler_pool] if cfg.dask.scheduler_pool else next(
-            (g for g in cfg.node_groups if g.role == "scheduler"), None) or next(g for g in cfg.node_groups if g.role == "system")
+        worker_pool = dask_worker_pool(cfg.dask, cfg.node_groups)
+        scheduler_pool = dask_scheduler_pool(cfg.dask, cfg.node_groups)
+        assert worker_pool is not None and scheduler_pool is not None  # the config checks guarantee both
         dask = DaskCluster("dask", DaskArgs(
             config=cfg.dask, control_plane=eks, scheduler_pool=scheduler_pool, worker_pool=worker_pool,
             bucket_arns=list(storage.bucket_arns.values()), kms_key_arn=storage.kms_key_arn, secret_values=values,
@@ -132,8 +131,8 @@ def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets
         created.append(dask)
     if cfg.arkouda is not None:
         ak = cfg.arkouda
-        pools = {g.name: g for g in cfg.node_groups}
-        pool = pools[ak.pool] if ak.pool else next(g for g in cfg.node_groups if g.role == "compute")
+        pool = arkouda_pool(ak, cfg.node_groups)
+        assert pool is not None  # the config checks guarantee it
         storage_class = eks.install_ebs_storage(list(groups)) if ak.persistence.kind == "pvc" else None
         arkouda = Arkouda("arkouda", ArkoudaArgs(config=ak, control_plane=eks, pool=pool,
                                                  bucket_arns=list(storage.bucket_arns.values()),
@@ -163,5 +162,5 @@ def build_federation(cfg: StackConfig, eks: EksControlPlane, namespaces: list[pu
                                    eks.cluster.certificate_authority.data, after, opts=opts)
         outputs["federationKubeconfigs"] = accepted.kubeconfigs
     if fed.targets:
-        FederationTargets("targets", list(fed.targets), cfg.stack, load_secret_values(), eks.k8s_provider, after, opts=opts)
+        FederationTargets("targets", list(fed.targets), cfg.stack, values, eks.k8s_provider, after, opts=opts)
     return outputs

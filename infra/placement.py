@@ -1,0 +1,33 @@
+"""Which node group a workload runs on: one rule, used by the config checks and the assembly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Optional
+
+from infra.models import ArkoudaConfig, DaskConfig, NodeGroupConfig
+
+
+def _named_or_first(groups: Sequence[NodeGroupConfig], name: Optional[str], *roles: str) -> Optional[NodeGroupConfig]:
+    if name:
+        return next((g for g in groups if g.name == name), None)
+    for role in roles:
+        found = next((g for g in groups if g.role == role), None)
+        if found is not None:
+            return found
+    return None
+
+
+def dask_scheduler_pool(dask: DaskConfig, groups: Sequence[NodeGroupConfig]) -> Optional[NodeGroupConfig]:
+    """schedulerPool, else the first scheduler pool, else the first system pool."""
+    return _named_or_first(groups, dask.scheduler_pool, "scheduler", "system")
+
+
+def dask_worker_pool(dask: DaskConfig, groups: Sequence[NodeGroupConfig]) -> Optional[NodeGroupConfig]:
+    """workers.pool, else the first worker pool."""
+    return _named_or_first(groups, dask.workers.pool, "worker")
+
+
+def arkouda_pool(ak: ArkoudaConfig, groups: Sequence[NodeGroupConfig]) -> Optional[NodeGroupConfig]:
+    """pool, else the first compute pool."""
+    return _named_or_first(groups, ak.pool, "compute")
