@@ -30,8 +30,7 @@ from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from infra.errors import ConfigError
 from infra.harness import Capture, CapturedResource
-
-POLICY_CONFIG_DIR = Path(__file__).resolve().parents[1] / "policies" / "config"
+from infra.policy_config import POLICY_CONFIG_DIR, load_policy_config
 
 
 @dataclass(frozen=True)
@@ -62,20 +61,6 @@ class PolicyReport:
     def mandatory(self) -> list[Violation]:
         """The violations that stop a deployment."""
         return self.at("mandatory")
-
-
-def load_policy_config(stack: str, directory: Path = POLICY_CONFIG_DIR) -> tuple[dict[str, Any], Optional[Path]]:
-    """The stack's policy config (`{rule: {key: value, enforcementLevel: ...}}`), or {} if it has none."""
-    path = directory / f"{stack}.json"
-    if not path.exists():
-        return {}, None
-    try:
-        doc = json.loads(path.read_text())
-    except ValueError as exc:
-        raise ConfigError([f"{path.name}: not valid JSON: {exc}"]) from None
-    if not isinstance(doc, dict):
-        raise ConfigError([f"{path.name}: expected a map of rule name to settings"])
-    return doc, path
 
 
 def _rule_settings(policy: Policy, raw: Any, path: str) -> tuple[str, dict[str, Any]]:

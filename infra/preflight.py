@@ -17,6 +17,7 @@ import botocore.exceptions
 
 from infra.cost import split_on_demand
 from infra.models import StackConfig
+from infra.policy_config import DEFAULT_ALLOWED_REGIONS, load_policy_config
 from infra.pricing import PriceTable, load_prices
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -67,14 +68,11 @@ def max_vcpus(cfg: StackConfig, prices: PriceTable) -> dict[tuple[str, str], int
 
 def allowed_regions(stack: str, config_dir: Path) -> list[str]:
     """allowedRegions from the stack's policy config, else the rule's default."""
-    from infra.policy_runner import load_policy_config
-    from policies.rules.region import SCHEMA
-
     doc, _ = load_policy_config(stack, config_dir)
     entry = doc.get("allowed-regions")
     if isinstance(entry, dict) and "allowedRegions" in entry:
         return list(entry["allowedRegions"])
-    return list(SCHEMA.properties["allowedRegions"]["default"])
+    return list(DEFAULT_ALLOWED_REGIONS)
 
 
 class Preflight:

@@ -184,3 +184,16 @@ def test_upload_to_a_missing_bucket_is_a_clear_error(aws, tmp_path):
     result = cli(aws, "data", "upload", str(tmp_path), "--bucket", "no-such-bucket")
     assert result.returncode == 2
     assert "bucket 'no-such-bucket' does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_boto3_tools_need_only_the_runtime_requirements():
+    # Users who install requirements.txt only (the Pulumi CLI does) must still be able to run them.
+    code = ("import builtins\nreal = builtins.__import__\n"
+            "def guard(name, *a, **k):\n"
+            "    if name.split('.')[0] in ('pulumi_policy', 'pytest', 'moto', 'hypothesis'):\n"
+            "        raise ImportError(name + ' is a dev dependency')\n"
+            "    return real(name, *a, **k)\n"
+            "builtins.__import__ = guard\n"
+            "import infra.preflight, infra.prices_refresh, infra.upload, infra.cli\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -10,7 +10,8 @@ from pathlib import Path
 import pulumi_aws
 import pytest
 
-from infra.policy_runner import _rule_settings, load_policy_config, run_pack
+from infra.policy_config import load_policy_config
+from infra.policy_runner import _rule_settings, run_pack
 from infra.stackfile import list_stacks
 from policies.pack import POLICIES
 from policies.taggable_types import DATA, scan
