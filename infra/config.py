@@ -122,6 +122,19 @@ def describe_errors(namespace: str, key: str, validator: Any, exc: ValidationErr
     return problems
 
 
+def duplicate_names(project: str, key: str, prefix: tuple[Any, ...], names: list[str]) -> list[str]:
+    """`ns:key...[i].name: "x" is already used by ...[j]` for every repeated name in a list."""
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    label = key + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in prefix)
+    for i, name in enumerate(names):
+        if name in seen:
+            problems.append(f"{key_path(project, key, (*prefix, i, 'name'))}: {render_value(name)} is already used "
+                            f"by {label}[{seen[name]}]; names must be unique")
+        seen.setdefault(name, i)
+    return problems
+
+
 def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
                        secret_keys: Optional[set[str]] = None) -> StackConfig:
     """Validate decoded config values (`ns:key` -> value) into a StackConfig or raise ConfigError.
@@ -168,14 +181,8 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
                     f"{key_path(project, 'network', ('azs', i))}: {render_value(az)} is not a zone of "
                     f"region {region}; expected e.g. {region}a"
                 )
-    seen: dict[str, int] = {}
+    problems += duplicate_names(project, "buckets", (), [b.name for b in values.get("buckets") or []])
     for i, bucket in enumerate(values.get("buckets") or []):
-        if bucket.name in seen:
-            problems.append(
-                f"{key_path(project, 'buckets', (i, 'name'))}: {render_value(bucket.name)} is already "
-                f"used by buckets[{seen[bucket.name]}]; bucket names must be unique"
-            )
-        seen.setdefault(bucket.name, i)
         default_name = f"{project}-{stack}-{bucket.name}-123456789012"
         if bucket.bucket_name is None and not (BUCKET_NAME_RE.match(default_name) and len(default_name) <= 63):
             problems.append(
@@ -220,12 +227,8 @@ def _cluster_problems(project: str, values: dict[str, Any]) -> list[str]:
                 f"{key_path(project, 'cluster', ('serviceCidr',))}: {render_value(cluster.service_cidr)} overlaps "
                 f"the VPC range {network.cidr}; pick a range outside it"
             )
-    seen: dict[str, int] = {}
+    problems += duplicate_names(project, "nodeGroups", (), [g.name for g in groups])
     for i, g in enumerate(groups):
-        if g.name in seen:
-            problems.append(f"{key_path(project, 'nodeGroups', (i, 'name'))}: {render_value(g.name)} is already "
-                            f"used by nodeGroups[{seen[g.name]}]")
-        seen.setdefault(g.name, i)
         if g.on_demand_base > g.max_size:
             problems.append(f"{key_path(project, 'nodeGroups', (i, 'onDemandBase'))}: {g.on_demand_base} is larger "
                             f"than maxSize ({g.max_size})")
@@ -258,8 +261,7 @@ def _workload_problems(project: str, values: dict[str, Any], raw_secrets: Option
     namespaces = {n.name for n in values.get("namespaces") or []}
     dask = values.get("dask")
     known = namespaces | ({dask.namespace} if dask else set())
-    if len(namespaces) != len(values.get("namespaces") or []):
-        problems.append(f"{project}:namespaces: a namespace is listed twice")
+    problems += duplicate_names(project, "namespaces", (), [n.name for n in values.get("namespaces") or []])
     rbac = values.get("rbac")
     if rbac is not None:
         for kind, entries in (("namespaceAccess", rbac.namespace_access), ("jobRobots", rbac.job_robots)):
@@ -319,12 +321,8 @@ def _federation_problems(project: str, fed: Any, values: dict[str, Any], namespa
         return [f"{project}:federation: federation needs a cluster; set {project}:cluster"]
     problems = []
     for kind, entries in (("sources", fed.sources), ("targets", fed.targets)):
-        seen: dict[str, int] = {}
+        problems += duplicate_names(project, "federation", (kind,), [e.name for e in entries])
         for i, e in enumerate(entries):
-            if e.name in seen:
-                problems.append(f"{key_path(project, 'federation', (kind, i, 'name'))}: {render_value(e.name)} is "
-                                f"already used by {kind}[{seen[e.name]}]; names must be unique")
-            seen.setdefault(e.name, i)
             if e.namespace is not None and e.namespace not in namespaces:
                 problems.append(f"{key_path(project, 'federation', (kind, i, 'namespace'))}: {render_value(e.namespace)} "
                                 f"is not a namespace of this stack; declared: {', '.join(sorted(namespaces)) or 'none'}")

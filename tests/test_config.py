@@ -221,3 +221,9 @@ def test_dask_placement_errors(dask, message):
     with pytest.raises(ConfigError) as info:
         parse(cluster_values(**dask))
     assert message in str(info.value)
+
+
+def test_names_used_twice_are_named_with_both_positions():
+    values = with_key("cloudviper:namespaces", [{"name": "astro"}, {"name": "bio"}, {"name": "astro"}])
+    with pytest.raises(ConfigError, match=r'cloudviper:namespaces\[2\]\.name: "astro" is already used by namespaces\[0\]'):
+        parse(values)

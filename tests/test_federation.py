@@ -132,7 +132,7 @@ GOOD_KUBECONFIG = yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current
 
 @pytest.mark.parametrize(("federation", "secrets", "message"), [
     ({"targets": [{"name": "a", "kind": "self", "namespace": "science"}, {"name": "a", "kind": "self", "namespace": "science"}]},
-     None, 'cloudviper:federation.targets[1].name: "a" is already used by targets[0]'),
+     None, 'cloudviper:federation.targets[1].name: "a" is already used by federation.targets[0]'),
     ({"targets": [{"name": "onprem", "kind": "external", "kubeconfigSecretValue": "onprem", "namespace": "science"}]},
      {"onprem": "clusters: [oops"}, "cloudviper:federation.targets[0].kubeconfigSecretValue: the kubeconfig in "
                                     "cloudviper:secretValues.onprem is not YAML"),
