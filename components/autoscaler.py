@@ -13,12 +13,12 @@ from components.k8s_objects import (
     container,
     deployment_spec,
     meta,
-    rule,
     service_account_with_cluster_role,
     system_pod,
 )
 from infra import iam
 from infra.models import AutoscalerConfig
+from infra.rbac import rule
 
 NAME, NAMESPACE = "cluster-autoscaler", "kube-system"
 

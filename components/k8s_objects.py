@@ -75,14 +75,6 @@ def system_pod(service_account: str, containers: list[dict[str, Any]], priority:
     }
 
 
-def rule(api_groups: list[str], resources: list[str], verbs: list[str], names: Optional[list[str]] = None) -> dict[str, Any]:
-    """One RBAC PolicyRule."""
-    r: dict[str, Any] = {"apiGroups": api_groups, "resources": resources, "verbs": verbs}
-    if names:
-        r["resourceNames"] = names
-    return r
-
-
 def service_account_with_cluster_role(name: str, sa_name: str, namespace: str, role_arn: Any,
                                       rules: list[dict[str, Any]], opts: Any) -> Any:
     """A service account bound to an IAM role (IRSA) and to a ClusterRole with these rules."""

@@ -15,12 +15,12 @@ from components.k8s_objects import (
     container,
     deployment_spec,
     meta,
-    rule,
     service_account_with_cluster_role,
     system_pod,
 )
 from infra import iam
 from infra.models import TerminationHandlerConfig
+from infra.rbac import rule
 
 NAME, NAMESPACE = "aws-node-termination-handler", "kube-system"
 LIFECYCLE_HEARTBEAT_SECONDS = 300
