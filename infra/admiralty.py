@@ -18,7 +18,6 @@ API_VERSION = "multicluster.admiralty.io/v1alpha1"
 CRD_DIR = Path(__file__).resolve().parent / "crds" / "admiralty"
 ELECT_ANNOTATION = "multicluster.admiralty.io/elect"
 FEDERATED_NAMESPACE_LABEL = {"multicluster-scheduler": "enabled"}
-VIRTUAL_NODE_TAINT = {"key": "virtual-kubelet.io/provider", "value": "admiralty", "effect": "NoSchedule"}
 
 
 class CustomResourceError(ValueError):

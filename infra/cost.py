@@ -46,11 +46,6 @@ class CostItem:
     max: float
     detail: str = ""
 
-    @property
-    def monthly_max(self) -> float:
-        """$/month at maximum scale."""
-        return self.max * HOURS_PER_MONTH
-
 
 @dataclass
 class Estimate:
