@@ -6,7 +6,6 @@ so it can be pointed at an emulator.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import botocore.exceptions
 from infra.cost import split_on_demand
 from infra.models import StackConfig
 from infra.policy_config import DEFAULT_ALLOWED_REGIONS, load_policy_config
+from infra.prices_refresh import fetch_spot
 from infra.pricing import PriceTable, load_prices
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -163,14 +163,7 @@ class Preflight:
         types = sorted({t for g in self.cfg.node_groups if g.spot for t in g.instance_types})
         if not types:
             return Check("spot prices", PASS, "no spot groups")
-        history = self.client("ec2").describe_spot_price_history(
-            InstanceTypes=types, ProductDescriptions=["Linux/UNIX", "Linux/UNIX (Amazon VPC)"],
-            StartTime=dt.datetime.now(dt.UTC) - dt.timedelta(hours=3))["SpotPriceHistory"]
-        zones = set(self.zones())
-        current: dict[str, float] = {}
-        for h in history:
-            if h["AvailabilityZone"] in zones:
-                current[h["InstanceType"]] = max(current.get(h["InstanceType"], 0.0), float(h["SpotPrice"]))
+        current = fetch_spot(self.cfg.region, types, self.session, zones=self.zones())
         above = {t: p for t, p in current.items() if p > self.prices.spot_price(t) * 1.25}
         missing = [t for t in types if t not in current]
         if above:

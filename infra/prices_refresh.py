@@ -61,8 +61,10 @@ def fetch_specs(region: str, session: boto3.session.Session) -> dict[str, dict[s
     return specs
 
 
-def fetch_spot(region: str, types: list[str], session: boto3.session.Session) -> dict[str, float]:
-    """Highest current spot price of each type across the region's zones (the conservative estimate)."""
+def fetch_spot(region: str, types: list[str], session: boto3.session.Session,
+               zones: Optional[Iterable[str]] = None) -> dict[str, float]:
+    """Highest current spot price of each type across the region's zones, or these zones (the conservative estimate)."""
+    wanted = set(zones) if zones is not None else None
     client = session.client("ec2", region_name=region)
     start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
     spot: dict[str, float] = {}
@@ -71,6 +73,8 @@ def fetch_spot(region: str, types: list[str], session: boto3.session.Session) ->
             InstanceTypes=types[i:i + 100], ProductDescriptions=["Linux/UNIX", "Linux/UNIX (Amazon VPC)"], StartTime=start)
         for page in pages:
             for h in page["SpotPriceHistory"]:
+                if wanted is not None and h["AvailabilityZone"] not in wanted:
+                    continue
                 spot[h["InstanceType"]] = max(spot.get(h["InstanceType"], 0.0), float(h["SpotPrice"]))
     return spot
 
