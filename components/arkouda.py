@@ -21,8 +21,10 @@ from components.dask import tolerations
 from components.k8s_objects import meta
 from components.namespaces import create_namespace
 from components.workload_identity import s3_service_account
-from infra.models import ArkoudaConfig, NamespaceConfig, NodeGroupConfig
-from infra.rbac import READ, rule
+from infra.config.namespaces import NamespaceConfig
+from infra.config.pools import NodeGroupConfig
+from infra.config.workloads import ArkoudaConfig
+from infra.documents.rbac import READ, rule
 
 SERVER, LOCALE = "arkouda-server", "arkouda-locale"
 SSH_SECRET, FILES_PATH = "arkouda-ssh", "/arkouda-files"

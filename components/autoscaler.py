@@ -16,9 +16,9 @@ from components.k8s_objects import (
     service_account_with_cluster_role,
     system_pod,
 )
-from infra import iam
-from infra.models import AutoscalerConfig
-from infra.rbac import rule
+from infra.config.cluster import AutoscalerConfig
+from infra.documents import iam
+from infra.documents.rbac import rule
 
 NAME, NAMESPACE = "cluster-autoscaler", "kube-system"
 

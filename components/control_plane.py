@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra.userdata import ClusterJoin
+from infra.documents.userdata import ClusterJoin
 
 
 class ControlPlane(Protocol):

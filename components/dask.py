@@ -19,9 +19,11 @@ from components.k8s_objects import container, deployment_spec, meta
 from components.namespaces import create_namespace
 from components.secrets import secret_data
 from components.workload_identity import s3_service_account
-from infra.admiralty import ELECT_ANNOTATION, FEDERATED_NAMESPACE_LABEL
-from infra.models import DaskConfig, NamespaceConfig, NodeGroupConfig
-from infra.rbac import scale_rules
+from infra.config.namespaces import NamespaceConfig
+from infra.config.pools import NodeGroupConfig
+from infra.config.workloads import DaskConfig
+from infra.documents.admiralty import ELECT_ANNOTATION, FEDERATED_NAMESPACE_LABEL
+from infra.documents.rbac import scale_rules
 
 SCHEDULER, WORKER, JUPYTER = "dask-scheduler", "dask-worker", "jupyter"
 COMM_PORT, DASHBOARD_PORT, WORKER_PORT, NANNY_PORT, WORKER_DASHBOARD_PORT = 8786, 8787, 8788, 8789, 8790

@@ -11,9 +11,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra import iam
-from infra.models import ClusterConfig
-from infra.userdata import ClusterJoin
+from infra.config.cluster import ClusterConfig
+from infra.documents import iam
+from infra.documents.userdata import ClusterJoin
 
 
 @dataclass(frozen=True)

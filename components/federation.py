@@ -10,10 +10,10 @@ import pulumi_kubernetes as k8s
 
 from components.control_plane import ControlPlane
 from components.k8s_objects import meta
-from infra.admiralty import KubeconfigSecretRef, source, target
-from infra.kubeconfig import token_kubeconfig
-from infra.models import FederationConfig, FederationSourceConfig, FederationTargetConfig
-from infra.rbac import READ, rule
+from infra.config.federation import FederationConfig, FederationSourceConfig, FederationTargetConfig
+from infra.documents.admiralty import KubeconfigSecretRef, source, target
+from infra.documents.kubeconfig import token_kubeconfig
+from infra.documents.rbac import READ, rule
 
 NAMESPACE = "admiralty"
 API = "rbac.authorization.k8s.io"

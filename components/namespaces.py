@@ -8,8 +8,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.k8s_objects import meta
-from infra.admiralty import FEDERATED_NAMESPACE_LABEL
-from infra.models import NamespaceConfig
+from infra.config.namespaces import NamespaceConfig
+from infra.documents.admiralty import FEDERATED_NAMESPACE_LABEL
 
 
 def pod_security_labels(level: str) -> dict[str, str]:

@@ -10,8 +10,8 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
-from infra.layout import subnet_layout
-from infra.models import NetworkConfig
+from infra.config.network import NetworkConfig
+from infra.documents.subnets import subnet_layout
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.control_plane import ControlPlane
-from infra import iam
-from infra.models import NodeGroupConfig
-from infra.userdata import ClusterJoin, render_user_data
+from infra.config.pools import NodeGroupConfig
+from infra.documents import iam
+from infra.documents.userdata import ClusterJoin, render_user_data
 
 NODE_TEMPLATE = "k8s.io/cluster-autoscaler/node-template"
 NTH_MANAGED_TAG = "aws-node-termination-handler/managed"

@@ -9,8 +9,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.k8s_objects import meta
-from infra.models import RbacConfig
-from infra.rbac import JOB_ROBOT_RULES, MONITOR_RULES
+from infra.config.namespaces import RbacConfig
+from infra.documents.rbac import JOB_ROBOT_RULES, MONITOR_RULES
 
 API = "rbac.authorization.k8s.io"
 

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.k8s_objects import meta
-from infra.models import SecretConfig
+from infra.config.namespaces import SecretConfig
 
 
 def secret_data(values: pulumi.Output[dict[str, str]], mapping: dict[str, str]) -> pulumi.Output[dict[str, str]]:

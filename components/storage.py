@@ -9,7 +9,7 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
-from infra.models import BucketConfig, LifecycleConfig
+from infra.config.network import BucketConfig, LifecycleConfig
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from components.k8s_objects import (
     service_account_with_cluster_role,
     system_pod,
 )
-from infra import iam
-from infra.models import TerminationHandlerConfig
-from infra.rbac import rule
+from infra.config.cluster import TerminationHandlerConfig
+from infra.documents import iam
+from infra.documents.rbac import rule
 
 NAME, NAMESPACE = "aws-node-termination-handler", "kube-system"
 LIFECYCLE_HEARTBEAT_SECONDS = 300

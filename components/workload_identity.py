@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 
 from components.control_plane import ControlPlane
 from components.k8s_objects import meta
-from infra import iam
+from infra.documents import iam
 
 
 def s3_service_account(name: str, namespace: str, sa_name: str, control_plane: ControlPlane,

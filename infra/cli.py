@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Optional
 
+from infra import ROOT
+
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 EXIT_CONFIG = 2
@@ -49,7 +51,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     import pulumi
 
-    from infra.plan import ROOT, make_plan, render_json, render_markdown, render_text
+    from infra.plan.make import make_plan
+    from infra.plan.report import render_json, render_markdown, render_text
 
     try:
         plan = make_plan(args.stack, Path(args.project_dir) if args.project_dir else ROOT)
@@ -59,7 +62,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     render = render_json if args.json else render_markdown if args.markdown else render_text
     print(render(plan))
     if args.render_k8s:
-        from infra.render import write_manifests
+        from infra.plan.manifests import write_manifests
 
         paths = write_manifests(plan.capture, Path(args.render_k8s))
         print(f"wrote {len(paths)} Kubernetes manifests to {args.render_k8s}", file=sys.stderr)
@@ -70,11 +73,10 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     """Run the preflight checks of one stack and print the table."""
     from pathlib import Path
 
-    from infra.config import parse_stack_config
-    from infra.errors import ConfigError
-    from infra.plan import ROOT
-    from infra.preflight import FAIL, Preflight, render
-    from infra.stackfile import load_stack_file
+    from infra.config.errors import ConfigError
+    from infra.config.loader import parse_stack_config
+    from infra.config.stackfile import load_stack_file
+    from infra.ops.preflight import FAIL, Preflight, render
 
     project_dir = Path(args.project_dir) if args.project_dir else ROOT
     try:
@@ -95,7 +97,7 @@ def cmd_prices(args: argparse.Namespace) -> int:
 
     import botocore.exceptions
 
-    from infra.prices_refresh import refresh
+    from infra.ops.prices_refresh import refresh
 
     try:
         meta = refresh(args.region, Path(args.output_dir) if args.output_dir else None)
@@ -113,7 +115,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
     import botocore.exceptions
 
-    from infra.upload import UploadError, upload
+    from infra.ops.upload import UploadError, upload
 
     try:
         summary = upload(Path(args.path), args.bucket, args.prefix)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import copy
 import functools
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infra.harness import Capture
-from infra.plan import ROOT, run_program
-from infra.stackfile import StackFile, load_stack_file
+from infra import ROOT
+from infra.config.stackfile import StackFile, load_stack_file
+from infra.plan.harness import Capture
+from infra.plan.program import run_program
 
 BASE_CONFIG: dict[str, Any] = {
     "aws:region": "us-east-1",
@@ -81,3 +84,15 @@ CLUSTER_CONFIG: dict[str, Any] = {
 def cluster_capture() -> Capture:
     """A stack with a cluster, a system pool, a spot worker pool (SMT off) and a GPU pool."""
     return run_config({**copy.deepcopy(BASE_CONFIG), **copy.deepcopy(CLUSTER_CONFIG)}, stack="test")
+
+
+def import_without(modules: list[str], forbidden: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+    """Import `modules` in a fresh interpreter in which importing any `forbidden` package fails."""
+    code = ("import builtins\nreal = builtins.__import__\n"
+            "def guard(name, *a, **k):\n"
+            f"    if name.split('.')[0] in {forbidden!r}:\n"
+            "        raise ImportError(name + ' is not installed where this runs')\n"
+            "    return real(name, *a, **k)\n"
+            "builtins.__import__ = guard\n"
+            f"import {', '.join(modules)}\n")
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)

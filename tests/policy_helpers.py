@@ -15,7 +15,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from infra.policy_runner import _rule_settings
+from infra.plan.policy_runner import _rule_settings
 
 DEFAULT_TAGS = {"project": "cloudviper", "stack": "t", "owner": "o", "cost-center": "c"}
 

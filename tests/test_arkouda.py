@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from infra.config import parse_stack_config
-from infra.errors import ConfigError
-from infra.harness import is_secret_value, secret_paths, unwrap, without_secrets
-from infra.rbac import Rbac, Subject
-from infra.render import manifests
+from infra.config.errors import ConfigError
+from infra.config.loader import parse_stack_config
+from infra.documents.rbac import Rbac, Subject
+from infra.plan.manifests import manifests
+from infra.plan.values import is_secret_value, secret_paths, unwrap, without_secrets
 from tests.conftest import BASE_CONFIG, CLUSTER_CONFIG, run_config
 
 SERVER = Subject("ServiceAccount", "arkouda-server", "arkouda")

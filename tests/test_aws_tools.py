@@ -14,9 +14,10 @@ import boto3
 import pytest
 import yaml
 
-from infra.plan import ROOT
-from infra.pricing import load_prices
+from infra import ROOT
+from infra.pricing.tables import load_prices
 from tests.aws_emulator import EC2_QUOTAS, PricingStub, start_moto
+from tests.conftest import import_without
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +118,7 @@ def test_region_not_enabled_for_the_account_fails(aws, tmp_path):
 
 
 def test_eks_version_verdicts():
-    from infra.preflight import eks_version_verdict
+    from infra.ops.preflight import eks_version_verdict
 
     assert eks_version_verdict("1.33", [{"clusterVersion": "1.33", "versionStatus": "STANDARD_SUPPORT"}]).status == "pass"
     assert eks_version_verdict("1.31", [{"clusterVersion": "1.31", "versionStatus": "EXTENDED_SUPPORT"}]).status == "warn"
@@ -188,12 +189,6 @@ def test_upload_to_a_missing_bucket_is_a_clear_error(aws, tmp_path):
 
 def test_boto3_tools_need_only_the_runtime_requirements():
     # Users who install requirements.txt only (the Pulumi CLI does) must still be able to run them.
-    code = ("import builtins\nreal = builtins.__import__\n"
-            "def guard(name, *a, **k):\n"
-            "    if name.split('.')[0] in ('pulumi_policy', 'pytest', 'moto', 'hypothesis'):\n"
-            "        raise ImportError(name + ' is a dev dependency')\n"
-            "    return real(name, *a, **k)\n"
-            "builtins.__import__ = guard\n"
-            "import infra.preflight, infra.prices_refresh, infra.upload, infra.cli\n")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = import_without(["infra.ops.preflight", "infra.ops.prices_refresh", "infra.ops.upload", "infra.cli"],
+                            ("pulumi_policy", "pytest", "moto", "hypothesis"))
     assert result.returncode == 0, result.stderr

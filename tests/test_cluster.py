@@ -9,8 +9,8 @@ import json
 import pytest
 
 from components.eks import ami_parameter
-from infra import iam
-from infra.harness import secret_paths
+from infra.documents import iam
+from infra.plan.values import secret_paths
 from tests.test_userdata import node_config_of
 
 CLUSTER = "aws:eks/cluster:Cluster"

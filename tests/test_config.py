@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infra.config import SECTIONS, parse_stack_config
-from infra.errors import ConfigError
-from infra.models import StackConfig
-from infra.plan import ROOT
-from infra.stackfile import load_stack_file
+from infra import ROOT
+from infra.config.errors import ConfigError
+from infra.config.loader import SECTIONS, parse_stack_config
+from infra.config.stack import StackConfig
+from infra.config.stackfile import load_stack_file
 from tests.conftest import BASE_CONFIG
 
 
@@ -185,7 +185,7 @@ def test_service_range_must_not_overlap_the_vpc():
 
 
 def test_reference_stack_reaches_256_threads_and_2_tb():
-    from infra.pricing import load_prices
+    from infra.pricing.tables import load_prices
 
     stack = load_stack_file(ROOT, "reference")
     cfg = parse_stack_config(stack.project, "reference", stack.values)

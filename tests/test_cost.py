@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.cost import ResourceView, estimate, price_group, split_on_demand
-from infra.pricing import DEFAULT_SPOT_RATIO, HOURS_PER_MONTH, PricingError, load_prices
+from infra.pricing.cost import ResourceView, estimate, price_group, split_on_demand
+from infra.pricing.tables import DEFAULT_SPOT_RATIO, HOURS_PER_MONTH, PricingError, load_prices
 
 PRICES = load_prices("us-east-1")
 

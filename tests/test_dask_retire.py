@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from distributed import Client
 
-from infra.render import manifests
+from infra.plan.manifests import manifests
 
 
 def free_port() -> int:

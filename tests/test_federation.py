@@ -9,12 +9,12 @@ import shutil
 import pytest
 import yaml
 
-from infra.admiralty import API_VERSION, CustomResourceError, target, validate_custom_resource
-from infra.config import parse_stack_config
-from infra.errors import ConfigError
-from infra.harness import is_secret_value, secret_paths, unwrap
-from infra.rbac import Rbac, Subject
-from infra.render import manifests
+from infra.config.errors import ConfigError
+from infra.config.loader import parse_stack_config
+from infra.documents.admiralty import API_VERSION, CustomResourceError, target, validate_custom_resource
+from infra.documents.rbac import Rbac, Subject
+from infra.plan.manifests import manifests
+from infra.plan.values import is_secret_value, secret_paths, unwrap
 from tests.conftest import BASE_CONFIG, CLUSTER_CONFIG
 from tests.test_plan_cli import plan
 
@@ -162,8 +162,8 @@ def test_a_good_external_kubeconfig_is_accepted():
 
 
 def test_external_kubeconfig_reaches_a_secret_only_as_a_secret(run_stack):
-    from infra.plan import run_program
-    from infra.stackfile import StackFile
+    from infra.config.stackfile import StackFile
+    from infra.plan.program import run_program
 
     values = fed_values({"targets": [{"name": "onprem", "kind": "external", "kubeconfigSecretValue": "onprem",
                                       "namespace": "science"}]}, {"onprem": GOOD_KUBECONFIG})

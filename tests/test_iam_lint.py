@@ -9,7 +9,7 @@ import pytest
 
 from components.network import flow_logs_write_policy
 from components.storage import tls_only_policy
-from infra import iam
+from infra.documents import iam
 
 QUEUE = "arn:aws:sqs:us-east-1:123456789012:q"
 POLICIES = {

@@ -12,9 +12,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from infra.admiralty import validate_custom_resource
-from infra.render import REDACTED, manifests, write_manifests
-from infra.stackfile import load_stack_file
+from infra.config.stackfile import load_stack_file
+from infra.documents.admiralty import validate_custom_resource
+from infra.plan.manifests import REDACTED, manifests, write_manifests
 
 STACKS = ["dev", "reference", "primary", "burst", "arkouda"]
 SKIPS = yaml.safe_load((Path(__file__).parent / "checkov_skips.yaml").read_text())
@@ -31,7 +31,7 @@ def test_every_object_validates_against_the_upstream_schema(stack_capture, repo_
     version = cluster_version(repo_root, stack)
     for doc in docs:
         if doc["apiVersion"].startswith("multicluster.admiralty.io/"):
-            validate_custom_resource(doc)  # the pinned chart's CRD schemas, shipped in infra/crds/
+            validate_custom_resource(doc)  # the pinned chart's CRD schemas, shipped in infra/documents/crds/
         else:
             kubernetes_validate.validate(doc, f"{version}.0", strict=True)
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from infra.layout import subnet_layout
+from infra.documents.subnets import subnet_layout
 
 VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"

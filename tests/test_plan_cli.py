@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.plan import ROOT
+from infra import ROOT
 
 
 def plan(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pulumi_aws
 import pytest
 
-from infra.policy_config import load_policy_config
-from infra.policy_runner import _rule_settings, run_pack
-from infra.stackfile import list_stacks
+from infra.config.policy_file import load_policy_config
+from infra.config.stackfile import list_stacks
+from infra.plan.policy_runner import _rule_settings, run_pack
 from policies.pack import POLICIES
 from policies.taggable_types import DATA, scan
 from tests.test_plan_cli import plan

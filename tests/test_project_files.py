@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from infra.stackfile import list_stacks
+from infra.config.stackfile import list_stacks
 
 # Pulumi's project schema: a declared type must be one of these, and keys of another
 # namespace (aws:region) may only carry a `value`, never a type or default.

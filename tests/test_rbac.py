@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from infra.rbac import Rbac, Subject
-from infra.render import manifests
+from infra.documents.rbac import Rbac, Subject
+from infra.plan.manifests import manifests
 
 ROBOT = Subject("ServiceAccount", "pilot-factory", "astro")
 MONITOR = Subject("ServiceAccount", "cluster-monitor", "kube-system")

@@ -5,34 +5,22 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from infra.config import SECTIONS
-from infra.models import (
-    AccessEntryConfig,
-    ArkoudaConfig,
-    ArkoudaPersistenceConfig,
-    AutoscalerConfig,
-    BucketConfig,
-    ClusterConfig,
-    DaskConfig,
-    DaskWorkersConfig,
-    FederationConfig,
-    FederationSourceConfig,
-    FederationTargetConfig,
+from infra.config.cluster import AccessEntryConfig, AutoscalerConfig, ClusterConfig, TerminationHandlerConfig
+from infra.config.federation import FederationConfig, FederationSourceConfig, FederationTargetConfig
+from infra.config.loader import SECTIONS
+from infra.config.namespaces import (
     JobRobotConfig,
-    JupyterConfig,
-    LifecycleConfig,
     LimitsConfig,
     MonitorConfig,
     NamespaceAccessConfig,
     NamespaceConfig,
-    NetworkConfig,
-    NodeGroupConfig,
     QuotaConfig,
     SecretConfig,
-    TagsConfig,
-    TaintConfig,
-    TerminationHandlerConfig,
 )
+from infra.config.network import BucketConfig, LifecycleConfig, NetworkConfig
+from infra.config.pools import NodeGroupConfig, TaintConfig
+from infra.config.stack import TagsConfig
+from infra.config.workloads import ArkoudaConfig, ArkoudaPersistenceConfig, DaskConfig, DaskWorkersConfig, JupyterConfig
 
 MODELS: list[type[BaseModel]] = [TagsConfig, NetworkConfig, BucketConfig, LifecycleConfig, ClusterConfig,
                                  AccessEntryConfig, AutoscalerConfig, TerminationHandlerConfig, NodeGroupConfig, TaintConfig,

@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from infra.config import parse_stack_config
-from infra.errors import ConfigError
-from infra.harness import Capture, secret_paths, unwrap, without_secrets
-from infra.plan import run_program
-from infra.stackfile import StackFile
+from infra.config.errors import ConfigError
+from infra.config.loader import parse_stack_config
+from infra.config.stackfile import StackFile
+from infra.plan.harness import Capture
+from infra.plan.program import run_program
+from infra.plan.values import secret_paths, unwrap, without_secrets
 from tests.conftest import BASE_CONFIG, CLUSTER_CONFIG
 
 SECRETS = {"gridProxy": "-----BEGIN PROXY-----SUPER-SECRET-PROXY-1234", "jupyterToken": "tok-5678-very-secret"}

@@ -6,7 +6,7 @@ import email
 
 import yaml
 
-from infra.userdata import NODECONFIG_MEDIA_TYPE, ClusterJoin, render_user_data
+from infra.documents.userdata import NODECONFIG_MEDIA_TYPE, ClusterJoin, render_user_data
 
 JOIN = ClusterJoin(name="c", endpoint="https://x.eks.amazonaws.com", certificate_authority="Q0E=", service_cidr="172.20.0.0/16")
 

@@ -18,7 +18,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from infra.cost import ResourceView
+from infra.pricing.cost import ResourceView
 
 AWS_PROVIDER = "pulumi:providers:aws"
 # The SDK's reporter takes (message, urn=None); its published alias makes urn positional.

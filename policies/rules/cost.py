@@ -12,8 +12,8 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from infra.cost import ASG, INSTANCE, LAUNCH_TEMPLATE, estimate
-from infra.pricing import PricingError, load_prices
+from infra.pricing.cost import ASG, INSTANCE, LAUNCH_TEMPLATE, estimate
+from infra.pricing.tables import PricingError, load_prices
 from policies.rules.common import (
     AWS_PROVIDER,
     Report,

@@ -6,7 +6,7 @@ import re
 
 from pulumi_policy import EnforcementLevel, ResourceValidationArgs, Severity
 
-from infra.policy_config import DEFAULT_ALLOWED_REGIONS
+from infra.config.policy_file import DEFAULT_ALLOWED_REGIONS
 from policies.rules.common import AWS_PROVIDER, Report, config, get, label, resource_policy, schema
 
 ZONE_NAME = re.compile(r"^([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d{1,2})[a-z]$")

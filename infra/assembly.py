@@ -19,10 +19,10 @@ from components.rbac import RbacPersonas
 from components.secrets import ConfigSecrets
 from components.storage import DataBuckets, DataBucketsArgs
 from components.termination import NodeTerminationHandler
-from infra import naming
-from infra.config import load_secret_values
-from infra.models import StackConfig
-from infra.placement import arkouda_pool, dask_scheduler_pool, dask_worker_pool
+from infra.config.loader import load_secret_values
+from infra.config.placement import arkouda_pool, dask_scheduler_pool, dask_worker_pool
+from infra.config.stack import StackConfig
+from infra.documents import naming
 
 
 def build_platform(cfg: StackConfig) -> dict[str, Any]:

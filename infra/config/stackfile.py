@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from infra.errors import ConfigError
+from infra.config.errors import ConfigError
 
 SECRET_PLACEHOLDER = "[secret: encrypted in the stack file; not decrypted offline]"
 

@@ -28,9 +28,9 @@ from pulumi_policy import (
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from infra.errors import ConfigError
-from infra.harness import Capture, CapturedResource
-from infra.policy_config import POLICY_CONFIG_DIR, load_policy_config
+from infra.config.errors import ConfigError
+from infra.config.policy_file import POLICY_CONFIG_DIR, load_policy_config
+from infra.plan.harness import Capture, CapturedResource
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 import boto3
 
-from infra.pricing import PRICING_DIR
+from infra.pricing.tables import PRICING_DIR
 
 PRICING_REGION = "us-east-1"  # the Pricing API answers from a few regions; us-east-1 has every region's prices
 EC2_COLUMNS = ["instance_type", "vcpu", "memory_gib", "gpus", "bare_metal", "on_demand_usd_per_hour"]

@@ -1,6 +1,6 @@
 """Admiralty custom resources as typed objects, validated against the pinned chart's CRD schemas (pure).
 
-The schemas (infra/crds/admiralty/) are structural, so the API server would silently prune
+The schemas (infra/documents/crds/admiralty/) are structural, so the API server would silently prune
 any field they do not name; validation therefore also refuses unknown fields.
 """
 

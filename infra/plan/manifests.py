@@ -8,7 +8,8 @@ from typing import Any
 
 import yaml
 
-from infra.harness import Capture, is_secret_value
+from infra.plan.harness import Capture
+from infra.plan.values import is_secret_value
 
 REDACTED = "REDACTED"
 

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from infra.errors import ConfigError
+from infra import ROOT
+from infra.config.errors import ConfigError
 
-POLICY_CONFIG_DIR = Path(__file__).resolve().parents[1] / "policies" / "config"
+POLICY_CONFIG_DIR = ROOT / "policies" / "config"
 DEFAULT_ALLOWED_REGIONS = ["us-east-1"]  # the allowed-regions rule's default
 
 

@@ -1,18 +1,58 @@
-"""The plan's cost and policy sections."""
+"""The plan's sections: resources by component, cost, policy verdicts, stack outputs."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from collections import Counter
+from typing import Any
 
-from infra.cost import Estimate, ResourceView, estimate
-from infra.harness import Capture
-from infra.policy_runner import PolicyReport, run_pack
-from infra.pricing import HOURS_PER_MONTH, PricingError, load_prices
-
-if TYPE_CHECKING:
-    from infra.plan import Plan, Section
+from infra.plan.harness import Capture
+from infra.plan.policy_runner import PolicyReport, run_pack
+from infra.plan.report import Plan, Section
+from infra.plan.values import StackOutput
+from infra.pricing.cost import Estimate, ResourceView, estimate
+from infra.pricing.tables import HOURS_PER_MONTH, PricingError, load_prices
 
 EXIT_POLICY = 3
+SECRET_MASK = "[secret]"
+
+
+def _component_label(capture: Capture, res: Any) -> str:
+    comp = capture.component_of(res)
+    if comp is None:
+        return "providers" if res.type.startswith("pulumi:providers:") else "stack"
+    return f"{comp.name} ({comp.type})"
+
+
+def resources_section(capture: Capture) -> Section:
+    """Resources grouped by the component that owns them, with counts per type."""
+    groups: dict[str, Counter[str]] = {}
+    for res in capture.resources:
+        if not res.custom:
+            continue
+        groups.setdefault(_component_label(capture, res), Counter())[res.type] += 1
+    total = sum(sum(c.values()) for c in groups.values())
+    lines = [f"{total} resources"]
+    data = []
+    for label in sorted(groups, key=lambda g: (g in ("providers", "stack"), g)):
+        counts = groups[label]
+        lines.append(f"  {label}: {sum(counts.values())}")
+        for typ, n in sorted(counts.items()):
+            lines.append(f"    {n:>3}  {typ}")
+        data.append({"component": label, "count": sum(counts.values()), "types": dict(sorted(counts.items()))})
+    return Section("Resources", lines, {"total": total, "groups": data})
+
+
+def _show(out: StackOutput) -> Any:
+    return SECRET_MASK if out.secret else out.value
+
+
+def outputs_section(capture: Capture) -> Section:
+    """Stack outputs; ids are mock values until a real `pulumi up`, secrets are masked."""
+    lines = ["(ids are placeholders from the mock runtime; real values appear after `pulumi up`)"]
+    for key in sorted(capture.outputs):
+        lines.append(f"  {key}: {json.dumps(_show(capture.outputs[key]))}")
+    return Section("Outputs", lines, {k: _show(v) for k, v in sorted(capture.outputs.items())})
 
 
 def resource_views(capture: Capture) -> list[ResourceView]:
@@ -37,8 +77,6 @@ def stack_estimate(plan: Plan) -> Estimate:
 
 def cost_section(plan: Plan) -> Section:
     """Idle / desired / max $/hour and $/month, biggest items first."""
-    from infra.plan import Section
-
     try:
         est = stack_estimate(plan)
     except PricingError as exc:
@@ -80,8 +118,6 @@ def _violation_line(v: object) -> str:
 
 def policy_section(plan: Plan) -> Section:
     """Violations by enforcement level; a mandatory one sets the plan's exit code."""
-    from infra.plan import Section
-
     report: PolicyReport = run_pack(plan.capture, plan.stack.stack, plan.project_dir / "policies" / "config")
     mandatory, advisory = report.mandatory, report.at("advisory")
     if mandatory:

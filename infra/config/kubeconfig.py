@@ -1,13 +1,12 @@
-"""Kubeconfig checks and building (pure): external clusters' kubeconfigs, and ours for federation sources."""
+"""Kubeconfig checks (pure): the kubeconfigs users give for external federation targets."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any, Optional
 
 import yaml
 
-from infra.stackfile import SECRET_PLACEHOLDER
+from infra.config.stackfile import SECRET_PLACEHOLDER
 
 
 class KubeconfigError(ValueError):
@@ -41,17 +40,3 @@ def check_kubeconfig(text: Any, context: Optional[str] = None) -> None:
         raise KubeconfigError(f"context {name!r} names no cluster with a server")
     if ctx.get("user") not in users:
         raise KubeconfigError(f"context {name!r} names no user")
-
-
-def token_kubeconfig(name: str, server: str, ca_data: str, token_b64: str, namespace: Optional[str]) -> str:
-    """A kubeconfig for a service account token (base64 as in the token Secret's data)."""
-    token = base64.b64decode(token_b64).decode()
-    context: dict[str, Any] = {"cluster": name, "user": name}
-    if namespace:
-        context["namespace"] = namespace
-    return yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": name,
-        "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": ca_data}}],
-        "contexts": [{"name": name, "context": context}],
-        "users": [{"name": name, "user": {"token": token}}],
-    }, sort_keys=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.models import StackConfig
+from infra.config.stack import StackConfig
 
 
 def stack_tags(cfg: StackConfig) -> dict[str, str]:

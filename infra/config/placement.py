@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Optional
 
-from infra.models import ArkoudaConfig, DaskConfig, NodeGroupConfig
+from infra.config.pools import NodeGroupConfig
+from infra.config.workloads import ArkoudaConfig, DaskConfig
 
 
 def _named_or_first(groups: Sequence[NodeGroupConfig], name: Optional[str], *roles: str) -> Optional[NodeGroupConfig]:

@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Optional
 
-PRICING_DIR = Path(__file__).resolve().parent / "pricing"
+PRICING_DIR = Path(__file__).resolve().parent
 BUNDLED_REGION = "us-east-1"
 HOURS_PER_MONTH = 730
 # Spot prices vary by type, zone and hour; without a refreshed spot table we assume spot

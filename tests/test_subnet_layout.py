@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.layout import MAX_ZONES, subnet_layout
+from infra.documents.subnets import MAX_ZONES, subnet_layout
 
 vpcs = st.builds(
     lambda a, b, prefix: str(ipaddress.IPv4Network((f"10.{a}.{b}.0", prefix), strict=False)),

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from infra.pricing import HOURS_PER_MONTH, PriceTable, PricingError
+from infra.pricing.tables import HOURS_PER_MONTH, PriceTable, PricingError
 
 ASG = "aws:autoscaling/group:Group"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"

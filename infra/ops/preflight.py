@@ -14,11 +14,11 @@ from typing import Any, Optional
 import boto3
 import botocore.exceptions
 
-from infra.cost import split_on_demand
-from infra.models import StackConfig
-from infra.policy_config import DEFAULT_ALLOWED_REGIONS, load_policy_config
-from infra.prices_refresh import fetch_spot
-from infra.pricing import PriceTable, load_prices
+from infra.config.policy_file import DEFAULT_ALLOWED_REGIONS, load_policy_config
+from infra.config.stack import StackConfig
+from infra.ops.prices_refresh import fetch_spot
+from infra.pricing.cost import split_on_demand
+from infra.pricing.tables import PriceTable, load_prices
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 # EC2 vCPU quotas by instance family (first letters of the type): (on-demand, spot) quota codes.

@@ -1,0 +1,47 @@
+"""What every config model shares: the base class and the value checks several areas use."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+# AWS tag keys/values: letters, digits, spaces and _ . : / = + - @ (EC2 is the strictest service).
+TAG_CHARS_RE = re.compile(r"^[\w .:/=+\-@]*$")
+DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+QUANTITY_RE = re.compile(r"^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?$")
+
+
+class Model(BaseModel):
+    """Base for config models: camelCase keys, unknown keys rejected, immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+
+def check_tag_text(value: str, what: str, limit: int) -> str:
+    """The value, if AWS accepts it as a tag key or value (`what`) of at most `limit` characters."""
+    if len(value) > limit:
+        raise ValueError(f"is longer than {limit} characters, the AWS limit for a tag {what}")
+    if not TAG_CHARS_RE.match(value):
+        raise ValueError(
+            f"has characters AWS does not accept in a tag {what}; "
+            "allowed: letters, digits, spaces and _ . : / = + - @"
+        )
+    return value
+
+
+def dns_label(v: str) -> str:
+    """The value, if it is a DNS label (Kubernetes names of namespaces, service accounts, secrets)."""
+    if not DNS_LABEL_RE.match(v):
+        raise ValueError("must be a DNS label: 1-63 lowercase letters, digits or hyphens")
+    return v
+
+
+def quantity(v: str) -> str:
+    """The value, if it is a Kubernetes quantity such as 500m, 2 or 4Gi."""
+    if not QUANTITY_RE.match(v):
+        raise ValueError("is not a Kubernetes quantity, e.g. 500m, 2, 4Gi")
+    return v

@@ -1,0 +1,174 @@
+"""Checks across config sections (cluster, node groups, namespaces, RBAC, secrets, workloads, federation).
+
+Each section is valid on its own by the time these run; they check what one section
+needs from another, and return `ns:key.path: value ...` problem lines.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Optional
+
+from infra.config.capacity import gib, node_allocatable
+from infra.config.errors import key_path, render_value
+from infra.config.kubeconfig import KubeconfigError, check_kubeconfig
+from infra.config.messages import duplicate_names
+from infra.config.network import NetworkConfig
+from infra.config.placement import arkouda_pool, dask_scheduler_pool, dask_worker_pool
+from infra.config.stack import SECRET_VALUES
+
+
+def cluster_problems(project: str, values: dict[str, Any]) -> list[str]:
+    """Checks across cloudviper:cluster, cloudviper:nodeGroups and cloudviper:network."""
+    problems = []
+    cluster, groups = values.get("cluster"), values.get("nodeGroups") or []
+    network = values.get("network") or NetworkConfig.model_validate({})
+    if groups and cluster is None:
+        problems.append(f"{project}:nodeGroups: node groups need a cluster; set {project}:cluster (see README)")
+    if cluster is not None:
+        if not any(g.role == "system" and g.min_size >= 1 for g in groups):
+            problems.append(
+                f"{project}:nodeGroups: the cluster needs a node group with role: system and minSize >= 1 "
+                "to run its add-ons (CoreDNS, Cluster Autoscaler, Node Termination Handler)"
+            )
+        if ipaddress.ip_network(cluster.service_cidr).overlaps(ipaddress.ip_network(network.cidr)):
+            problems.append(
+                f"{key_path(project, 'cluster', ('serviceCidr',))}: {render_value(cluster.service_cidr)} overlaps "
+                f"the VPC range {network.cidr}; pick a range outside it"
+            )
+    problems += duplicate_names(project, "nodeGroups", (), [g.name for g in groups])
+    for i, g in enumerate(groups):
+        if g.on_demand_base > g.max_size:
+            problems.append(f"{key_path(project, 'nodeGroups', (i, 'onDemandBase'))}: {g.on_demand_base} is larger "
+                            f"than maxSize ({g.max_size})")
+    return problems
+
+
+def workload_problems(project: str, values: dict[str, Any], raw_secrets: Optional[dict[str, Any]] = None) -> list[str]:
+    """Checks across namespaces, RBAC, secrets, Dask and the node groups."""
+    problems: list[str] = []
+    namespaces = {n.name for n in values.get("namespaces") or []}
+    dask = values.get("dask")
+    known = namespaces | ({dask.namespace} if dask else set())
+    problems += duplicate_names(project, "namespaces", (), [n.name for n in values.get("namespaces") or []])
+    rbac = values.get("rbac")
+    if rbac is not None:
+        for kind, entries in (("namespaceAccess", rbac.namespace_access), ("jobRobots", rbac.job_robots)):
+            for i, e in enumerate(entries):
+                if e.namespace not in known:
+                    problems.append(f"{key_path(project, 'rbac', (kind, i, 'namespace'))}: {render_value(e.namespace)} "
+                                    f"is not a namespace of this stack; declared: {', '.join(sorted(known)) or 'none'}")
+    secret_names = set(values.get(SECRET_VALUES) or {})
+    raw_secrets = raw_secrets or {}
+    for i, sec in enumerate(values.get("secrets") or []):
+        if sec.namespace not in known:
+            problems.append(f"{key_path(project, 'secrets', (i, 'namespace'))}: {render_value(sec.namespace)} is not a "
+                            f"namespace of this stack; declared: {', '.join(sorted(known)) or 'none'}")
+        for key, ref in sec.values.items():
+            if ref not in secret_names:
+                problems.append(f"{key_path(project, 'secrets', (i, 'values', key))}: {render_value(ref)} is not in "
+                                f"{project}:{SECRET_VALUES}; set it with `pulumi config set --secret --path "
+                                f"'{project}:{SECRET_VALUES}.{ref}' VALUE`")
+    if dask is not None:
+        problems += _dask_problems(project, dask, values, secret_names)
+    arkouda = values.get("arkouda")
+    if arkouda is not None:
+        problems += _arkouda_problems(project, arkouda, values)
+    federation = values.get("federation")
+    if federation is not None:
+        problems += _federation_problems(project, federation, values, known, secret_names, raw_secrets)
+    return problems
+
+
+def _arkouda_problems(project: str, ak: Any, values: dict[str, Any]) -> list[str]:
+    """Arkouda needs a cluster and a pool whose nodes fit one locale each."""
+    groups = values.get("nodeGroups") or []
+    if values.get("cluster") is None:
+        return [f"{project}:arkouda: Arkouda needs a cluster; set {project}:cluster and {project}:nodeGroups"]
+    by_name = {g.name: g for g in groups}
+    pool = arkouda_pool(ak, groups)
+    if pool is None:
+        return [f"{key_path(project, 'arkouda', ('pool',))}: {render_value(ak.pool)} is not a node group; "
+                f"groups: {', '.join(by_name) or 'none'}"]
+    cores, mem = node_allocatable(pool)
+    if ak.threads_per_locale > cores or gib(ak.memory_per_locale) > mem:
+        return [f"{key_path(project, 'arkouda', ('threadsPerLocale',))}: {ak.threads_per_locale} cores / "
+                f"{ak.memory_per_locale} per locale is more than a node of pool {pool.name} offers (about {cores:g} "
+                f"cores / {mem:.1f} GiB allocatable)"]
+    if ak.locales > pool.max_size:
+        return [f"{key_path(project, 'arkouda', ('locales',))}: {ak.locales} locales need {ak.locales} nodes, but "
+                f"pool {pool.name} has maxSize {pool.max_size}"]
+    return []
+
+
+def _federation_problems(project: str, fed: Any, values: dict[str, Any], namespaces: set[str], secret_names: set[str],
+                         raw_secrets: dict[str, Any]) -> list[str]:
+    """Federation needs a cluster; names unique; namespaces known; external kubeconfigs well formed."""
+    if values.get("cluster") is None:
+        return [f"{project}:federation: federation needs a cluster; set {project}:cluster"]
+    problems = []
+    for kind, entries in (("sources", fed.sources), ("targets", fed.targets)):
+        problems += duplicate_names(project, "federation", (kind,), [e.name for e in entries])
+        for i, e in enumerate(entries):
+            if e.namespace is not None and e.namespace not in namespaces:
+                problems.append(f"{key_path(project, 'federation', (kind, i, 'namespace'))}: {render_value(e.namespace)} "
+                                f"is not a namespace of this stack; declared: {', '.join(sorted(namespaces)) or 'none'}")
+    for i, t in enumerate(fed.targets):
+        ref = t.kubeconfig_secret_value
+        if t.kind != "external" or ref is None:
+            continue
+        path = key_path(project, "federation", ("targets", i, "kubeconfigSecretValue"))
+        if ref not in secret_names:
+            problems.append(f"{path}: {render_value(ref)} is not in {project}:{SECRET_VALUES}; set it with "
+                            f"`pulumi config set --secret --path '{project}:{SECRET_VALUES}.{ref}' \"$(cat kubeconfig)\"`")
+            continue
+        try:
+            check_kubeconfig(raw_secrets.get(ref), t.context)
+        except KubeconfigError as exc:
+            problems.append(f"{path}: the kubeconfig in {project}:{SECRET_VALUES}.{ref} {exc}")
+    return problems
+
+
+def _dask_problems(project: str, dask: Any, values: dict[str, Any], secret_names: set[str]) -> list[str]:
+    groups = values.get("nodeGroups") or []
+    if values.get("cluster") is None:
+        return [f"{project}:dask: Dask needs a cluster; set {project}:cluster and {project}:nodeGroups"]
+    problems = []
+    by_name = {g.name: g for g in groups}
+    workers = dask_worker_pool(dask, groups)
+    if workers is None:
+        problems.append(f"{key_path(project, 'dask', ('workers', 'pool'))}: {render_value(dask.workers.pool)} is not a "
+                        f"node group; groups: {', '.join(by_name) or 'none'}")
+    else:
+        cores, mem = node_allocatable(workers)
+        request = gib(dask.workers.cpu_request) if dask.workers.cpu_request else dask.workers.cores
+        if request > dask.workers.cores:
+            problems.append(f"{key_path(project, 'dask', ('workers', 'cpuRequest'))}: "
+                            f"{render_value(dask.workers.cpu_request)} is more than cores ({dask.workers.cores})")
+        elif request > cores or gib(dask.workers.memory) > mem:
+            problems.append(f"{key_path(project, 'dask', ('workers',))}: {request:g} cores / {dask.workers.memory} "
+                            f"does not fit a node of pool {workers.name} (about {cores:g} cores / {mem:.1f} GiB "
+                            "allocatable); lower cores (or set cpuRequest) or memory")
+    sched = dask_scheduler_pool(dask, groups)
+    if sched is None:
+        problems.append(f"{key_path(project, 'dask', ('schedulerPool',))}: {render_value(dask.scheduler_pool)} is not a "
+                        f"node group; groups: {', '.join(by_name) or 'none'}")
+    elif sched.spot:
+        problems.append(f"{key_path(project, 'dask', ('schedulerPool',))}: pool {sched.name} is spot; the scheduler "
+                        "needs a pool with spot: false (losing it loses the computation; an on-demand base does not "
+                        "pin the scheduler to the on-demand node)")
+    else:
+        cores, mem = node_allocatable(sched)
+        need_cpu, need_mem = gib(dask.scheduler_cpu), gib(dask.scheduler_memory)
+        if dask.jupyter.enabled:  # JupyterLab runs on the scheduler's pool too
+            need_cpu, need_mem = need_cpu + gib(dask.jupyter.cpu), need_mem + gib(dask.jupyter.memory)
+        if need_cpu > cores or need_mem > mem:
+            what = "scheduler" + (" + JupyterLab" if dask.jupyter.enabled else "")
+            problems.append(f"{key_path(project, 'dask', ('schedulerMemory',))}: the {what} need {need_cpu:g} CPU / "
+                            f"{need_mem:.1f} GiB, more than a node of pool {sched.name} offers (about {cores:g} cores / "
+                            f"{mem:.1f} GiB allocatable); use a bigger schedulerPool or smaller requests")
+    if dask.jupyter.enabled and dask.jupyter.token_secret_value not in secret_names:
+        problems.append(f"{key_path(project, 'dask', ('jupyter', 'tokenSecretValue'))}: "
+                        f"{render_value(dask.jupyter.token_secret_value)} is not in {project}:{SECRET_VALUES}; set it with "
+                        f"`pulumi config set --secret --path '{project}:{SECRET_VALUES}.{dask.jupyter.token_secret_value}' TOKEN`")
+    return problems

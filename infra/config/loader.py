@@ -1,0 +1,142 @@
+"""The only place that reads Pulumi config: raw stack values in, a validated StackConfig out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import pulumi
+from pydantic import TypeAdapter, ValidationError
+
+from infra.config.checks import cluster_problems, workload_problems
+from infra.config.cluster import ClusterConfig
+from infra.config.errors import ConfigError, key_path, render_value
+from infra.config.federation import FederationConfig
+from infra.config.messages import describe_errors, duplicate_names
+from infra.config.namespaces import NamespaceConfig, RbacConfig, SecretConfig
+from infra.config.network import BUCKET_NAME_RE, Buckets, NetworkConfig
+from infra.config.pools import NodeGroups
+from infra.config.stack import REGION_RE, SECRET_VALUES, StackConfig, TagsConfig
+from infra.config.workloads import ArkoudaConfig, DaskConfig
+
+PROJECT = "cloudviper"
+
+# Project config keys: key -> (validator, required). The README config reference follows this table.
+SECTIONS: dict[str, tuple[Any, bool]] = {
+    "tags": (TagsConfig, True),
+    "network": (NetworkConfig, False),
+    "buckets": (TypeAdapter(Buckets), False),
+    "cluster": (ClusterConfig, False),
+    "nodeGroups": (TypeAdapter(NodeGroups), False),
+    "namespaces": (TypeAdapter(list[NamespaceConfig]), False),
+    "rbac": (RbacConfig, False),
+    "secrets": (TypeAdapter(list[SecretConfig]), False),
+    "dask": (DaskConfig, False),
+    "federation": (FederationConfig, False),
+    "arkouda": (ArkoudaConfig, False),
+    "secretValues": (TypeAdapter(dict[str, str]), False),
+}
+
+
+def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
+                       secret_keys: Optional[set[str]] = None) -> StackConfig:
+    """Validate decoded config values (`ns:key` -> value) into a StackConfig or raise ConfigError.
+
+    `secret_keys` are the keys the stack stores encrypted; cloudviper:secretValues must be one.
+    Secret values are never put into the model, only their names.
+    """
+    problems: list[str] = []
+    secrets_key = f"{project}:{SECRET_VALUES}"
+    if secrets_key in raw and secret_keys is not None and secrets_key not in secret_keys:
+        problems.append(f"{secrets_key}: is stored in plain text; set each value with "
+                        f"`pulumi config set --secret --path '{secrets_key}.NAME' VALUE`")
+    values: dict[str, Any] = {}
+    for key, (validator, required) in SECTIONS.items():
+        full = f"{project}:{key}"
+        if full not in raw:
+            if required:
+                problems.append(f"{full} is required (see README, 'Config reference')")
+            continue
+        try:
+            if isinstance(validator, TypeAdapter):
+                values[key] = validator.validate_python(raw[full])
+            else:
+                values[key] = validator.model_validate(raw[full])
+        except ValidationError as exc:
+            problems.extend(describe_errors(project, key, validator, exc))
+    known = {f"{project}:{k}" for k in SECTIONS}
+    for full in sorted(raw):
+        if full.startswith(f"{project}:") and full not in known:
+            problems.append(
+                f"{full}: unknown key; allowed keys: {', '.join(sorted(known))}"
+            )
+    region = raw.get("aws:region")
+    if region is None:
+        problems.append("aws:region is required (e.g. `pulumi config set aws:region us-east-1`)")
+    elif not (isinstance(region, str) and REGION_RE.match(region)):
+        problems.append(f"aws:region: {render_value(region)} is not an AWS region name; expected e.g. us-east-1")
+        region = None
+    network = values.get("network")
+    if isinstance(region, str) and isinstance(network, NetworkConfig) and network.azs:
+        for i, az in enumerate(network.azs):
+            if not (az.startswith(region) and len(az) == len(region) + 1 and az[-1].isalpha()):
+                problems.append(
+                    f"{key_path(project, 'network', ('azs', i))}: {render_value(az)} is not a zone of "
+                    f"region {region}; expected e.g. {region}a"
+                )
+    problems += duplicate_names(project, "buckets", (), [b.name for b in values.get("buckets") or []])
+    for i, bucket in enumerate(values.get("buckets") or []):
+        default_name = f"{project}-{stack}-{bucket.name}-123456789012"
+        if bucket.bucket_name is None and not (BUCKET_NAME_RE.match(default_name) and len(default_name) <= 63):
+            problems.append(
+                f"{key_path(project, 'buckets', (i,))}: the default bucket name "
+                f"{project}-{stack}-{bucket.name}-<account id> is not a valid S3 name (lowercase, at most 63 "
+                "characters); set bucketName"
+            )
+    problems += cluster_problems(project, values)
+    problems += workload_problems(project, values, values.get(SECRET_VALUES) or {})
+    if problems or not isinstance(region, str):
+        raise ConfigError(problems)
+    names = sorted(values.pop(SECRET_VALUES, {}) or {})
+    try:
+        return StackConfig(project=project, stack=stack, region=region, secret_value_names=names, **values)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_url=False):
+            field = err["loc"][0] if err["loc"] else ""
+            name = "aws:region" if field == "region" else key_path(project, str(field))
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"{name}: {render_value(err.get('input'))} {msg}")
+        raise ConfigError(lines) from None
+
+
+def load_secret_values() -> pulumi.Output[dict[str, str]]:
+    """cloudviper:secretValues as one secret Output (never plain text in state or logs)."""
+    value = pulumi.Config(PROJECT).get_secret_object(SECRET_VALUES)
+    return pulumi.Output.secret(value if value is not None else {})
+
+
+def _decode(value: Any) -> Any:
+    """Pulumi hands structured config to programs as JSON text; scalars stay text."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def load_stack_config() -> StackConfig:
+    """Read this stack's config from the Pulumi runtime and validate it."""
+    from pulumi.runtime import config as runtime_config  # the runtime's view of every key
+
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    raw: dict[str, Any] = {}
+    for full in keys:
+        value = runtime_config.get_config(full)
+        if value is None:
+            continue
+        ns = full.split(":", 1)[0]
+        raw[full] = value if (ns == "aws" or ":" not in full) else _decode(value)
+    secret_keys = set(runtime_config.get_config_secret_keys_env()) | set(runtime_config._SECRET_KEYS.get())
+    return parse_stack_config(pulumi.get_project(), pulumi.get_stack(), raw, secret_keys)

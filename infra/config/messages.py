@@ -1,0 +1,97 @@
+"""Config error messages: pydantic's errors as `ns:key.path: value what-is-allowed` lines."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from infra.config.errors import key_path, render_value
+
+_FRIENDLY = {
+    "missing": "is required",
+    "int_parsing": "is not allowed: expected a whole number",
+    "int_type": "is not allowed: expected a whole number",
+    "int_from_float": "is not allowed: expected a whole number",
+    "bool_parsing": "is not allowed: expected true or false",
+    "bool_type": "is not allowed: expected true or false",
+    "string_type": "is not allowed: expected a string",
+    "list_type": "is not allowed: expected a list",
+    "dict_type": "is not allowed: expected a map of key: value",
+    "model_type": "is not allowed: expected a map of key: value",
+    "model_attributes_type": "is not allowed: expected a map of key: value",
+}
+
+
+def _allowed_keys(model: Any, loc: tuple[Any, ...]) -> Optional[list[str]]:
+    """The keys a model accepts at `loc` (to list them when a key is unknown)."""
+    current = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field = next(
+            (f for n, f in current.model_fields.items() if (f.alias or n) == part), None
+        )
+        if field is None:
+            return None
+        ann = field.annotation
+        args = [a for a in getattr(ann, "__args__", ()) if isinstance(a, type)]
+        inner = [a for a in args if issubclass(a, BaseModel)]
+        current = inner[0] if inner else ann
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or n for n, f in current.model_fields.items()]
+    return None
+
+
+def _root_model(validator: Any) -> Any:
+    if isinstance(validator, TypeAdapter):
+        return getattr(validator.core_schema.get("items_schema", {}), "get", lambda *_: None)("cls")
+    return validator
+
+
+def describe_errors(namespace: str, key: str, validator: Any, exc: ValidationError) -> list[str]:
+    """Turn pydantic errors into `ns:key.path: value what-is-allowed` lines."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        path = key_path(namespace, key, loc)
+        kind = err["type"]
+        if kind == "missing":
+            problems.append(f"{path} is required")
+            continue
+        value = render_value(err.get("input"))
+        if kind == "extra_forbidden":
+            parent_loc = loc[:-1]
+            model = _root_model(validator)
+            if isinstance(validator, TypeAdapter):
+                parent_loc = tuple(p for p in parent_loc if not isinstance(p, int))
+            allowed = _allowed_keys(model, parent_loc) if model is not None else None
+            hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+            problems.append(f"{path}: unknown key{hint}")
+            continue
+        message = _FRIENDLY.get(kind)
+        if message is None:
+            message = str(err["msg"])
+            if message.startswith("Value error, "):
+                message = message[len("Value error, "):]
+            elif message.startswith("Input should be"):
+                message = "is not allowed: expected" + message[len("Input should be"):]
+            elif message.startswith("List should have"):
+                message = "is not allowed: list should have" + message[len("List should have"):]
+        problems.append(f"{path}: {value} {message}")
+    return problems
+
+
+def duplicate_names(project: str, key: str, prefix: tuple[Any, ...], names: list[str]) -> list[str]:
+    """`ns:key...[i].name: "x" is already used by ...[j]` for every repeated name in a list."""
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    label = key + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in prefix)
+    for i, name in enumerate(names):
+        if name in seen:
+            problems.append(f"{key_path(project, key, (*prefix, i, 'name'))}: {render_value(name)} is already used "
+                            f"by {label}[{seen[name]}]; names must be unique")
+        seen.setdefault(name, i)
+    return problems

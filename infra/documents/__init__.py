@@ -1,0 +1,1 @@
+"""Pure builders: names and tags, subnet layout, IAM and RBAC documents, nodeadm user data, Admiralty objects, kubeconfigs."""

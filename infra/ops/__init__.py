@@ -1,0 +1,1 @@
+"""Operational tools that call AWS with boto3: preflight checks, price refresh, dataset upload."""

@@ -1,0 +1,1 @@
+"""The offline plan: mock harness, program evaluation, report sections, Kubernetes manifests, offline policy run."""

@@ -1,0 +1,176 @@
+"""Run a Pulumi program under Pulumi's own mock runtime and capture the resource graph.
+
+Used by the offline plan and by the tests: no Pulumi CLI, no cloud. Every registered resource
+is recorded with its type token, name, inputs (secrets stay wrapped), parent, dependencies,
+provider and delete options; invokes are answered by infra/plan/mocks.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from infra.plan.mocks import CloudMocks
+from infra.plan.values import StackOutput, unwrap
+
+
+@dataclass
+class CapturedResource:
+    """One resource as the engine would have received it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: Optional[str]
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    provider: Optional[str]
+    protect: bool
+    retain_on_delete: bool
+    inputs: dict[str, Any]
+    ignore_changes: list[str] = field(default_factory=list)
+    additional_secret_outputs: list[str] = field(default_factory=list)
+    id: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def props(self) -> dict[str, Any]:
+        """Inputs with secret markers removed."""
+        return unwrap(self.inputs)
+
+    @property
+    def provider_urn(self) -> Optional[str]:
+        """URN of the provider instance this resource uses (None: the default provider)."""
+        return self.provider.rsplit("::", 1)[0] if self.provider else None
+
+
+@dataclass
+class Capture:
+    """Everything one program run registered."""
+
+    project: str
+    stack: str
+    resources: list[CapturedResource]
+    outputs: dict[str, StackOutput]
+
+    def of_type(self, type_token: str) -> list[CapturedResource]:
+        """All resources with this type token."""
+        return [r for r in self.resources if r.type == type_token]
+
+    def one(self, type_token: str, name: Optional[str] = None) -> CapturedResource:
+        """The single resource of this type (and name); fails loudly otherwise."""
+        found = [r for r in self.of_type(type_token) if name is None or r.name == name]
+        if len(found) != 1:
+            raise AssertionError(f"expected one {type_token} {name or ''}, found {len(found)}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> CapturedResource:
+        """The resource with this URN."""
+        for r in self.resources:
+            if r.urn == urn:
+                return r
+        raise KeyError(urn)
+
+    def ancestors(self, res: CapturedResource) -> list[CapturedResource]:
+        """Parents of a resource, nearest first (the root stack is not recorded)."""
+        chain, urns = [], {r.urn for r in self.resources}
+        parent = res.parent
+        while parent and parent in urns:
+            p = self.by_urn(parent)
+            chain.append(p)
+            parent = p.parent
+        return chain
+
+    def component_of(self, res: CapturedResource) -> Optional[CapturedResource]:
+        """The outermost component resource that contains this resource."""
+        comps = [a for a in self.ancestors(res) if not a.custom]
+        return comps[-1] if comps else None
+
+    def depends_on(self, res: CapturedResource, other: CapturedResource) -> bool:
+        """True if `res` (or one of its parents) waits for `other` (or its children)."""
+        targets = {other.urn} | {r.urn for r in self.resources if other in self.ancestors(r)}
+        for r in [res, *self.ancestors(res)]:
+            deps = set(r.dependencies) | {u for us in r.property_dependencies.values() for u in us}
+            if deps & targets:
+                return True
+        return False
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The stock mock monitor, plus a record of what each registration asked for."""
+
+    def __init__(self, mocks: CloudMocks) -> None:
+        super().__init__(mocks)
+        self.captured: list[CapturedResource] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        state = self.resources[urn].state if urn in self.resources else {}
+        self.captured.append(CapturedResource(
+            urn=urn, type=request.type, name=request.name, custom=bool(request.custom),
+            parent=request.parent or None, dependencies=list(request.dependencies),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            provider=request.provider or None, protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete), inputs=inputs, ignore_changes=list(request.ignoreChanges),
+            additional_secret_outputs=list(request.additionalSecretOutputs),
+            id=self.resources[urn].id if urn in self.resources else "", outputs=state,
+        ))
+        return response
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().ReadResource(request)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        self.captured.append(CapturedResource(
+            urn=urn, type=request.type, name=request.name, custom=True, parent=request.parent or None,
+            dependencies=list(request.dependencies), property_dependencies={}, provider=request.provider or None,
+            protect=False, retain_on_delete=False, inputs=rpc.deserialize_properties(request.properties),
+            id=request.id, outputs=self.resources[urn].state if urn in self.resources else {},
+        ))
+        return response
+
+
+def _resolve(value: Any) -> StackOutput:
+    out = pulumi.Output.from_input(value)
+    return StackOutput(value=_sync_await(out.future()), secret=bool(_sync_await(out.is_secret())))
+
+
+def evaluate(
+    program: Callable[[], Any],
+    *,
+    project: str,
+    stack: str,
+    config: dict[str, str],
+    secret_keys: tuple[str, ...] = (),
+    region: str = "us-east-1",
+    stack_references: Optional[dict[str, dict[str, Any]]] = None,
+) -> Capture:
+    """Run `program` under the mock runtime with this config; return what it registered."""
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+    settings.ROOT.set(None)
+    mocks = CloudMocks(region, stack_references)
+    monitor = RecordingMonitor(mocks)
+    pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    root = settings.get_root_resource()
+
+    outputs: dict[str, StackOutput] = {}
+
+    def run() -> None:
+        program()
+
+    _sync_await(run_pulumi_func(run))
+    stack_outputs = getattr(root, "outputs", {}) or {}
+    for key, value in stack_outputs.items():
+        outputs[key] = _resolve(value)
+    return Capture(project=project, stack=stack, resources=list(monitor.captured), outputs=outputs)

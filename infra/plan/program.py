@@ -1,0 +1,56 @@
+"""Evaluate the project's `__main__.py` for one stack file under the mock runtime.
+
+Stacks named by federation targets of kind `stack` are planned first from their own files;
+their outputs answer the StackReference.
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+from infra import ROOT
+from infra.config.errors import ConfigError
+from infra.config.stackfile import StackFile, load_stack_file
+from infra.plan.harness import Capture, evaluate
+from infra.plan.values import StackOutput
+
+
+def referenced_stacks(stack: StackFile) -> list[str]:
+    """Stack references (organization/project/stack) the stack's federation targets name."""
+    fed = stack.values.get(f"{stack.project}:federation")
+    targets = fed.get("targets", []) if isinstance(fed, dict) else []
+    return [t["stack"] for t in targets if isinstance(t, dict) and t.get("kind") == "stack" and isinstance(t.get("stack"), str)]
+
+
+def resolve_references(stack: StackFile, project_dir: Path, depth: int) -> dict[str, dict[str, StackOutput]]:
+    """Plan each referenced stack from its own file first; its outputs answer the StackReference."""
+
+    found: dict[str, dict[str, StackOutput]] = {}
+    for ref in referenced_stacks(stack):
+        name = ref.rsplit("/", 1)[-1]
+        if not (project_dir / f"Pulumi.{name}.yaml").exists():
+            raise ConfigError([f"{stack.project}:federation.targets: stack {ref}: no Pulumi.{name}.yaml here; the offline "
+                               "plan evaluates the target stack's file to read its outputs"])
+        if depth <= 0:
+            raise ConfigError([f"{stack.project}:federation.targets: stack {ref}: references go too deep (a cycle?)"])
+        found[ref] = run_program(load_stack_file(project_dir, name), project_dir, depth - 1).outputs
+    return found
+
+
+def run_program(stack: StackFile, project_dir: Path = ROOT, depth: int = 3) -> Capture:
+    """Evaluate the project's `__main__.py` for one stack under the mock runtime."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    main = project_dir / "__main__.py"
+    references = resolve_references(stack, project_dir, depth)
+    return evaluate(
+        lambda: runpy.run_path(str(main), run_name="__main__"),
+        project=stack.project,
+        stack=stack.stack,
+        config=stack.runtime_config(),
+        secret_keys=tuple(stack.secret_keys),
+        region=stack.region,
+        stack_references=references,
+    )

@@ -1,0 +1,74 @@
+"""The plan report: a list of sections, each rendered as text, markdown and JSON.
+
+New concerns add a section (infra/plan/sections.py) and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from infra import ROOT
+from infra.config.stackfile import StackFile
+from infra.plan.harness import Capture
+
+
+@dataclass
+class Section:
+    """One part of the report."""
+
+    title: str
+    lines: list[str]
+    data: Any
+    markdown: Optional[list[str]] = None
+
+    def as_markdown(self) -> list[str]:
+        """Markdown lines for a pull-request comment (defaults to the text in a code block)."""
+        if self.markdown is not None:
+            return self.markdown
+        return ["```", *self.lines, "```"]
+
+
+@dataclass
+class Plan:
+    """The captured stack and the sections describing it."""
+
+    stack: StackFile
+    capture: Capture
+    project_dir: Path = ROOT
+    sections: list[Section] = field(default_factory=list)
+    exit_code: int = 0
+
+
+def header(plan: Plan) -> str:
+    """First line of every rendering."""
+    return f"cloudviper plan: stack {plan.stack.stack} ({plan.stack.region}), offline (mock runtime, no cloud calls)"
+
+
+def render_text(plan: Plan) -> str:
+    """Plain-text report for a terminal."""
+    out = [header(plan), ""]
+    for s in plan.sections:
+        out += [f"== {s.title}", *s.lines, ""]
+    return "\n".join(out)
+
+
+def render_markdown(plan: Plan) -> str:
+    """Markdown report for a pull-request comment."""
+    out = [f"### {header(plan)}", ""]
+    for s in plan.sections:
+        out += [f"#### {s.title}", *s.as_markdown(), ""]
+    return "\n".join(out)
+
+
+def render_json(plan: Plan) -> str:
+    """Machine-readable report."""
+    doc = {
+        "project": plan.stack.project,
+        "stack": plan.stack.stack,
+        "region": plan.stack.region,
+        "sections": {s.title.lower(): s.data for s in plan.sections},
+    }
+    return json.dumps(doc, indent=2, sort_keys=True, default=str)
