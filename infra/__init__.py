@@ -1,15 +1,13 @@
-"""cloudviper's library, in layers; a module imports only from its own folder or from a layer below.
+"""cloudviper's library, in layers (bottom first); code imports only from a row above or its own folder.
 
     pricing/    price tables and the cost model (standard library only)
     config/     the user's API: typed stack config, its checks and loader, stack and policy files
     documents/  pure builders: names and tags, subnets, IAM, RBAC, user data, Admiralty objects
-    (components/ and policies/ at the top level sit here)
-    assembly    stack assembly: config in, components wired, outputs out
-    plan/       the offline plan: mock harness, report sections, manifests, offline policy run
-    ops/        tools that call AWS with boto3: preflight, price refresh, dataset upload
+    (components/ and policies/ at the top level: one row, neither imports the other)
+    assembly, plan/, ops/  one row: stack assembly; the offline plan; tools that call AWS
     cli         `python -m infra ...`
 
-tests/test_layering.py keeps this true.
+This package's __init__ holds only ROOT. tests/test_layering.py keeps all this true.
 """
 
 from pathlib import Path

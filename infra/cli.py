@@ -51,7 +51,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     import pulumi
 
-    from infra.plan.make import make_plan
+    from infra.plan.build import make_plan
     from infra.plan.report import render_json, render_markdown, render_text
 
     try:

@@ -11,7 +11,7 @@ from infra.config.errors import ConfigError
 from infra.config.loader import parse_stack_config
 from infra.documents.rbac import Rbac, Subject
 from infra.plan.manifests import manifests
-from infra.plan.values import is_secret_value, secret_paths, unwrap, without_secrets
+from infra.plan.secret_values import is_secret_value, secret_paths, unwrap, without_secrets
 from tests.conftest import BASE_CONFIG, CLUSTER_CONFIG, run_config
 
 SERVER = Subject("ServiceAccount", "arkouda-server", "arkouda")

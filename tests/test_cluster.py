@@ -10,7 +10,7 @@ import pytest
 
 from components.eks import ami_parameter
 from infra.documents import iam
-from infra.plan.values import secret_paths
+from infra.plan.secret_values import secret_paths
 from tests.test_userdata import node_config_of
 
 CLUSTER = "aws:eks/cluster:Cluster"

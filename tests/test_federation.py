@@ -14,7 +14,7 @@ from infra.config.loader import parse_stack_config
 from infra.documents.admiralty import API_VERSION, CustomResourceError, target, validate_custom_resource
 from infra.documents.rbac import Rbac, Subject
 from infra.plan.manifests import manifests
-from infra.plan.values import is_secret_value, secret_paths, unwrap
+from infra.plan.secret_values import is_secret_value, secret_paths, unwrap
 from tests.conftest import BASE_CONFIG, CLUSTER_CONFIG
 from tests.test_plan_cli import plan
 

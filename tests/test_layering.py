@@ -29,6 +29,8 @@ LAYERS: list[tuple[str, ...]] = [
 CHECKED = ("infra", "components", "policies")  # folders whose modules must sit in a layer
 TOP = ("tests", "bench")  # may import anything; nothing may import them
 MAX_LINES = 300
+# policies/venv is the pack's own virtualenv (README, "Policy pack"): installed code, not ours.
+SKIPPED_DIRS = {"venv", ".venv", "site-packages", "__pycache__", "node_modules"}
 
 
 def module_name(root: Path, path: Path) -> str:
@@ -40,8 +42,9 @@ def module_name(root: Path, path: Path) -> str:
 
 
 def project_modules(root: Path) -> dict[str, Path]:
-    """Every module of the checked folders, plus the project's __main__.py."""
-    found = {module_name(root, p): p for folder in CHECKED for p in sorted((root / folder).rglob("*.py"))}
+    """Every module of the checked folders, plus the project's __main__.py (virtualenvs and caches skipped)."""
+    found = {module_name(root, p): p for folder in CHECKED for p in sorted((root / folder).rglob("*.py"))
+             if not SKIPPED_DIRS & set(p.relative_to(root).parts)}
     if (root / "__main__.py").exists():
         found["__main__"] = root / "__main__.py"
     return found
@@ -201,11 +204,13 @@ def test_checker_reports_an_upward_import(tmp_path):
 
 def test_checker_reports_sideways_imports_and_unplaced_modules(tmp_path):
     root = _scratch(tmp_path, {"components/eks.py": "from policies import rules\n", "policies/rules.py": "",
-                               "infra/newthing.py": "", "infra/config/x.py": "import tests.conftest\n"})
+                               "infra/newthing.py": "", "infra/config/x.py": "import tests.conftest\n",
+                               "policies/venv/lib/site-packages/big.py": "import tests\n" + "x = 1\n" * 400})
     problems = layering_problems(root)
     assert any("components imports policies.rules (policies), which is not below it" in p for p in problems)
     assert any("infra.newthing is in no layer" in p for p in problems)
     assert any("imports tests.conftest, which only tests and benchmarks may do" in p for p in problems)
+    assert not any("venv" in p for p in problems) and "policies.venv.lib.site-packages.big" not in project_modules(root)
 
 
 def test_checker_finds_a_cycle_through_a_type_checking_import(tmp_path):

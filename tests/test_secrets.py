@@ -11,7 +11,7 @@ from infra.config.loader import parse_stack_config
 from infra.config.stackfile import StackFile
 from infra.plan.harness import Capture
 from infra.plan.program import run_program
-from infra.plan.values import secret_paths, unwrap, without_secrets
+from infra.plan.secret_values import secret_paths, unwrap, without_secrets
 from tests.conftest import BASE_CONFIG, CLUSTER_CONFIG
 
 SECRETS = {"gridProxy": "-----BEGIN PROXY-----SUPER-SECRET-PROXY-1234", "jupyterToken": "tok-5678-very-secret"}

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from infra.config.capacity import gib, node_allocatable
 from infra.config.errors import key_path, render_value
-from infra.config.kubeconfig import KubeconfigError, check_kubeconfig
+from infra.config.kubeconfig_check import KubeconfigError, check_kubeconfig
 from infra.config.messages import duplicate_names
 from infra.config.network import NetworkConfig
 from infra.config.placement import arkouda_pool, dask_scheduler_pool, dask_worker_pool

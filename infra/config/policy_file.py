@@ -1,4 +1,4 @@
-"""Per-stack policy config files (policies/config/<stack>.json); standard library only."""
+"""Per-stack policy config files (policies/config/<stack>.json); standard library and pulumi only (the pack imports it)."""
 
 from __future__ import annotations
 

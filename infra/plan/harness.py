@@ -18,7 +18,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.plan.mocks import CloudMocks
-from infra.plan.values import StackOutput, unwrap
+from infra.plan.secret_values import StackOutput, unwrap
 
 
 @dataclass

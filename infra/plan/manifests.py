@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from infra.plan.harness import Capture
-from infra.plan.values import is_secret_value
+from infra.plan.secret_values import is_secret_value
 
 REDACTED = "REDACTED"
 

@@ -14,7 +14,7 @@ from typing import Any, Optional
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 
-from infra.plan.values import StackOutput, unwrap
+from infra.plan.secret_values import StackOutput, unwrap
 
 ACCOUNT_ID = "123456789012"
 

@@ -14,7 +14,7 @@ from infra import ROOT
 from infra.config.errors import ConfigError
 from infra.config.stackfile import StackFile, load_stack_file
 from infra.plan.harness import Capture, evaluate
-from infra.plan.values import StackOutput
+from infra.plan.secret_values import StackOutput
 
 
 def referenced_stacks(stack: StackFile) -> list[str]:
@@ -26,7 +26,6 @@ def referenced_stacks(stack: StackFile) -> list[str]:
 
 def resolve_references(stack: StackFile, project_dir: Path, depth: int) -> dict[str, dict[str, StackOutput]]:
     """Plan each referenced stack from its own file first; its outputs answer the StackReference."""
-
     found: dict[str, dict[str, StackOutput]] = {}
     for ref in referenced_stacks(stack):
         name = ref.rsplit("/", 1)[-1]

@@ -9,7 +9,7 @@ from typing import Any
 from infra.plan.harness import Capture
 from infra.plan.policy_runner import PolicyReport, run_pack
 from infra.plan.report import Plan, Section
-from infra.plan.values import StackOutput
+from infra.plan.secret_values import StackOutput
 from infra.pricing.cost import Estimate, ResourceView, estimate
 from infra.pricing.tables import HOURS_PER_MONTH, PricingError, load_prices
 

@@ -1,4 +1,4 @@
-"""make_plan: load a stack file, evaluate the program, build every report section."""
+"""Build a plan: load a stack file, evaluate the program, build every report section."""
 
 from __future__ import annotations
 
