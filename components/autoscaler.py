@@ -70,7 +70,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         role = control_plane.irsa_role(f"{name}", NAMESPACE, NAME,
                                        policy=json.dumps(iam.cluster_autoscaler_policy(cluster_name)), parent=self)
         k = pulumi.ResourceOptions(parent=self, provider=control_plane.k8s_provider)
-        sa = service_account_with_cluster_role(name, NAME, NAMESPACE, role.arn, CLUSTER_RULES, k)
+        sa = service_account_with_cluster_role(name, NAME, NAMESPACE, role, CLUSTER_RULES, k)
         role_ns = k8s.rbac.v1.Role(f"{name}-role", metadata=meta(NAME, NAMESPACE), rules=NAMESPACE_RULES, opts=k)
         k8s.rbac.v1.RoleBinding(f"{name}-rb", metadata=meta(NAME, NAMESPACE), role_ref={
             "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Optional, Protocol
 
 import pulumi
@@ -10,6 +11,23 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra.documents.userdata import ClusterJoin
+
+
+@dataclass(frozen=True)
+class IrsaRole:
+    """An IRSA role and the policy resources that give it its rights.
+
+    IAM is eventually consistent and a role is usable before its policies are attached: whatever
+    uses the role (a service account, an add-on) waits for `policies` too.
+    """
+
+    role: aws.iam.Role
+    policies: list[pulumi.Resource] = field(default_factory=list)
+
+    @property
+    def arn(self) -> pulumi.Output[str]:
+        """The role's ARN (for the eks.amazonaws.com/role-arn annotation)."""
+        return self.role.arn
 
 
 class ControlPlane(Protocol):
@@ -28,7 +46,7 @@ class ControlPlane(Protocol):
         ...
 
     def irsa_role(self, name: str, namespace: str, service_account: str, policy: Optional[pulumi.Input[str]] = None,
-                  managed: Sequence[str] = (), parent: Optional[pulumi.Resource] = None) -> aws.iam.Role:
+                  managed: Sequence[str] = (), parent: Optional[pulumi.Resource] = None) -> IrsaRole:
         """An IAM role that only one Kubernetes service account can assume."""
         ...
 

@@ -11,9 +11,14 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.control_plane import IrsaRole
 from infra.config.cluster import ClusterConfig
 from infra.documents import iam
 from infra.documents.userdata import ClusterJoin
+
+# The VPC CNI enforces NetworkPolicy objects only with its network policy agent on (the Dask and
+# Arkouda policies depend on it); the add-on takes the value as the string "true".
+VPC_CNI_SETTINGS = {"enableNetworkPolicy": "true"}
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,7 @@ class EksControlPlane(pulumi.ComponentResource):
         self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(config_text)
         self.k8s_provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
                                          opts=pulumi.ResourceOptions(parent=self))
-        self.network_addons = self._addons(name, ["vpc-cni", "kube-proxy"])
+        self.network_addons = self._network_addons(name)
         self.register_outputs({"clusterName": self.cluster_name, "oidcProviderArn": self.oidc_provider_arn})
 
     def _access_entries(self, name: str, cfg: ClusterConfig) -> None:
@@ -128,29 +133,29 @@ class EksControlPlane(pulumi.ComponentResource):
             aws.eks.AccessEntry(f"{name}-user-{i}", cluster_name=self.cluster.name, principal_arn=e.principal_arn,
                                 type="STANDARD", kubernetes_groups=list(e.groups), opts=pulumi.ResourceOptions(parent=self))
 
-    def _addons(self, name: str, addons: list[str], depends_on: Optional[list[pulumi.Resource]] = None) -> list[aws.eks.Addon]:
-        created = []
-        for addon in addons:
-            role_arn = self.irsa_role(f"{name}-{addon}", "kube-system", "aws-node",
-                                      managed=[iam.CNI_MANAGED_POLICY]).arn if addon == "vpc-cni" else None
-            created.append(aws.eks.Addon(
-                f"{name}-{addon}", cluster_name=self.cluster.name, addon_name=addon,
-                service_account_role_arn=role_arn, resolve_conflicts_on_create="OVERWRITE",
-                resolve_conflicts_on_update="OVERWRITE",
-                opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on or [])))
-        return created
+    def _addon(self, name: str, addon: str, irsa: Optional[IrsaRole] = None, settings: Optional[dict[str, str]] = None,
+               depends_on: Sequence[pulumi.Resource] = ()) -> aws.eks.Addon:
+        """An EKS-managed add-on (the version EKS defaults to for the cluster's version)."""
+        return aws.eks.Addon(
+            f"{name}-{addon}", cluster_name=self.cluster.name, addon_name=addon,
+            service_account_role_arn=irsa.arn if irsa else None,
+            configuration_values=json.dumps(settings) if settings else None,
+            resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*depends_on, *(irsa.policies if irsa else [])]))
+
+    def _network_addons(self, name: str) -> list[aws.eks.Addon]:
+        """VPC CNI (own IRSA role; network policy agent on) and kube-proxy: nodes need them to become Ready."""
+        cni = self.irsa_role(f"{name}-vpc-cni", "kube-system", "aws-node", managed=[iam.CNI_MANAGED_POLICY])
+        return [self._addon(name, "vpc-cni", cni, VPC_CNI_SETTINGS), self._addon(name, "kube-proxy")]
 
     def install_node_addons(self, depends_on: list[pulumi.Resource]) -> None:
         """Add-ons whose pods need nodes to become healthy (CoreDNS), after the node groups."""
-        self._addons("eks", ["coredns"], depends_on=depends_on)
+        self._addon("eks", "coredns", depends_on=depends_on)
 
     def install_ebs_storage(self, depends_on: list[pulumi.Resource]) -> k8s.storage.v1.StorageClass:
         """The EBS CSI driver (own IRSA role) and an encrypted gp3 StorageClass, for PersistentVolumeClaims."""
         role = self.irsa_role("eks-ebs-csi", "kube-system", "ebs-csi-controller-sa", managed=[iam.EBS_CSI_MANAGED_POLICY])
-        addon = aws.eks.Addon("eks-aws-ebs-csi-driver", cluster_name=self.cluster.name, addon_name="aws-ebs-csi-driver",
-                              service_account_role_arn=role.arn, resolve_conflicts_on_create="OVERWRITE",
-                              resolve_conflicts_on_update="OVERWRITE",
-                              opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on))
+        addon = self._addon("eks", "aws-ebs-csi-driver", role, depends_on=depends_on)
         return k8s.storage.v1.StorageClass(
             "eks-gp3-encrypted", metadata={"name": "gp3-encrypted"}, provisioner="ebs.csi.aws.com",
             parameters={"type": "gp3", "encrypted": "true"}, volume_binding_mode="WaitForFirstConsumer",
@@ -158,17 +163,19 @@ class EksControlPlane(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=self.k8s_provider, depends_on=[addon]))
 
     def irsa_role(self, name: str, namespace: str, service_account: str, policy: Optional[pulumi.Input[str]] = None,
-                  managed: Sequence[str] = (), parent: Optional[pulumi.Resource] = None) -> aws.iam.Role:
+                  managed: Sequence[str] = (), parent: Optional[pulumi.Resource] = None) -> IrsaRole:
         """An IAM role only this service account can assume (IRSA), with an inline and/or managed policies."""
         opts = pulumi.ResourceOptions(parent=parent or self)
         trust = pulumi.Output.all(self.oidc_provider_arn, self.oidc_issuer).apply(
             lambda v: json.dumps(iam.irsa_trust(v[0], v[1], namespace, service_account)))
         role = aws.iam.Role(f"{name}-irsa", assume_role_policy=trust, tags={"Name": f"{name}-irsa"}, opts=opts)
+        policies: list[pulumi.Resource] = []
         if policy is not None:
-            aws.iam.RolePolicy(f"{name}-irsa", role=role.id, policy=policy, opts=opts)
+            policies.append(aws.iam.RolePolicy(f"{name}-irsa", role=role.id, policy=policy, opts=opts))
         for arn in managed:
-            aws.iam.RolePolicyAttachment(f"{name}-irsa-{arn.rsplit('/', 1)[-1]}", role=role.name, policy_arn=arn, opts=opts)
-        return role
+            policies.append(aws.iam.RolePolicyAttachment(f"{name}-irsa-{arn.rsplit('/', 1)[-1]}", role=role.name,
+                                                         policy_arn=arn, opts=opts))
+        return IrsaRole(role, policies)
 
     def authorize_nodes(self, name: str, role: aws.iam.Role) -> pulumi.Resource:
         """An EC2_LINUX access entry: instances with this role may register as nodes."""

@@ -75,14 +75,14 @@ def system_pod(service_account: str, containers: list[dict[str, Any]], priority:
     }
 
 
-def service_account_with_cluster_role(name: str, sa_name: str, namespace: str, role_arn: Any,
+def service_account_with_cluster_role(name: str, sa_name: str, namespace: str, irsa: Any,
                                       rules: list[dict[str, Any]], opts: Any) -> Any:
-    """A service account bound to an IAM role (IRSA) and to a ClusterRole with these rules."""
+    """A service account bound to an IAM role (IRSA, after its policies) and to a ClusterRole with these rules."""
     import pulumi
     import pulumi_kubernetes as k8s
 
     sa = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=meta(sa_name, namespace, annotations={
-        "eks.amazonaws.com/role-arn": role_arn}), opts=opts)
+        "eks.amazonaws.com/role-arn": irsa.arn}), opts=opts.merge(pulumi.ResourceOptions(depends_on=irsa.policies)))
     cr = k8s.rbac.v1.ClusterRole(f"{name}-cr", metadata=meta(sa_name), rules=rules, opts=opts)
     k8s.rbac.v1.ClusterRoleBinding(
         f"{name}-crb", metadata=meta(sa_name),

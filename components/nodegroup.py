@@ -13,11 +13,10 @@ import pulumi_aws as aws
 
 from components.control_plane import ControlPlane
 from infra.config.pools import NodeGroupConfig
-from infra.documents import iam
+from infra.documents import iam, termination
 from infra.documents.userdata import ClusterJoin, render_user_data
 
 NODE_TEMPLATE = "k8s.io/cluster-autoscaler/node-template"
-NTH_MANAGED_TAG = "aws-node-termination-handler/managed"
 
 
 class NodeRole(pulumi.ComponentResource):
@@ -45,7 +44,8 @@ def asg_tags(cfg: NodeGroupConfig, cluster_name: str, stack_tags: dict[str, str]
     tags["cloudviper.io/pool-role"] = (cfg.role, False)
     tags["k8s.io/cluster-autoscaler/enabled"] = ("true", False)
     tags[f"k8s.io/cluster-autoscaler/{cluster_name}"] = ("owned", False)
-    tags[NTH_MANAGED_TAG] = ("true", False)
+    # NTH reads this key from the instance, not the group: it must propagate at launch.
+    tags[termination.managed_tag(cluster_name)] = ("true", True)
     for key, value in cfg.all_labels.items():
         tags[f"{NODE_TEMPLATE}/label/{key}"] = (value, False)
     for t in cfg.all_taints:
@@ -121,4 +121,5 @@ class NodeGroup(pulumi.ComponentResource):
             # The Cluster Autoscaler owns the desired size; `pulumi up` must not reset it.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"], depends_on=[args.node_role.access]),
         )
+        self.group_arns: dict[str, pulumi.Output[str]] = {full: self.group.arn}
         self.register_outputs({"autoScalingGroupName": self.group.name})

@@ -25,4 +25,5 @@ def s3_service_account(name: str, namespace: str, sa_name: str, control_plane: C
             lambda v: json.dumps(iam.s3_data_access_policy(v[0], v[1])))
     role = control_plane.irsa_role(f"{name}-{sa_name}", namespace, sa_name, policy=policy, parent=parent)
     return k8s.core.v1.ServiceAccount(f"{name}-{sa_name}-sa", metadata=meta(sa_name, namespace, annotations={
-        "eks.amazonaws.com/role-arn": role.arn}), automount_service_account_token=automount, opts=opts)
+        "eks.amazonaws.com/role-arn": role.arn}), automount_service_account_token=automount,
+        opts=opts.merge(pulumi.ResourceOptions(depends_on=role.policies)))

@@ -18,7 +18,7 @@ from components.nodegroup import NodeGroup, NodeGroupArgs, NodeRole
 from components.rbac import RbacPersonas
 from components.secrets import ConfigSecrets
 from components.storage import DataBuckets, DataBucketsArgs
-from components.termination import NodeTerminationHandler
+from components.termination import DrainedGroup, NodeTerminationHandler
 from infra.config.loader import load_secret_values
 from infra.config.placement import arkouda_pool, dask_scheduler_pool, dask_worker_pool
 from infra.config.stack import StackConfig
@@ -93,7 +93,8 @@ def build_cluster(cfg: StackConfig, network: Network, storage: DataBuckets,
     addon_opts = with_aws.merge(pulumi.ResourceOptions(depends_on=list(system)))
     ClusterAutoscaler("autoscaler", cfg.cluster.autoscaler, eks, name, cfg.region, opts=addon_opts)
     NodeTerminationHandler("nth", cfg.cluster.termination_handler, eks, name, cfg.region,
-                           [g.group.name for g in groups], prefix, opts=addon_opts)
+                           [DrainedGroup(n, arn) for grp in groups for n, arn in grp.group_arns.items()], prefix,
+                           opts=addon_opts)
     outputs = build_workloads(cfg, eks, storage, list(system), with_aws)
     return {
         **outputs,

@@ -159,33 +159,6 @@ def test_irsa_trust_is_pinned_to_one_service_account_and_audience(cluster_captur
     assert cond == {f"{issuer}:sub": subject, f"{issuer}:aud": "sts.amazonaws.com"}
 
 
-def test_termination_handler_rules_target_the_queue_and_only_eventbridge_may_send(cluster_capture):
-    queue = cluster_capture.one("aws:sqs/queue:Queue")
-    rules = cluster_capture.of_type("aws:cloudwatch/eventRule:EventRule")
-    patterns = [json.loads(r.props["eventPattern"]) for r in rules]
-    assert sorted(p["detail-type"][0] for p in patterns) == sorted(
-        p["detail-type"][0] for p in iam.INTERRUPTION_EVENT_PATTERNS.values())
-    targets = cluster_capture.of_type("aws:cloudwatch/eventTarget:EventTarget")
-    assert len(targets) == len(rules) == 5
-    assert {t.props["arn"] for t in targets} == {queue.outputs["arn"]}
-    assert {t.props["rule"] for t in targets} == {r.props["name"] for r in rules}
-    policy = json.loads(cluster_capture.one("aws:sqs/queuePolicy:QueuePolicy").props["policy"])
-    assert [s["Principal"] for s in policy["Statement"]] == [{"Service": "events.amazonaws.com"}]
-    assert [s["Action"] for s in policy["Statement"]] == ["sqs:SendMessage"]
-    hooks = cluster_capture.of_type("aws:autoscaling/lifecycleHook:LifecycleHook")
-    assert sorted(h.props["autoscalingGroupName"] for h in hooks) == sorted(
-        group(cluster_capture, p).props["name"] for p in ("system", "workers", "gpu"))
-    assert {h.props["lifecycleTransition"] for h in hooks} == {"autoscaling:EC2_INSTANCE_TERMINATING"}
-
-
-def test_termination_handler_runs_in_queue_mode(cluster_capture):
-    deploy = cluster_capture.one("kubernetes:apps/v1:Deployment", "nth-deploy").props
-    (c,) = deploy["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e.get("value") for e in c["env"]}
-    assert env["ENABLE_SQS_TERMINATION_DRAINING"] == "true"
-    assert env["QUEUE_URL"] == cluster_capture.one("aws:sqs/queue:Queue").outputs["url"]
-
-
 def test_autoscaler_discovers_this_cluster_and_balances(cluster_capture):
     deploy = cluster_capture.one("kubernetes:apps/v1:Deployment", "autoscaler-deploy").props
     (c,) = deploy["spec"]["template"]["spec"]["containers"]
@@ -203,3 +176,16 @@ def test_coredns_and_add_ons_wait_for_the_system_pool_only(cluster_capture):
                 cluster_capture.one("kubernetes:apps/v1:Deployment", "autoscaler-deploy")):
         assert cluster_capture.depends_on(res, system)
         assert not cluster_capture.depends_on(res, workers)  # worker pools idle at zero; nothing waits on them
+
+
+def test_vpc_cni_enforces_network_policies(cluster_capture):
+    # Without the agent, NetworkPolicy objects are accepted and ignored. EKS user guide
+    # cni-network-policy-configure.adoc (awsdocs/amazon-eks-user-guide @d9a9cba5): "Enter the JSON key
+    # "enableNetworkPolicy": and value "true" in Configuration values"; the chart default is "false"
+    # (aws/amazon-vpc-cni-k8s charts/aws-vpc-cni/values.yaml @b5218838). Needs VPC CNI >= 1.14 and
+    # kernel >= 5.10 (AL2023: 6.1+).
+    cni = cluster_capture.one("aws:eks/addon:Addon", "eks-vpc-cni")
+    assert json.loads(cni.props["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    assert cluster_capture.waits_for(cni, cluster_capture.one(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "eks-vpc-cni-irsa-AmazonEKS_CNI_Policy"))
+    assert "configurationValues" not in cluster_capture.one("aws:eks/addon:Addon", "eks-kube-proxy").props

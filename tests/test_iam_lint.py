@@ -9,13 +9,15 @@ import pytest
 
 from components.network import flow_logs_write_policy
 from components.storage import tls_only_policy
-from infra.documents import iam
+from infra.documents import iam, termination
 
 QUEUE = "arn:aws:sqs:us-east-1:123456789012:q"
+ASG_ARN = "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:0a1b2c3d-4e5f-6789-abcd-ef0123456789:autoScalingGroupName/c-workers"
+RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/c-spot-interruption"
 POLICIES = {
     "cluster-autoscaler": iam.cluster_autoscaler_policy("c"),
-    "node-termination-handler": iam.termination_handler_policy(QUEUE, "c"),
-    "interruption-queue": iam.queue_policy(QUEUE),
+    "node-termination-handler": termination.handler_policy(QUEUE, [ASG_ARN]),
+    "interruption-queue": termination.queue_policy(QUEUE, [RULE_ARN]),
     "flow-logs": flow_logs_write_policy("arn:aws:logs:us-east-1:123456789012:log-group:x"),
     "bucket-tls-only": tls_only_policy("arn:aws:s3:::b"),
     "dask-s3-access": iam.s3_data_access_policy(["arn:aws:s3:::a", "arn:aws:s3:::b"],
@@ -25,8 +27,6 @@ POLICIES = {
 REVIEWED = {
     ("cluster-autoscaler", "RESOURCE_STAR", ("autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup")):
         "ASG ARNs contain a random id; the statement is limited by the aws:ResourceTag cluster-ownership condition.",
-    ("node-termination-handler", "RESOURCE_STAR", ("autoscaling:CompleteLifecycleAction",)):
-        "Same as above: limited by the cluster-ownership tag condition.",
 }
 LEVELS = {"INFO": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3, "CRITICAL": 4}
 

@@ -42,10 +42,14 @@ class AutoscalerConfig(Model):
         "least-waste", description="How to choose between node groups on scale-up.")
 
 
+# The release whose queue-mode contract infra/documents/termination.py follows.
+NTH_IMAGE = "public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.25.6"
+
+
 class TerminationHandlerConfig(Model):
     """AWS Node Termination Handler (queue mode) settings."""
 
-    image: str = Field("public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.25.3", description="Image.")
+    image: str = Field(NTH_IMAGE, description="Image (default: the release infra/documents/termination.py follows).")
     pod_termination_grace_period: int = Field(
         -1, ge=-1, le=110, description="Seconds each pod gets when a node drains; -1 uses the pod's own (fits the 2-minute spot notice)."
     )

@@ -73,48 +73,6 @@ def cluster_autoscaler_policy(cluster_name: str) -> Doc:
     ]}
 
 
-def termination_handler_policy(queue_arn: str, cluster_name: str) -> Doc:
-    """Read and delete the interruption queue's messages; complete lifecycle actions of own groups."""
-    return {"Version": VERSION, "Statement": [
-        {"Sid": "Queue", "Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"], "Resource": queue_arn},
-        {
-            "Sid": "CompleteOwnLifecycleActions",
-            "Effect": "Allow",
-            "Action": "autoscaling:CompleteLifecycleAction",
-            "Resource": "*",
-            "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}},
-        },
-        {
-            "Sid": "Describe",
-            "Effect": "Allow",
-            "Action": ["autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeTags", "ec2:DescribeInstances"],
-            "Resource": "*",
-        },
-    ]}
-
-
-def queue_policy(queue_arn: str) -> Doc:
-    """Only EventBridge may send to the interruption queue."""
-    return {"Version": VERSION, "Statement": [{
-        "Sid": "EventBridgeOnly",
-        "Effect": "Allow",
-        "Principal": {"Service": "events.amazonaws.com"},
-        "Action": "sqs:SendMessage",
-        "Resource": queue_arn,
-    }]}
-
-
-# EventBridge patterns NTH's queue mode consumes (AWS docs for NTH queue processor).
-INTERRUPTION_EVENT_PATTERNS: dict[str, Doc] = {
-    "spot-interruption": {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]},
-    "rebalance": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"]},
-    "instance-state": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
-    "scheduled-change": {"source": ["aws.health"], "detail-type": ["AWS Health Event"],
-                         "detail": {"service": ["EC2"], "eventTypeCategory": ["scheduledChange"]}},
-    "asg-lifecycle": {"source": ["aws.autoscaling"], "detail-type": ["EC2 Instance-terminate Lifecycle Action"]},
-}
-
-
 def s3_data_access_policy(bucket_arns: list[str], kms_key_arn: str | None) -> Doc:
     """Read, write and list only the stack's data buckets (and use their KMS key)."""
     statements: list[Doc] = [

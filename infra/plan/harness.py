@@ -103,6 +103,21 @@ class Capture:
                 return True
         return False
 
+    def waits_for(self, res: CapturedResource, other: CapturedResource) -> bool:
+        """True if the engine cannot create `res` before `other`: a chain of depends_on through resources."""
+        seen, todo = set(), [res]
+        while todo:
+            current = todo.pop()
+            if current.urn in seen:
+                continue
+            seen.add(current.urn)
+            if self.depends_on(current, other):
+                return True
+            todo += [self.by_urn(u) for r in [current, *self.ancestors(current)]
+                     for u in {*r.dependencies, *(u for us in r.property_dependencies.values() for u in us)}
+                     if any(x.urn == u for x in self.resources)]
+        return False
+
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The stock mock monitor, plus a record of what each registration asked for."""
