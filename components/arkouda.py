@@ -21,7 +21,7 @@ from components.dask import tolerations
 from components.k8s_objects import meta
 from components.namespaces import create_namespace
 from components.workload_identity import s3_service_account
-from infra.config.namespaces import NamespaceConfig
+from infra.config.namespaces import NamespaceConfig, QuotaConfig
 from infra.config.pools import NodeGroupConfig
 from infra.config.workloads import ArkoudaConfig
 from infra.documents.rbac import READ, rule
@@ -85,6 +85,7 @@ class ArkoudaArgs:
     bucket_arns: Sequence[pulumi.Input[str]]
     kms_key_arn: Optional[pulumi.Input[str]]
     storage_class: Optional[pulumi.Resource]
+    quota: QuotaConfig  # the namespace's budget (config, or what the locales request)
 
 
 class Arkouda(pulumi.ComponentResource):
@@ -95,7 +96,7 @@ class Arkouda(pulumi.ComponentResource):
         cfg, cp, ns = args.config, args.control_plane, args.config.namespace
         self._size = cfg.persistence.size
         k = pulumi.ResourceOptions(parent=self, provider=cp.k8s_provider)
-        namespace = create_namespace(f"{name}-ns", NamespaceConfig.model_validate({"name": ns, "podSecurity": "baseline"}), k)
+        namespace = create_namespace(f"{name}-ns", NamespaceConfig.model_validate({"name": ns, "podSecurity": "baseline", "quota": args.quota}), k)
         k = k.merge(pulumi.ResourceOptions(depends_on=[namespace]))
         server_service, metrics_service = f"{SERVER}", f"{SERVER}-metrics"
 

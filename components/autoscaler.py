@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 
 from components.control_plane import ControlPlane
 from components.k8s_objects import (
@@ -39,7 +41,11 @@ CLUSTER_RULES = [
     rule(["batch", "extensions"], ["jobs"], ["get", "list", "watch", "patch"]),
     rule(["coordination.k8s.io"], ["leases"], ["create"]),
     rule(["coordination.k8s.io"], ["leases"], ["get", "update"], names=[NAME]),
+    # CA >= 1.35 always watches DRA objects (--enable-dynamic-resource-allocation is locked to true);
+    # upstream added this rule to the example after 1.35.2 (kubernetes/autoscaler#10278).
+    rule(["resource.k8s.io"], ["deviceclasses", "resourceslices", "resourceclaims"], ["watch", "list", "get"]),
 ]
+PRIORITY_CONFIGMAP = "cluster-autoscaler-priority-expander"
 NAMESPACE_RULES = [
     rule([""], ["configmaps"], ["create", "list", "watch"]),
     rule([""], ["configmaps"], ["delete", "get", "update", "watch"],
@@ -54,6 +60,9 @@ def autoscaler_args(cfg: AutoscalerConfig, cluster_name: str) -> list[str]:
         f"--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/{cluster_name}",
         "--balance-similar-node-groups",
         "--skip-nodes-with-system-pods=false",
+        # Dask workers and JupyterLab keep scratch data in emptyDir volumes; with the default (true)
+        # no node running one could ever be scaled down. Their data is handed over on eviction.
+        "--skip-nodes-with-local-storage=false",
         f"--expander={cfg.expander}",
         f"--scale-down-unneeded-time={cfg.scale_down_unneeded_time}",
         f"--scale-down-delay-after-add={cfg.scale_down_delay_after_add}",
@@ -61,11 +70,17 @@ def autoscaler_args(cfg: AutoscalerConfig, cluster_name: str) -> list[str]:
     ]
 
 
+def priority_config(priorities: dict[int, list[str]], group_names: dict[str, list[str]]) -> str:
+    """The priority expander's `priorities` document: each priority's pools as anchored ASG-name regexes."""
+    doc = {p: [f"^{re.escape(asg)}$" for pool in pools for asg in group_names[pool]] for p, pools in priorities.items()}
+    return yaml.safe_dump(dict(sorted(doc.items(), reverse=True)), sort_keys=False)
+
+
 class ClusterAutoscaler(pulumi.ComponentResource):
     """Scales each node group between its min and max from pending pods; scales worker pools to zero."""
 
-    def __init__(self, name: str, cfg: AutoscalerConfig, control_plane: ControlPlane, cluster_name: str,
-                 region: str, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, cfg: AutoscalerConfig, image: str, control_plane: ControlPlane, cluster_name: str,
+                 region: str, group_names: dict[str, list[str]], opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("cloudviper:addons:ClusterAutoscaler", name, None, opts)
         role = control_plane.irsa_role(f"{name}", NAMESPACE, NAME,
                                        policy=json.dumps(iam.cluster_autoscaler_policy(cluster_name)), parent=self)
@@ -76,7 +91,10 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
             subjects=[{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}], opts=k.merge(pulumi.ResourceOptions(depends_on=[role_ns])))
         probe = {"httpGet": {"path": "/health-check", "port": 8085}, "periodSeconds": 30}
-        c = container(NAME, cfg.image, cpu="100m", cpu_limit="1", memory="600Mi", args=autoscaler_args(cfg, cluster_name),
+        if cfg.expander == "priority":  # read from CA's own namespace; reloaded on change
+            k8s.core.v1.ConfigMap(f"{name}-priorities", metadata=meta(PRIORITY_CONFIGMAP, NAMESPACE),
+                                  data={"priorities": priority_config(cfg.priorities, group_names)}, opts=k)
+        c = container(NAME, image, cpu="100m", cpu_limit="1", memory="600Mi", args=autoscaler_args(cfg, cluster_name),
                       env=[{"name": "AWS_REGION", "value": region}], command=["./cluster-autoscaler"],
                       ports=[{"containerPort": 8085, "name": "http"}], livenessProbe=probe, readinessProbe=probe)
         k8s.apps.v1.Deployment(f"{name}-deploy", metadata=meta(NAME, NAMESPACE),

@@ -19,7 +19,7 @@ from components.k8s_objects import container, deployment_spec, meta
 from components.namespaces import create_namespace
 from components.secrets import secret_data
 from components.workload_identity import s3_service_account
-from infra.config.namespaces import NamespaceConfig
+from infra.config.namespaces import NamespaceConfig, QuotaConfig
 from infra.config.pools import NodeGroupConfig
 from infra.config.workloads import DaskConfig
 from infra.documents.admiralty import ELECT_ANNOTATION, FEDERATED_NAMESPACE_LABEL
@@ -103,6 +103,7 @@ class DaskArgs:
     kms_key_arn: Optional[pulumi.Input[str]]
     secret_values: pulumi.Output[dict[str, str]]
     region: str
+    quota: QuotaConfig  # the namespace's budget (config, or what the stack runs at its largest)
 
 
 class DaskCluster(pulumi.ComponentResource):
@@ -113,7 +114,7 @@ class DaskCluster(pulumi.ComponentResource):
         cfg, cp, ns = args.config, args.control_plane, args.config.namespace
         k = pulumi.ResourceOptions(parent=self, provider=cp.k8s_provider)
         federated = FEDERATED_NAMESPACE_LABEL if cfg.workers.federated else None
-        namespace = create_namespace(f"{name}-ns", NamespaceConfig.model_validate({"name": ns}), k, federated)
+        namespace = create_namespace(f"{name}-ns", NamespaceConfig.model_validate({"name": ns, "quota": args.quota}), k, federated)
         k = k.merge(pulumi.ResourceOptions(depends_on=[namespace]))
         scheduler_host = f"{SCHEDULER}.{ns}.svc.cluster.local"
         self.scheduler_address = f"tcp://{scheduler_host}:{COMM_PORT}"
@@ -174,10 +175,14 @@ class DaskCluster(pulumi.ComponentResource):
         pod = pod_spec("dask", args.worker_pool, [c], terminationGracePeriodSeconds=cfg.termination_grace_seconds,
                        automountServiceAccountToken=False)
         spec = deployment_spec(WORKER, pod, replicas=cfg.workers.replicas, labels={"app.kubernetes.io/component": "worker"})
+        # No surge: the namespace quota admits the workers the pool holds, not 25 % more during an update.
+        spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "25%"}}
         if cfg.workers.federated:  # Admiralty may run elected workers in federated clusters
             spec["template"]["metadata"]["annotations"] = {ELECT_ANNOTATION: ""}
+        # replicas is the starting count: scaling by kubectl or from JupyterLab survives the next `pulumi up`.
         self.workers = k8s.apps.v1.Deployment(f"{name}-workers", metadata=meta(WORKER, cfg.namespace), spec=spec,
-                                              opts=k.merge(pulumi.ResourceOptions(depends_on=[sa])))
+                                              opts=k.merge(pulumi.ResourceOptions(depends_on=[sa],
+                                                                                  ignore_changes=["spec.replicas"])))
 
     def _network_policy(self, name: str, ns: str, k: pulumi.ResourceOptions) -> None:
         """Only pods of the Dask namespace reach the scheduler (its HTTP API can retire workers) and workers."""
@@ -208,8 +213,9 @@ class DaskCluster(pulumi.ComponentResource):
                       readinessProbe={"httpGet": {"path": "/api", "port": 8888}, "periodSeconds": 10},
                       livenessProbe={"httpGet": {"path": "/api", "port": 8888}, "periodSeconds": 30, "initialDelaySeconds": 30},
                       **TMP_MOUNT)
-        k8s.apps.v1.Deployment(f"{name}-jupyter", metadata=meta(JUPYTER, ns),
-                               spec=deployment_spec(JUPYTER, pod_spec(JUPYTER, args.scheduler_pool, [c])),
+        jupyter_spec = deployment_spec(JUPYTER, pod_spec(JUPYTER, args.scheduler_pool, [c]))
+        jupyter_spec["strategy"] = {"type": "Recreate"}  # one notebook server; no second pod over the quota
+        k8s.apps.v1.Deployment(f"{name}-jupyter", metadata=meta(JUPYTER, ns), spec=jupyter_spec,
                                opts=k.merge(pulumi.ResourceOptions(depends_on=[sa, token])))
         k8s.core.v1.Service(f"{name}-jupyter", metadata=meta(JUPYTER, ns), spec={
             "selector": {"app.kubernetes.io/name": JUPYTER}, "ports": [{"name": "http", "port": 8888, "targetPort": 8888}]},

@@ -97,6 +97,8 @@ class EksControlPlane(pulumi.ComponentResource):
             enabled_cluster_log_types=list(cfg.logs),
             kubernetes_network_config={"service_ipv4_cidr": cfg.service_cidr},
             kube_scheduler_config=scheduler,
+            # The API default is EXTENDED: past standard support the cluster would silently cost $0.60/h.
+            upgrade_policy={"support_type": "EXTENDED" if cfg.extended_support else "STANDARD"},
             bootstrap_self_managed_addons=False,
             tags={"Name": cn},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, *attachments]),

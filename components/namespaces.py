@@ -32,7 +32,8 @@ def create_namespace(name: str, cfg: NamespaceConfig, opts: pulumi.ResourceOptio
     k8s.core.v1.LimitRange(f"{name}-limits", metadata=meta("container-defaults", cfg.name), spec={"limits": [{
         "type": "Container",
         "defaultRequest": {"cpu": cfg.limits.default_cpu_request, "memory": cfg.limits.default_memory_request},
-        "default": {"memory": cfg.limits.default_memory_limit},
+        # The quota limits CPU too, so a container without a CPU limit needs a default one.
+        "default": {"cpu": cfg.limits.default_cpu_limit, "memory": cfg.limits.default_memory_limit},
     }]}, opts=after)
     return ns
 

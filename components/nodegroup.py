@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
 
 from components.control_plane import ControlPlane
-from infra.config.pools import NodeGroupConfig
+from infra.config.capacity import node_capacity
+from infra.config.placement import zone_label
+from infra.config.pools import NodeGroupConfig, zone_split
 from infra.documents import iam, termination
 from infra.documents.userdata import ClusterJoin, render_user_data
 
@@ -50,7 +51,21 @@ def asg_tags(cfg: NodeGroupConfig, cluster_name: str, stack_tags: dict[str, str]
         tags[f"{NODE_TEMPLATE}/label/{key}"] = (value, False)
     for t in cfg.all_taints:
         tags[f"{NODE_TEMPLATE}/taint/{t.key}"] = (f"{t.value}:{t.effect}", False)
+    for resource, amount in template_resources(cfg).items():
+        tags[f"{NODE_TEMPLATE}/resources/{resource}"] = (amount, False)
     return [{"key": k, "value": v, "propagate_at_launch": p} for k, (v, p) in tags.items()]
+
+
+def template_resources(cfg: NodeGroupConfig) -> dict[str, str]:
+    """What a node of the group can hold, for the autoscaler's scale-from-zero template.
+
+    Without these the template claims the instance type's default vCPUs (16 for an r5.4xlarge with
+    SMT off, which has 8), its whole memory and 110 pods; the autoscaler would then scale up for pods
+    that do not fit the node it gets. Values are the kubelet's allocatable (nodeadm's reserves);
+    the autoscaler subtracts DaemonSets itself.
+    """
+    cap = node_capacity(cfg)
+    return {"cpu": f"{cap.cpu_m}m", "memory": f"{cap.memory_mib}Mi", "pods": str(cap.pods)}
 
 
 def user_data_for(cfg: NodeGroupConfig, join: ClusterJoin) -> str:
@@ -66,14 +81,33 @@ class NodeGroupArgs:
     config: NodeGroupConfig
     control_plane: ControlPlane
     node_role: NodeRole
-    subnet_ids: Sequence[pulumi.Input[str]]
+    zone_subnets: dict[int, pulumi.Input[str]]  # zone index -> private subnet, for the zones the pool uses
     name_prefix: str
     cluster_name: str
     stack_tags: dict[str, str]
 
 
+def launch_template_args(cfg: NodeGroupConfig) -> dict[str, Any]:
+    """Launch template settings that follow from the pool's config alone."""
+    args: dict[str, Any] = {
+        # Hop limit 1: only the node itself reaches IMDS; pods use IRSA and cannot borrow the node role.
+        "metadata_options": {"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1},
+        "block_device_mappings": [{"device_name": "/dev/xvda", "ebs": {
+            "volume_size": cfg.volume_size_gb, "volume_type": "gp3", "encrypted": "true", "delete_on_termination": "true"}}],
+    }
+    if cfg.disable_smt:  # EC2 needs both values ("Both the core count and threads per core must be specified")
+        args["cpu_options"] = {"core_count": cfg.physical_cores, "threads_per_core": 1}
+    if cfg.burstable:  # T3 launches "unlimited" by default, which bills sustained CPU beyond the hourly price
+        args["credit_specification"] = {"cpu_credits": "standard"}
+    return args
+
+
 class NodeGroup(pulumi.ComponentResource):
-    """One pool of nodes of one shape, scaled by the Cluster Autoscaler from minSize (possibly 0)."""
+    """One pool of nodes of one shape, scaled by the Cluster Autoscaler from minSize (possibly 0).
+
+    A pool is one Auto Scaling group over its zones, or (perZone) one group per zone with the sizes
+    split evenly, which the autoscaler balances (it ignores the zone labels when comparing groups).
+    """
 
     def __init__(self, name: str, args: NodeGroupArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("cloudviper:cluster:NodeGroup", name, None, opts)
@@ -86,40 +120,59 @@ class NodeGroup(pulumi.ComponentResource):
         self.launch_template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
             name=full,
-            image_id=ami.value,
+            image_id=ami.insecure_value,  # a public AMI id: `value` would make it (and every diff) secret
             user_data=cp.join.apply(lambda join: user_data_for(cfg, join)),
             iam_instance_profile={"arn": args.node_role.profile.arn},
             vpc_security_group_ids=[cp.node_security_group_id],
-            metadata_options={"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 2},
-            block_device_mappings=[{"device_name": "/dev/xvda", "ebs": {
-                "volume_size": cfg.volume_size_gb, "volume_type": "gp3", "encrypted": "true", "delete_on_termination": "true"}}],
-            cpu_options={"threads_per_core": 1} if cfg.disable_smt else None,
             tag_specifications=[{"resource_type": r, "tags": instance_tags} for r in ("instance", "volume", "network-interface")],
             update_default_version=True,
             tags={"Name": full},
             opts=child,
+            **launch_template_args(cfg),
         )
-        self.group = aws.autoscaling.Group(
-            f"{name}-asg",
-            name=full,
-            min_size=cfg.min_size,
-            max_size=cfg.max_size,
-            vpc_zone_identifiers=list(args.subnet_ids),
+        zones = sorted(args.zone_subnets)
+        if cfg.per_zone:
+            mins, maxs = zone_split(cfg.min_size, len(zones)), zone_split(cfg.max_size, len(zones))
+            bases = zone_split(cfg.on_demand_base, len(zones))
+            parts = [(f"{full}-{zone_label(z)}", f"{name}-{zone_label(z)}", [z], lo, hi, base)
+                     for z, lo, hi, base in zip(zones, mins, maxs, bases, strict=True)]
+        else:
+            parts = [(full, name, zones, cfg.min_size, cfg.max_size, cfg.on_demand_base)]
+        self.groups = [self._group(args, group, rid, [args.zone_subnets[z] for z in zs], lo, hi, base)
+                       for group, rid, zs, lo, hi, base in parts]
+        self.group_arns: dict[str, pulumi.Output[str]] = {p[0]: g.arn for p, g in zip(parts, self.groups, strict=True)}
+        self.register_outputs({"autoScalingGroupNames": [p[0] for p in parts]})
+
+    def _group(self, args: NodeGroupArgs, group: str, rid: str, subnets: list[pulumi.Input[str]], lo: int, hi: int,
+               base: int) -> aws.autoscaling.Group:
+        cfg = args.config
+        return aws.autoscaling.Group(
+            f"{rid}-asg",
+            name=group,
+            min_size=lo,
+            max_size=hi,
+            vpc_zone_identifiers=subnets,
             capacity_rebalance=cfg.spot,
+            # The autoscaler decides where nodes go; AZRebalance would terminate busy nodes to even out
+            # zones (kubernetes/autoscaler cloudprovider/aws/README.md, "Common Notes and Gotchas").
+            suspended_processes=["AZRebalance"],
             mixed_instances_policy={
                 "instances_distribution": {
-                    "on_demand_base_capacity": cfg.on_demand_base,
+                    "on_demand_base_capacity": base,
                     "on_demand_percentage_above_base_capacity": 0 if cfg.spot else 100,
                     "spot_allocation_strategy": "price-capacity-optimized",
                 },
                 "launch_template": {
-                    "launch_template_specification": {"launch_template_id": self.launch_template.id, "version": "$Latest"},
+                    # An explicit version (not $Latest): a new template version is a visible change,
+                    # and an instance refresh starts only then.
+                    "launch_template_specification": {"launch_template_id": self.launch_template.id,
+                                                      "version": self.launch_template.latest_version.apply(str)},
                     "overrides": [{"instance_type": t} for t in cfg.instance_types],
                 },
             },
-            tags=asg_tags(cfg, args.cluster_name, args.stack_tags, full),
+            instance_refresh={"strategy": "Rolling", "preferences": {
+                "min_healthy_percentage": 100, "max_healthy_percentage": 200}} if cfg.instance_refresh else None,
+            tags=asg_tags(cfg, args.cluster_name, args.stack_tags, group),
             # The Cluster Autoscaler owns the desired size; `pulumi up` must not reset it.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"], depends_on=[args.node_role.access]),
         )
-        self.group_arns: dict[str, pulumi.Output[str]] = {full: self.group.arn}
-        self.register_outputs({"autoScalingGroupName": self.group.name})

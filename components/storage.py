@@ -42,17 +42,20 @@ class DataBuckets(pulumi.ComponentResource):
         if any(b.encryption == "kms" for b in args.buckets):
             # The key must outlive every bucket it encrypts, or retained data becomes unreadable.
             keep_key = not all(b.allow_destroy for b in args.buckets if b.encryption == "kms")
+            kept_key = next((b.kms_key_id for b in args.buckets if b.kms_key_id), None)
             key = aws.kms.Key(
                 f"{name}-key",
                 description=f"{n}: encrypts the stack's S3 data buckets",
                 enable_key_rotation=True,
                 deletion_window_in_days=30,
                 tags={"Name": f"{n}-data"},
-                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=keep_key),
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=keep_key, import_=kept_key),
             )
+            # Not retained: an alias is only a name (deleting it never touches the key, KMS DeleteAlias),
+            # and a kept one would make the next `pulumi up` of this stack fail with AlreadyExists.
             aws.kms.Alias(
                 f"{name}-key", name=f"alias/{n}-data", target_key_id=key.key_id,
-                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=keep_key),
+                opts=pulumi.ResourceOptions(parent=self),
             )
             self.kms_key_arn = key.arn
 
@@ -72,7 +75,8 @@ class DataBuckets(pulumi.ComponentResource):
         )
         bucket = aws.s3.Bucket(
             rid, bucket=physical, force_destroy=b.allow_destroy,
-            tags={"Name": f"{n}-{b.name}", "purpose": b.purpose}, opts=opts,
+            tags={"Name": f"{n}-{b.name}", "purpose": b.purpose},
+            opts=opts.merge(pulumi.ResourceOptions(import_=b.bucket_name if b.import_existing else None)),
         )
         after = pulumi.ResourceOptions(parent=self, retain_on_delete=keep, depends_on=[bucket])
         bpa = aws.s3.BucketPublicAccessBlock(

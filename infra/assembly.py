@@ -20,7 +20,8 @@ from components.secrets import ConfigSecrets
 from components.storage import DataBuckets, DataBucketsArgs
 from components.termination import DrainedGroup, NodeTerminationHandler
 from infra.config.loader import load_secret_values
-from infra.config.placement import arkouda_pool, dask_scheduler_pool, dask_worker_pool
+from infra.config.placement import arkouda_pool, dask_scheduler_pool, dask_worker_pool, pool_zones
+from infra.config.quotas import arkouda_budget, dask_budget
 from infra.config.stack import StackConfig
 from infra.documents import naming
 
@@ -80,7 +81,8 @@ def build_cluster(cfg: StackConfig, network: Network, storage: DataBuckets,
     groups = [
         NodeGroup(
             f"pool-{g.name}",
-            NodeGroupArgs(config=g, control_plane=eks, node_role=role, subnet_ids=network.private_subnet_ids,
+            NodeGroupArgs(config=g, control_plane=eks, node_role=role,
+                          zone_subnets={z: network.private_subnet_ids[z] for z in pool_zones(g, cfg.network)},
                           name_prefix=prefix, cluster_name=name, stack_tags=naming.stack_tags(cfg)),
             opts=with_aws.merge(pulumi.ResourceOptions(depends_on=eks.network_addons)),
         )
@@ -91,7 +93,9 @@ def build_cluster(cfg: StackConfig, network: Network, storage: DataBuckets,
     system = [grp for g, grp in zip(cfg.node_groups, groups, strict=True) if g.role == "system"]
     eks.install_node_addons(depends_on=list(system))
     addon_opts = with_aws.merge(pulumi.ResourceOptions(depends_on=list(system)))
-    ClusterAutoscaler("autoscaler", cfg.cluster.autoscaler, eks, name, cfg.region, opts=addon_opts)
+    ClusterAutoscaler("autoscaler", cfg.cluster.autoscaler, cfg.cluster.autoscaler_image, eks, name, cfg.region,
+                      {g.name: list(grp.group_arns) for g, grp in zip(cfg.node_groups, groups, strict=True)},
+                      opts=addon_opts)
     NodeTerminationHandler("nth", cfg.cluster.termination_handler, eks, name, cfg.region,
                            [DrainedGroup(n, arn) for grp in groups for n, arn in grp.group_arns.items()], prefix,
                            opts=addon_opts)
@@ -102,7 +106,7 @@ def build_cluster(cfg: StackConfig, network: Network, storage: DataBuckets,
         "clusterEndpoint": eks.cluster.endpoint,
         "kubeconfig": eks.kubeconfig,
         "oidcProviderArn": eks.oidc_provider_arn,
-        "nodeGroups": {g.name: grp.group.name for g, grp in zip(cfg.node_groups, groups, strict=True)},
+        "nodeGroups": {g.name: sorted(grp.group_arns) for g, grp in zip(cfg.node_groups, groups, strict=True)},
     }
 
 
@@ -122,7 +126,8 @@ def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets
         dask = DaskCluster("dask", DaskArgs(
             config=cfg.dask, control_plane=eks, scheduler_pool=scheduler_pool, worker_pool=worker_pool,
             bucket_arns=list(storage.bucket_arns.values()), kms_key_arn=storage.kms_key_arn, secret_values=values,
-            region=cfg.region), opts=opts)
+            region=cfg.region, quota=cfg.dask.quota or dask_budget(cfg.dask, worker_pool, cfg.needs_ebs_csi).quota()),
+            opts=opts)
         outputs["daskSchedulerAddress"] = dask.scheduler_address
         outputs["daskDashboard"] = (f"kubectl -n {cfg.dask.namespace} port-forward svc/dask-scheduler 8787:8787, "
                                     "then open http://localhost:8787")
@@ -134,10 +139,11 @@ def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets
         ak = cfg.arkouda
         pool = arkouda_pool(ak, cfg.node_groups)
         assert pool is not None  # the config checks guarantee it
-        storage_class = eks.install_ebs_storage(list(groups)) if ak.persistence.kind == "pvc" else None
+        storage_class = eks.install_ebs_storage(list(groups)) if cfg.needs_ebs_csi else None
         arkouda = Arkouda("arkouda", ArkoudaArgs(config=ak, control_plane=eks, pool=pool,
                                                  bucket_arns=list(storage.bucket_arns.values()),
-                                                 kms_key_arn=storage.kms_key_arn, storage_class=storage_class), opts=opts)
+                                                 kms_key_arn=storage.kms_key_arn, storage_class=storage_class,
+                                                 quota=ak.quota or arkouda_budget(ak).quota()), opts=opts)
         outputs["arkoudaConnect"] = arkouda.connect_address
         outputs["arkoudaPortForward"] = (f"kubectl -n {ak.namespace} port-forward svc/arkouda-server "
                                          f"{ak.server_port}:{ak.server_port}, then ak.connect('localhost', {ak.server_port})")

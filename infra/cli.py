@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     pre = sub.add_parser("preflight", help="check the AWS account can deploy the stack (boto3; honours AWS_ENDPOINT_URL)")
     pre.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
     pre.add_argument("--project-dir", default=None, help="folder with Pulumi.yaml and the stack files (default: this repo)")
+    pre.add_argument("--offline", action="store_true",
+                     help="do not look up this machine's public address (the API-access check then only warns)")
 
     prices = sub.add_parser("prices", help="price tables")
     prices_sub = prices.add_subparsers(dest="prices_command", required=True)
@@ -85,7 +87,7 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"cloudviper preflight: stack {args.stack}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    checks = Preflight(cfg, project_dir / "policies" / "config").run()
+    checks = Preflight(cfg, project_dir / "policies" / "config", offline=args.offline).run()
     print(f"cloudviper preflight: stack {args.stack} ({cfg.region})")
     print(render(checks))
     return EXIT_CHECKS_FAILED if any(c.status == FAIL for c in checks) else EXIT_OK
@@ -132,5 +134,12 @@ def cmd_data(args: argparse.Namespace) -> int:
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
+    try:
+        from infra.pricing.eks_support import today
+
+        today()  # a malformed CLOUDVIPER_TODAY is a usage error, not a traceback in the cost model
+    except ValueError as exc:
+        print(f"cloudviper: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     commands = {"plan": cmd_plan, "preflight": cmd_preflight, "prices": cmd_prices, "data": cmd_data}
     return commands[args.command](args) if args.command in commands else EXIT_UNEXPECTED

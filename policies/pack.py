@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from policies.rules import aws_security, cost, k8s_security, region, tags
+from policies.rules import aws_security, cost, k8s_security, region, support, tags
 
 PACK_NAME = "cloudviper"
 
@@ -14,6 +14,7 @@ POLICIES: list[Policy] = [
     cost.SPOT,
     cost.INSTANCE_TYPES,
     cost.INSTANCE_LIMITS,
+    support.POLICY,
     tags.POLICY,
     *aws_security.POLICIES,
     *k8s_security.POLICIES,

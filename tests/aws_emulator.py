@@ -50,26 +50,22 @@ def price_document(instance_type: str, region: str, usd: float) -> str:
     })
 
 
-class PricingStub:
-    """GetProducts over real HTTP on 127.0.0.1, answering with fixed prices; records the filters asked for."""
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 that answers every request with `reply(method, path, body)`."""
 
-    def __init__(self, prices: dict[str, float], region: str) -> None:
-        self.prices, self.region = prices, region
-        self.requests: list[dict[str, Any]] = []
-        stub = self
-
+    def __init__(self, reply: Any) -> None:
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
-                stub.requests.append({"target": self.headers.get("X-Amz-Target"), "body": body})
-                doc = {"FormatVersion": "aws_v1",
-                       "PriceList": [price_document(t, stub.region, p) for t, p in stub.prices.items()]}
-                data = json.dumps(doc).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                status, content_type, data = reply(self.command, self.path, self.headers,
+                                                   self.rfile.read(length) if length else b"")
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            do_GET = do_POST = _answer  # noqa: N815 (http.server's method names)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -81,10 +77,33 @@ class PricingStub:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def __enter__(self) -> PricingStub:
+    def __enter__(self) -> Any:
         self.thread.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class PricingStub(LoopbackServer):
+    """GetProducts over real HTTP on 127.0.0.1, answering with fixed prices; records the filters asked for."""
+
+    def __init__(self, prices: dict[str, float], region: str) -> None:
+        self.prices, self.region = prices, region
+        self.requests: list[dict[str, Any]] = []
+
+        def reply(method: str, path: str, headers: Any, body: bytes) -> tuple[int, str, bytes]:
+            self.requests.append({"target": headers.get("X-Amz-Target"), "body": json.loads(body or b"{}")})
+            doc = {"FormatVersion": "aws_v1",
+                   "PriceList": [price_document(t, self.region, p) for t, p in self.prices.items()]}
+            return 200, "application/x-amz-json-1.1", json.dumps(doc).encode()
+
+        super().__init__(reply)
+
+
+class CheckIpStub(LoopbackServer):
+    """Answers like http://checkip.amazonaws.com/: this caller's public address, one line of text."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(lambda *_: (200, "text/plain", f"{address}\n".encode()))

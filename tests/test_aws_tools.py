@@ -16,15 +16,19 @@ import yaml
 
 from infra import ROOT
 from infra.pricing.tables import load_prices
-from tests.aws_emulator import EC2_QUOTAS, PricingStub, start_moto
+from tests.aws_emulator import EC2_QUOTAS, CheckIpStub, PricingStub, start_moto
 from tests.conftest import import_without
+
+MY_ADDRESS = "198.18.7.7"  # what the checkip stub says this machine is (RFC 2544, not a documentation range)
 
 
 @pytest.fixture(scope="module")
 def aws():
     server, url = start_moto()
+    checkip = CheckIpStub(MY_ADDRESS).__enter__()
     env = {**os.environ, "AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+           "CLOUDVIPER_CHECKIP_URL": checkip.url}
     env.pop("AWS_PROFILE", None)
     saved = {k: os.environ.get(k) for k in env if k.startswith("AWS_")}
     os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
@@ -36,6 +40,7 @@ def aws():
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+    checkip.__exit__()
     server.stop()
 
 
@@ -47,21 +52,75 @@ def cli(env, *args, cwd=ROOT):
 def statuses(stdout: str) -> dict[str, str]:
     found = {}
     for line in stdout.splitlines():
-        for name in ("identity", "region", "instance types", "spot prices", "vCPU quotas", "EKS version"):
+        for name in ("identity", "region", "instance types", "spot prices", "vCPU quotas", "EKS version", "API access",
+                     "access entries", "buckets"):
             if line.startswith(name + " ") and len(line.split()) > len(name.split()):
                 found[name] = line[len(name):].split()[0]
     return found
 
 
-def test_preflight_dev_stack_passes_against_the_emulator(aws):
-    result = cli(aws, "preflight", "--stack", "dev")
+def from_here(c):
+    """The dev stack opened to this machine's address (the stub's) instead of a documentation range."""
+    c["cloudviper:cluster"]["publicAccessCidrs"] = [f"{MY_ADDRESS}/32"]
+
+
+def test_preflight_passes_against_the_emulator(aws, tmp_path):
+    result = cli(aws, "preflight", "--stack", "mine", "--project-dir", str(project_with(tmp_path, "mine", from_here)))
     assert result.returncode == 0, result.stdout + result.stderr
     got = statuses(result.stdout)
     assert got["identity"] == "pass" and "account 123456789012" in result.stdout
     assert got["region"] == got["instance types"] == got["vCPU quotas"] == got["spot prices"] == "pass"
+    assert got["API access"] == got["access entries"] == got["buckets"] == "pass"
+    assert f"this machine ({MY_ADDRESS}) is inside publicAccessCidrs" in result.stdout
     assert got["EKS version"] == "warn"  # the emulator has no DescribeClusterVersions
     assert "standard on-demand: 4 vCPU needed, quota 256" in result.stdout
     assert "standard spot: 8 vCPU needed, quota 256" in result.stdout
+
+
+def test_documentation_ranges_fail_for_a_real_deploy(aws):
+    result = cli(aws, "preflight", "--stack", "dev")  # the example stack ships 203.0.113.0/24 as a placeholder
+    assert result.returncode == 1 and statuses(result.stdout)["API access"] == "fail"
+    assert "documentation ranges (203.0.113.0/24)" in result.stdout
+
+
+def test_an_address_outside_public_access_cidrs_fails_and_offline_only_warns(aws, tmp_path):
+    def edit(c):
+        c["cloudviper:cluster"]["publicAccessCidrs"] = ["198.18.100.0/24"]
+    project = str(project_with(tmp_path, "away", edit))
+    result = cli(aws, "preflight", "--stack", "away", "--project-dir", project)
+    assert result.returncode == 1 and statuses(result.stdout)["API access"] == "fail"
+    assert f"this machine's address {MY_ADDRESS} is outside publicAccessCidrs" in result.stdout
+    assert f"add {MY_ADDRESS}/32 to cloudviper:cluster.publicAccessCidrs" in result.stdout
+    offline = cli(aws, "preflight", "--stack", "away", "--project-dir", project, "--offline")
+    assert statuses(offline.stdout)["API access"] == "warn" and "offline" in offline.stdout
+
+
+def test_a_kept_bucket_is_refused_unless_imported(aws, tmp_path):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="cloudviper-kept-data-123456789012")  # what an earlier `pulumi destroy` left
+    try:
+        result = cli(aws, "preflight", "--stack", "kept", "--project-dir", str(project_with(tmp_path, "kept", from_here)))
+        assert result.returncode == 1 and statuses(result.stdout)["buckets"] == "fail"
+        assert "bucket cloudviper-kept-data-123456789012 already exists in this account" in result.stdout
+
+        def adopt(c):
+            from_here(c)
+            c["cloudviper:buckets"][0].update(importExisting=True, bucketName="cloudviper-kept-data-123456789012")
+        (tmp_path / "adopt").mkdir()
+        adopted = cli(aws, "preflight", "--stack", "kept", "--project-dir",
+                      str(project_with(tmp_path / "adopt", "kept", adopt)))
+        assert statuses(adopted.stdout)["buckets"] == "pass", adopted.stdout
+    finally:
+        s3.delete_bucket(Bucket="cloudviper-kept-data-123456789012")
+
+
+def test_the_deployer_listed_as_admin_fails(aws, tmp_path):
+    def edit(c):
+        from_here(c)
+        c["cloudviper:cluster"]["admins"] = ["arn:aws:iam::123456789012:user/moto"]  # moto's caller
+    result = cli(aws, "preflight", "--stack", "twice", "--project-dir", str(project_with(tmp_path, "twice", edit)))
+    assert result.returncode == 1 and statuses(result.stdout)["access entries"] == "fail"
+    assert "EKS would refuse the second access entry" in result.stdout
 
 
 def project_with(tmp_path: Path, name: str, edit) -> Path:
@@ -77,8 +136,9 @@ def project_with(tmp_path: Path, name: str, edit) -> Path:
 
 def test_type_not_offered_in_a_zone_fails(aws, tmp_path):
     def edit(c):
-        c["cloudviper:network"]["azs"] = ["us-east-1e"]  # the emulator offers m5.large in a-d and f, not e
+        c["cloudviper:network"]["azs"] = ["us-east-1a", "us-east-1e"]  # the emulator offers m5.large in a-d and f, not e
         c["cloudviper:nodeGroups"][1]["instanceTypes"] = ["m5.large"]
+        c["cloudviper:nodeGroups"][1]["zones"] = ["us-east-1e"]
     result = cli(aws, "preflight", "--stack", "nozone", "--project-dir", str(project_with(tmp_path, "nozone", edit)))
     assert result.returncode == 1
     assert statuses(result.stdout)["instance types"] == "fail"

@@ -42,7 +42,9 @@ def test_cluster_access_endpoint_encryption_logs_and_packing(cluster_capture):
     assert p["encryptionConfig"] == {"provider": {"keyArn": key.outputs["arn"]}, "resources": ["secrets"]}
     assert p["enabledClusterLogTypes"] == ["api", "audit", "authenticator"]
     assert p["kubeSchedulerConfig"]["nodeResourcesFit"]["scoringStrategy"]["type"] == "MostAllocated"
-    assert p["version"] == "1.33" and p["bootstrapSelfManagedAddons"] is False
+    assert p["version"] == "1.35" and p["bootstrapSelfManagedAddons"] is False
+    # botocore eks UpgradePolicyRequest: "The default value is EXTENDED"; without extendedSupport we say STANDARD.
+    assert p["upgradePolicy"] == {"supportType": "STANDARD"}
     logs = cluster_capture.one("aws:cloudwatch/logGroup:LogGroup", "eks-logs")
     assert logs.props["name"] == "/aws/eks/cloudviper-test/cluster" and cluster_capture.depends_on(c, logs)
 
@@ -94,8 +96,8 @@ def test_desired_capacity_is_left_to_the_autoscaler(cluster_capture):
 
 @pytest.mark.parametrize(("pool", "arch", "gpu"), [("workers", "x86_64", False), ("gpu", "x86_64", True)])
 def test_ami_comes_from_the_public_ssm_parameter(cluster_capture, pool, arch, gpu):
-    path = ami_parameter("1.33", arch, gpu)
-    assert path == f"/aws/service/eks/optimized-ami/1.33/amazon-linux-2023/{arch}/{'nvidia' if gpu else 'standard'}/recommended/image_id"
+    path = ami_parameter("1.35", arch, gpu)
+    assert path == f"/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/{arch}/{'nvidia' if gpu else 'standard'}/recommended/image_id"
     # The mock answers an SSM lookup with an id derived from the exact parameter name.
     assert template(cluster_capture, pool).props["imageId"] == "ami-" + hashlib.sha1(path.encode()).hexdigest()[:17]
 
@@ -104,13 +106,18 @@ def test_launch_templates_require_imdsv2_and_encrypt_the_root_volume(cluster_cap
     for pool in ("system", "workers", "gpu"):
         lt = template(cluster_capture, pool).props
         assert lt["metadataOptions"]["httpTokens"] == "required"
-        assert lt["metadataOptions"]["httpPutResponseHopLimit"] == 2
+        # Hop limit 1: pods cannot reach IMDS, so none can borrow the node role ("block access to
+        # instance metadata ... IMDSv2 only and updating the hop count to 1", aws/aws-eks-best-practices
+        # latest/bpg/security/iam.adoc @dc0243a). aws-node and kube-proxy use the host network.
+        assert lt["metadataOptions"]["httpPutResponseHopLimit"] == 1
         (dev,) = lt["blockDeviceMappings"]
         assert dev["ebs"]["encrypted"] == "true" and dev["ebs"]["volumeType"] == "gp3"
 
 
 def test_cpu_options_only_where_smt_is_off(cluster_capture):
-    assert template(cluster_capture, "workers").props["cpuOptions"] == {"threadsPerCore": 1}
+    # botocore ec2 LaunchTemplateCpuOptionsRequest: "Both the core count and threads per core must be
+    # specified in the request." m5.xlarge: 2 default cores (instance-facts.csv, from DescribeInstanceTypes).
+    assert template(cluster_capture, "workers").props["cpuOptions"] == {"coreCount": 2, "threadsPerCore": 1}
     assert "cpuOptions" not in template(cluster_capture, "system").props
 
 

@@ -210,7 +210,7 @@ def cluster_values(**dask):
 
 @pytest.mark.parametrize(("dask", "message"), [
     ({"workers": {"cores": 8}}, "cloudviper:dask.workers: 8 cores / 8Gi does not fit a node of pool workers"),
-    ({"workers": {"cores": 2}}, "cloudviper:dask.workers: 2 cores / 8Gi does not fit a node of pool workers (about 1.9 cores"),
+    ({"workers": {"cores": 2}}, "cloudviper:dask.workers: 2 cores / 8Gi does not fit a node of pool workers (about 1.78 cores"),
     ({"workers": {"cores": 2, "cpuRequest": "3"}}, 'cloudviper:dask.workers.cpuRequest: "3" is more than cores (2)'),
     ({"workers": {"pool": "nope"}}, 'cloudviper:dask.workers.pool: "nope" is not a node group; groups: system, workers, gpu'),
     ({"schedulerPool": "workers"}, "cloudviper:dask.schedulerPool: pool workers is spot; the scheduler needs a pool with spot: false"),

@@ -81,3 +81,10 @@ def test_encrypted_values_are_masked_not_decrypted(project_copy):
     assert result.returncode == 2
     assert "cloudviper:unknownSecret: unknown key" in result.stderr
     assert "AAABAKx9c2VjcmV0" not in result.stderr + result.stdout
+
+
+def test_a_malformed_pinned_date_exits_2(monkeypatch):
+    monkeypatch.setenv("CLOUDVIPER_TODAY", "2026-13-01")
+    result = plan("--stack", "dev")
+    assert result.returncode == 2 and "CLOUDVIPER_TODAY='2026-13-01' is not a date" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -106,3 +106,23 @@ def test_kms_key_outlives_a_kept_bucket(run_stack):
     assert cap.one("aws:kms/key:Key").retain_on_delete is True
     cap = run_stack(buckets=[{"name": "tmp", "allowDestroy": True}])
     assert cap.one("aws:kms/key:Key").retain_on_delete is False
+
+
+def test_the_key_alias_is_not_kept(run_stack):
+    # KMS DeleteAlias (botocore kms 2014-11-01): "Because an alias is not a property of a KMS key, you can
+    # delete and change the aliases of a KMS key without affecting the KMS key"; CreateAlias: "The alias must be
+    # unique in the account and Region" -- a kept alias would make the next `pulumi up` fail with AlreadyExists.
+    cap = run_stack(buckets=TWO_BUCKETS)
+    assert cap.one("aws:kms/key:Key").retain_on_delete is True
+    assert cap.one("aws:kms/alias:Alias").retain_on_delete is False
+
+
+def test_kept_buckets_and_their_key_can_be_imported(run_stack):
+    # S3 CreateBucket in us-east-1 on a bucket you own "returns 200 OK" (botocore s3 BucketAlreadyOwnedByYou),
+    # so re-creating would adopt it silently with a new key; importing keeps the key the objects need.
+    cap = run_stack(buckets=[{"name": "raw", "bucketName": "cloudviper-old-raw", "importExisting": True,
+                              "kmsKeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}, {"name": "new"}])
+    assert cap.one(BUCKET, "data-raw").import_id == "cloudviper-old-raw"
+    assert cap.one(BUCKET, "data-new").import_id == ""
+    assert cap.one("aws:kms/key:Key").import_id == "1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert cap.one("aws:kms/alias:Alias").import_id == ""  # a new alias for the adopted key

@@ -70,6 +70,18 @@ def test_deploy_workflow_needs_approval_per_stack(workflows, repo_root):
     assert order.index("burst") < order.index("primary") and up["strategy"]["max-parallel"] == 1
 
 
+def test_deploy_runs_where_the_api_is_reachable_and_preflight_guards_it(workflows):
+    # A GitHub-hosted runner's address is never in publicAccessCidrs: the runner comes from the
+    # DEPLOY_RUNNER_LABELS secret, and preflight (which checks the runner's address) runs before `up`.
+    wf = workflows["deploy"]
+    cloud, up = wf["jobs"]["cloud"], wf["jobs"]["up"]
+    assert up["runs-on"] == "${{ fromJSON(needs.cloud.outputs.runner) }}"
+    (check,) = cloud["steps"]
+    assert check["env"]["RUNNER"] == "${{ secrets.DEPLOY_RUNNER_LABELS }}" and "::warning::" in check["run"]
+    names = [s.get("name", s.get("uses", "")) for s in up["steps"]]
+    assert names.index("Preflight") < next(i for i, s in enumerate(up["steps"]) if "pulumi/actions" in s.get("uses", ""))
+
+
 def test_pr_comment_markdown_renders_the_dev_plan():
     result = plan("--stack", "dev", "--markdown")
     assert result.returncode == 0, result.stderr

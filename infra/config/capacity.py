@@ -1,10 +1,114 @@
-"""What one node of a pool offers to pods, for the config's fit checks."""
+"""What one node of a pool offers to pods, computed the way the EKS AL2023 AMI's nodeadm does (pure).
+
+    allocatable cpu    = online vCPUs - kube-reserved cpu (stepped percentages of the cores)
+    allocatable memory = memory the kernel reports - kube-reserved memory (11 MiB x maxPods + 255 MiB)
+                         - the hard eviction threshold (100 MiB)
+    free for workloads = allocatable - the DaemonSets that run on every node
+
+Sources are cited in tests/test_capacity.py. The one number the AMI does not give is how much of
+the nominal memory the kernel keeps; we subtract Karpenter's default VM overhead (7.5 %), which
+errs on the safe side.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Optional
 
+from infra.pricing.instance_facts import InstanceFacts, read_facts
 from infra.pricing.tables import load_prices
+
+# nodeadm internal/kubelet/config.go getCPUMillicoresToReserve: (from, to) millicores -> 1/10000ths reserved
+CPU_RESERVE_BANDS = ((0, 1000, 600), (1000, 2000, 100), (2000, 4000, 50), (4000, math.inf, 25))
+EVICTION_HARD_MEMORY_MIB = 100  # evictionHard memory.available
+DEFAULT_MAX_PODS = 110  # nodeadm's fallback when it cannot look the type up
+VM_MEMORY_OVERHEAD = 0.075  # Karpenter VM_MEMORY_OVERHEAD_PERCENT default
+
+
+@dataclass(frozen=True)
+class NodeDaemonSet:
+    """A DaemonSet that runs on every node (it tolerates every taint): its effective pod request."""
+
+    name: str
+    cpu_m: int
+    memory_mib: int
+    only_with_ebs_csi: bool = False
+
+
+# Effective pod request = max(largest init container, sum of containers).
+NODE_DAEMONSETS = (
+    NodeDaemonSet("aws-node (vpc-cni + network policy agent)", 50, 0),
+    NodeDaemonSet("kube-proxy", 100, 0),
+    NodeDaemonSet("ebs-csi-node", 30, 104, only_with_ebs_csi=True),
+)
+
+
+def kube_reserved_cpu_m(vcpus: int) -> int:
+    """nodeadm's kube-reserved CPU in millicores for a node with this many online vCPUs."""
+    total = vcpus * 1000
+    # integer division per band, as nodeadm does it
+    return sum(int((min(total, end) - start) * per_10000 // 10000)
+               for start, end, per_10000 in CPU_RESERVE_BANDS if total > start)
+
+
+def max_pods(facts: Optional[InstanceFacts]) -> int:
+    """nodeadm's maxPods: ENIs on the default network card x (IPv4 addresses per ENI - 1) + 2."""
+    if facts is None or not facts.max_enis:
+        return DEFAULT_MAX_PODS
+    return facts.max_enis * (facts.ipv4_per_eni - 1) + 2
+
+
+def kube_reserved_memory_mib(pods: int) -> int:
+    """nodeadm's kube-reserved memory for a node with this maxPods."""
+    return 11 * pods + 255
+
+
+@cache
+def instance_facts() -> dict[str, InstanceFacts]:
+    """The bundled DescribeInstanceTypes facts."""
+    return read_facts()
+
+
+@dataclass(frozen=True)
+class NodeCapacity:
+    """One node of a pool, as the kubelet and the scheduler will see it."""
+
+    instance_type: str
+    vcpus: int  # online: cores when SMT is off
+    cpu_m: int  # allocatable
+    memory_mib: int  # allocatable
+    pods: int
+    daemonset_cpu_m: int
+    daemonset_memory_mib: int
+
+    @property
+    def free_cores(self) -> float:
+        """Cores a workload pod can request after the per-node DaemonSets."""
+        return (self.cpu_m - self.daemonset_cpu_m) / 1000
+
+    @property
+    def free_gib(self) -> float:
+        """GiB a workload pod can request after the per-node DaemonSets."""
+        return (self.memory_mib - self.daemonset_memory_mib) / 1024
+
+
+def node_capacity(group: Any, ebs_csi: bool = False) -> NodeCapacity:
+    """The capacity of the smallest instance type of a node group (every type has one shape)."""
+    prices = load_prices()
+    name = min(group.instance_types, key=lambda t: (prices.instance(t).vcpu, prices.instance(t).memory_gib, t))
+    spec, facts = prices.instance(name), instance_facts().get(name)
+    vcpus = spec.vcpu
+    if group.disable_smt:
+        vcpus = facts.default_cores if facts else spec.vcpu // 2
+    pods = max_pods(facts)
+    kernel_mib = spec.memory_gib * 1024 * (1 - VM_MEMORY_OVERHEAD)
+    memory = math.floor(kernel_mib) - kube_reserved_memory_mib(pods) - EVICTION_HARD_MEMORY_MIB
+    daemonsets = [d for d in NODE_DAEMONSETS if ebs_csi or not d.only_with_ebs_csi]
+    return NodeCapacity(instance_type=name, vcpus=vcpus, cpu_m=vcpus * 1000 - kube_reserved_cpu_m(vcpus),
+                        memory_mib=memory, pods=pods, daemonset_cpu_m=sum(d.cpu_m for d in daemonsets),
+                        daemonset_memory_mib=sum(d.memory_mib for d in daemonsets))
 
 
 def gib(quantity: str) -> float:
@@ -17,9 +121,7 @@ def gib(quantity: str) -> float:
     return float(quantity) / 2**30 if float(quantity) > 4096 else float(quantity)
 
 
-def node_allocatable(group: Any) -> tuple[float, float]:
-    """(cores, GiB) a pod can request on one node of the group, after kubelet and system reserves."""
-    spec = min((load_prices().instance(t) for t in group.instance_types), key=lambda s: (s.vcpu, s.memory_gib))
-    cores = spec.vcpu // 2 if group.disable_smt else spec.vcpu
-    # EKS AL2023 reserves well under 0.1 core and ~10% of memory for kubelet and system daemons.
-    return cores - 0.1, spec.memory_gib * 0.9 - 0.75
+def node_allocatable(group: Any, ebs_csi: bool = False) -> tuple[float, float]:
+    """(cores, GiB) a workload pod can request on one node of the group."""
+    cap = node_capacity(group, ebs_csi)
+    return cap.free_cores, cap.free_gib

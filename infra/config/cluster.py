@@ -4,16 +4,40 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Literal
+from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import Model
+from infra.pricing.eks_support import calendar
 
-K8S_VERSIONS = ("1.31", "1.32", "1.33", "1.34", "1.35")
-PRINCIPAL_ARN_RE = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|assumed-role)/[\w+=,.@/-]+$")
+# Newest cluster-autoscaler patch release of each minor (kubernetes/autoscaler tags
+# cluster-autoscaler-X.Y.Z); its README: "use the _latest_ Cluster Autoscaler release that
+# corresponds to the minor version of Kubernetes that their cluster is running".
+AUTOSCALER_RELEASES = {"1.31": "1.31.5", "1.32": "1.32.7", "1.33": "1.33.6", "1.34": "1.34.5", "1.35": "1.35.2",
+                       "1.36": "1.36.1"}
+AUTOSCALER_REPOSITORY = "registry.k8s.io/autoscaling/cluster-autoscaler"
+# Versions EKS has (infra/pricing/eks-versions.csv) and the add-ons are pinned for.
+K8S_VERSIONS = tuple(v for v in calendar() if v in AUTOSCALER_RELEASES)
+# The newest version in standard support on the calendar's date whose support dates and add-ons we
+# have; tests/test_eks_versions.py keeps it in standard support for 90 days past that date.
+DEFAULT_VERSION = "1.35"
+# IAM roles and users only: EKS refuses an STS session (assumed-role) ARN in an access entry.
+PRINCIPAL_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
+# EKS KubernetesNetworkConfigRequest.serviceIpv4Cidr: inside these blocks, between /24 and /12.
+SERVICE_CIDR_PARENTS = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 LOG_TYPES = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
 DEFAULT_LOGS: tuple[LOG_TYPES, ...] = ("api", "audit", "authenticator")
+
+
+def check_principal(arn: str) -> str:
+    """The ARN, if EKS accepts it in an access entry (an IAM role or user, not an STS session)."""
+    if ":sts::" in arn or ":assumed-role/" in arn:
+        raise ValueError(f"{arn!r} is an STS session; EKS access entries take the role itself, "
+                         "e.g. arn:aws:iam::<account>:role/<name> (with its path, if it has one)")
+    if not PRINCIPAL_ARN_RE.match(arn):
+        raise ValueError(f"{arn!r} is not an IAM role or user ARN; expected arn:aws:iam::<account>:role/<name>")
+    return arn
 
 
 class AccessEntryConfig(Model):
@@ -25,21 +49,33 @@ class AccessEntryConfig(Model):
     @field_validator("principal_arn")
     @classmethod
     def _arn(cls, v: str) -> str:
-        if not PRINCIPAL_ARN_RE.match(v):
-            raise ValueError("is not an IAM role or user ARN; expected arn:aws:iam::<account>:role/<name>")
-        return v
+        return check_principal(v)
 
 
 class AutoscalerConfig(Model):
     """Cluster Autoscaler settings."""
 
-    image: str = Field("registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.0",
-                       description="Image; its minor version should match the cluster's.")
+    image: Optional[str] = Field(None, description="Image; default: the newest release for the cluster's minor version "
+                                                   "(a different minor is refused).")
     scale_down_unneeded_time: str = Field("10m", pattern=r"^\d+[smh]$", description="How long a node must be unneeded before removal.")
     scale_down_delay_after_add: str = Field("10m", pattern=r"^\d+[smh]$", description="Wait after a scale-up before scaling down.")
     scale_down_utilization_threshold: float = Field(0.5, gt=0, le=1, description="Requested/allocatable below which a node may go.")
-    expander: Literal["least-waste", "random", "most-pods", "price", "priority"] = Field(
+    # No `price`: the AWS provider has no pricing model, and the expander exits at start (klog.Fatalf).
+    expander: Literal["least-waste", "least-nodes", "random", "most-pods", "priority"] = Field(
         "least-waste", description="How to choose between node groups on scale-up.")
+    priorities: dict[int, list[str]] = Field(
+        default_factory=dict, description="For expander priority: priority (higher wins) -> node group names; groups "
+                                          "not listed are never scaled up.")
+
+    @model_validator(mode="after")
+    def _priorities(self) -> AutoscalerConfig:
+        if self.expander == "priority" and not self.priorities:
+            raise ValueError("expander priority needs priorities, e.g. {50: [workers], 10: [workers-od]}")
+        if self.priorities and self.expander != "priority":
+            raise ValueError("priorities are used by expander priority only; set expander: priority")
+        if any(p < 1 for p in self.priorities):
+            raise ValueError("priorities must be positive whole numbers (higher wins)")
+        return self
 
 
 # The release whose queue-mode contract infra/documents/termination.py follows.
@@ -58,15 +94,22 @@ class TerminationHandlerConfig(Model):
 class ClusterConfig(Model):
     """The EKS control plane."""
 
-    version: Literal[K8S_VERSIONS] = Field("1.33", description="Kubernetes version (1.31-1.35; 1.31+ allows node packing).")  # type: ignore[valid-type]
+    version: Literal[K8S_VERSIONS] = Field(  # type: ignore[valid-type]
+        DEFAULT_VERSION, description="Kubernetes minor version (see infra/pricing/eks-versions.csv); the policy pack "
+                                     "refuses one out of standard support unless extendedSupport is on.")
+    extended_support: bool = Field(
+        False, description="Stay on this version after its standard support ends, at the extended-support price "
+                           "($0.60/h instead of $0.10/h). Off: EKS upgrades the cluster when standard support ends.")
     endpoint_public_access: bool = Field(True, description="Reach the API from the internet (only from publicAccessCidrs).")
     public_access_cidrs: list[str] = Field(default_factory=list, description="Networks allowed to the public API endpoint, e.g. your campus.")
-    admins: list[str] = Field(default_factory=list, description="IAM principal ARNs given cluster-admin (EKS access policy).")
+    admins: list[str] = Field(default_factory=list, description="IAM role or user ARNs given cluster-admin (EKS access "
+                                                                "policy); not STS sessions, not the deployer when creatorIsAdmin.")
     access_entries: list[AccessEntryConfig] = Field(default_factory=list, description="Further principals mapped to Kubernetes groups.")
     creator_is_admin: bool = Field(True, description="The identity running `pulumi up` gets cluster-admin (it must, to deploy Kubernetes objects).")
     logs: list[LOG_TYPES] = Field(default_factory=lambda: list(DEFAULT_LOGS), description="Control-plane log types sent to CloudWatch.")
     log_retention_days: int = Field(30, ge=1, le=3653, description="How long control-plane logs are kept.")
-    service_cidr: str = Field("172.20.0.0/16", description="Kubernetes service IP range; must not overlap the VPC.")
+    service_cidr: str = Field("172.20.0.0/16", description="Kubernetes service IP range: private, /12 to /24, not "
+                                                           "overlapping the VPC.")
     node_packing: bool = Field(True, description="Schedule pods onto the fullest node that fits (NodeResourcesFit MostAllocated).")
     autoscaler: AutoscalerConfig = Field(default_factory=lambda: AutoscalerConfig.model_validate({}), description="Cluster Autoscaler.")
     termination_handler: TerminationHandlerConfig = Field(
@@ -88,18 +131,48 @@ class ClusterConfig(Model):
     @classmethod
     def _admins(cls, v: list[str]) -> list[str]:
         for arn in v:
-            if not PRINCIPAL_ARN_RE.match(arn):
-                raise ValueError(f"{arn!r} is not an IAM role or user ARN")
+            check_principal(arn)
         return v
 
     @field_validator("service_cidr")
     @classmethod
     def _service_cidr(cls, v: str) -> str:
         try:
-            ipaddress.IPv4Network(v, strict=True)
+            net = ipaddress.IPv4Network(v, strict=True)
         except ValueError:
             raise ValueError("is not an IPv4 network, e.g. 172.20.0.0/16") from None
+        if not any(net.subnet_of(p) for p in SERVICE_CIDR_PARENTS) or not 12 <= net.prefixlen <= 24:
+            raise ValueError("must be inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 and between /12 and /24 "
+                             "(EKS rejects anything else)")
         return v
+
+    @model_validator(mode="after")
+    def _principals_once(self) -> ClusterConfig:
+        # "An IAM principal can't be included in more than one access entry" (CreateAccessEntry).
+        seen: set[str] = set()
+        for arn in [*self.admins, *(e.principal_arn for e in self.access_entries)]:
+            if arn in seen:
+                raise ValueError(f"{arn} is named twice in admins/accessEntries; EKS allows one access entry per "
+                                 "principal (put its groups on that one entry)")
+            seen.add(arn)
+        return self
+
+    @model_validator(mode="after")
+    def _autoscaler_release(self) -> ClusterConfig:
+        image = self.autoscaler.image
+        if image is not None:
+            tag = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
+            minor = ".".join(tag.removeprefix("v").split(".")[:2])
+            if minor != self.version:
+                raise ValueError(f"autoscaler.image {image!r} is not a {self.version}.x release; the Cluster "
+                                 f"Autoscaler's minor version must match the cluster's (default: "
+                                 f"{AUTOSCALER_REPOSITORY}:v{AUTOSCALER_RELEASES[self.version]})")
+        return self
+
+    @property
+    def autoscaler_image(self) -> str:
+        """The Cluster Autoscaler image: configured, or the newest release for this minor version."""
+        return self.autoscaler.image or f"{AUTOSCALER_REPOSITORY}:v{AUTOSCALER_RELEASES[self.version]}"
 
     @model_validator(mode="after")
     def _endpoint(self) -> ClusterConfig:

@@ -8,8 +8,8 @@ from typing import Any, Optional
 import pulumi
 from pydantic import TypeAdapter, ValidationError
 
-from infra.config.checks import cluster_problems, workload_problems
 from infra.config.cluster import ClusterConfig
+from infra.config.cluster_checks import cluster_problems
 from infra.config.errors import ConfigError, key_path, render_value
 from infra.config.federation import FederationConfig
 from infra.config.messages import describe_errors, duplicate_names
@@ -17,6 +17,7 @@ from infra.config.namespaces import NamespaceConfig, RbacConfig, SecretConfig
 from infra.config.network import BUCKET_NAME_RE, Buckets, NetworkConfig
 from infra.config.pools import NodeGroups
 from infra.config.stack import REGION_RE, SECRET_VALUES, StackConfig, TagsConfig
+from infra.config.workload_checks import workload_problems
 from infra.config.workloads import ArkoudaConfig, DaskConfig
 
 PROJECT = "cloudviper"
@@ -93,6 +94,10 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
                 f"{project}-{stack}-{bucket.name}-<account id> is not a valid S3 name (lowercase, at most 63 "
                 "characters); set bucketName"
             )
+    kept_keys = sorted({b.kms_key_id for b in values.get("buckets") or [] if b.kms_key_id})
+    if len(kept_keys) > 1:
+        problems.append(f"{project}:buckets: kmsKeyId names {len(kept_keys)} keys ({', '.join(kept_keys)}); the stack "
+                        "has one data key, so every imported kms bucket must name the same one")
     problems += cluster_problems(project, values)
     problems += workload_problems(project, values, values.get(SECRET_VALUES) or {})
     if problems or not isinstance(region, str):

@@ -46,9 +46,13 @@ def _allowed_keys(model: Any, loc: tuple[Any, ...]) -> Optional[list[str]]:
 
 
 def _root_model(validator: Any) -> Any:
-    if isinstance(validator, TypeAdapter):
-        return getattr(validator.core_schema.get("items_schema", {}), "get", lambda *_: None)("cls")
-    return validator
+    """The model class of a section, also for lists of models (whose validators wrap the model's schema)."""
+    if not isinstance(validator, TypeAdapter):
+        return validator
+    schema = validator.core_schema.get("items_schema", {})
+    while isinstance(schema, dict) and "cls" not in schema and "schema" in schema:
+        schema = schema["schema"]  # function-after/before wrappers around the model schema
+    return schema.get("cls") if isinstance(schema, dict) else None
 
 
 def describe_errors(namespace: str, key: str, validator: Any, exc: ValidationError) -> list[str]:

@@ -26,10 +26,12 @@ class LimitsConfig(Model):
     """Per-container defaults (a LimitRange), so pods without resources still fit the quota."""
 
     default_cpu_request: str = Field("250m", description="CPU request of a container that sets none.")
+    default_cpu_limit: str = Field("1", description="CPU limit of a container that sets none (the quota limits CPU, "
+                                                    "so a pod without one would be refused).")
     default_memory_request: str = Field("1Gi", description="Memory request of a container that sets none.")
     default_memory_limit: str = Field("4Gi", description="Memory limit of a container that sets none.")
 
-    _q = field_validator("default_cpu_request", "default_memory_request", "default_memory_limit")(
+    _q = field_validator("default_cpu_request", "default_cpu_limit", "default_memory_request", "default_memory_limit")(
         classmethod(lambda cls, v: quantity(v)))
 
 

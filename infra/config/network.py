@@ -117,6 +117,23 @@ class BucketConfig(Model):
     allow_destroy: bool = Field(
         False, description="Let `pulumi destroy` delete the bucket and every object in it. Default: keep it."
     )
+    import_existing: bool = Field(
+        False, description="Adopt the bucket a `pulumi destroy` kept, instead of creating it (needs bucketName; "
+                           "README: 'Bringing kept data back')."
+    )
+    kms_key_id: Optional[str] = Field(
+        None, description="With importExisting: the id of the kept KMS key the bucket's objects are encrypted with; "
+                          "the stack adopts it as its data key."
+    )
+
+    @model_validator(mode="after")
+    def _import(self) -> BucketConfig:
+        if self.import_existing and not self.bucket_name:
+            raise ValueError("importExisting needs bucketName: the exact name of the kept bucket (`aws s3 ls`)")
+        if self.kms_key_id and not (self.import_existing and self.encryption == "kms"):
+            raise ValueError("kmsKeyId adopts a kept key for an imported kms bucket; set importExisting: true "
+                             "(and encryption: kms)")
+        return self
 
     @field_validator("name")
     @classmethod

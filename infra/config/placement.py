@@ -1,10 +1,11 @@
-"""Which node group a workload runs on: one rule, used by the config checks and the assembly."""
+"""Where things run: which node group a workload uses, and which zones a pool uses (one rule for checks and assembly)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Optional
 
+from infra.config.network import NetworkConfig
 from infra.config.pools import NodeGroupConfig
 from infra.config.workloads import ArkoudaConfig, DaskConfig
 
@@ -32,3 +33,16 @@ def dask_worker_pool(dask: DaskConfig, groups: Sequence[NodeGroupConfig]) -> Opt
 def arkouda_pool(ak: ArkoudaConfig, groups: Sequence[NodeGroupConfig]) -> Optional[NodeGroupConfig]:
     """pool, else the first compute pool."""
     return _named_or_first(groups, ak.pool, "compute")
+
+
+def pool_zones(pool: NodeGroupConfig, network: NetworkConfig) -> list[int]:
+    """Indices (in network.azs order) of the zones a pool's nodes run in: its zones, else all of the VPC's."""
+    if pool.zones is None:
+        return list(range(network.zone_count))
+    names = network.azs or []
+    return [names.index(z) for z in pool.zones if z in names]
+
+
+def zone_label(index: int) -> str:
+    """How a zone is named in resource names (z0, z1, ...; the subnets and NAT gateways use the same)."""
+    return f"z{index}"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import Model
+from infra.config.capacity import instance_facts
 from infra.pricing.tables import PricingError, load_prices
 
 NODE_GROUP_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$")
@@ -38,6 +39,35 @@ class TaintConfig(Model):
         return v
 
 
+# What a kubelet may put on its own Node with --node-labels (kubernetes/kubernetes
+# staging/src/k8s.io/kubelet/pkg/apis/well_known_labels.go, IsKubeletLabel): any other key in a
+# kubernetes.io or k8s.io namespace makes the kubelet exit at start, and the node never joins.
+KUBELET_LABELS = frozenset({
+    "kubernetes.io/hostname", "topology.kubernetes.io/zone", "topology.kubernetes.io/region",
+    "failure-domain.beta.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/region",
+    "beta.kubernetes.io/instance-type", "node.kubernetes.io/instance-type", "kubernetes.io/os", "kubernetes.io/arch",
+    "beta.kubernetes.io/os", "beta.kubernetes.io/arch",
+})
+KUBELET_LABEL_NAMESPACES = ("kubelet.kubernetes.io", "node.kubernetes.io")
+BURSTABLE_FAMILIES = ("t2", "t3", "t3a", "t4g")
+
+
+def kubelet_may_set(key: str) -> bool:
+    """Whether a kubelet may label its own Node with this key (the NodeRestriction rules)."""
+    if "/" not in key:
+        return True
+    namespace = key.split("/", 1)[0]
+    reserved = any(namespace == d or namespace.endswith("." + d) for d in ("kubernetes.io", "k8s.io"))
+    if not reserved or key in KUBELET_LABELS:
+        return True
+    return any(namespace == d or namespace.endswith("." + d) for d in KUBELET_LABEL_NAMESPACES)
+
+
+def zone_split(total: int, zones: int) -> list[int]:
+    """Spread `total` nodes over zones as evenly as possible, the first zones taking the remainder."""
+    return [total // zones + (1 if i < total % zones else 0) for i in range(zones)]
+
+
 def _arch(instance_type: str) -> str:
     """arm64 for Graviton families (a1, and a `g` after the generation digit: m6g, c7gn, r8gd)."""
     family = instance_type.split(".")[0]
@@ -63,6 +93,13 @@ class NodeGroupConfig(Model):
     disable_smt: bool = Field(False, description="One thread per core (hyperthreading off); not for .metal types.")
     gpu: bool = Field(False, description="Use the NVIDIA AMI variant (GPU instance types).")
     volume_size_gb: int = Field(50, ge=20, le=16384, description="Encrypted gp3 root volume size.")
+    zones: Optional[list[str]] = Field(
+        None, min_length=1, description="Zones of the VPC (network.azs) the pool uses; default all. One zone makes a "
+                                        "single-zone pool for EBS-backed or tightly coupled work.")
+    per_zone: bool = Field(False, description="One Auto Scaling group per zone, sizes split evenly; the autoscaler "
+                                              "balances them and scales up in the zone a pending pod needs.")
+    instance_refresh: bool = Field(False, description="Replace running nodes (rolling, drained first) when the "
+                                                      "launch template changes, e.g. for a new AMI.")
 
     @field_validator("name")
     @classmethod
@@ -79,6 +116,10 @@ class NodeGroupConfig(Model):
                 raise ValueError(f"label key {key!r} is not a valid Kubernetes key")
             if not LABEL_VALUE_RE.match(value):
                 raise ValueError(f"label value {value!r} of {key} is not a valid Kubernetes label value")
+            if not kubelet_may_set(key):
+                raise ValueError(f"label key {key!r} is in a kubernetes.io/k8s.io namespace a kubelet may not set on "
+                                 "its own node (the node would never join); use your own prefix, e.g. example.org/, "
+                                 "or node.kubernetes.io/")
         return v
 
     @field_validator("instance_types")
@@ -116,12 +157,34 @@ class NodeGroupConfig(Model):
             if metal:
                 raise ValueError(f"disableSmt cannot be used with bare-metal types ({', '.join(metal)}): "
                                  "EC2 rejects CPU options for .metal instances")
+            for t in self.instance_types:
+                facts = instance_facts().get(t)
+                if facts is None:
+                    raise ValueError(f"disableSmt: no CPU facts for {t} in infra/pricing/instance-facts.csv")
+                if not facts.valid_threads_per_core:
+                    raise ValueError(f"disableSmt cannot be used with {t}: EC2 does not accept CPU options for it")
+                if facts.default_threads_per_core != 2 or 1 not in facts.valid_threads_per_core:
+                    raise ValueError(f"disableSmt: {t} runs one thread per core already; there is no SMT to turn off")
+        burstable = {t.split(".")[0] in BURSTABLE_FAMILIES for t in self.instance_types}
+        if len(burstable) > 1:
+            raise ValueError("mixes burstable (t2/t3/t3a/t4g) and fixed-performance types; the group's launch "
+                             "template sets CPU credits for burstable types, so use one kind per group")
         gpus = [load_prices().instance(t).gpus for t in self.instance_types]
         if self.gpu and not all(gpus):
             raise ValueError("gpu: true needs GPU instance types (e.g. g5.xlarge)")
         if not self.gpu and any(gpus):
             raise ValueError("has GPU instance types; set gpu: true so the NVIDIA AMI is used")
         return self
+
+    @property
+    def physical_cores(self) -> int:
+        """Cores per node (every type of the group has the same vCPU count, hence the same cores)."""
+        return instance_facts()[self.instance_types[0]].default_cores
+
+    @property
+    def burstable(self) -> bool:
+        """T-family types, launched in standard credit mode (no surprise CPU-credit charges)."""
+        return self.instance_types[0].split(".")[0] in BURSTABLE_FAMILIES
 
     @property
     def all_labels(self) -> dict[str, str]:

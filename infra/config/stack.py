@@ -17,7 +17,7 @@ from infra.config.federation import FederationConfig
 from infra.config.namespaces import NamespaceConfig, RbacConfig, SecretConfig
 from infra.config.network import Buckets, NetworkConfig
 from infra.config.pools import NodeGroups
-from infra.config.workloads import ArkoudaConfig, DaskConfig
+from infra.config.workloads import ArkoudaConfig, DaskConfig, needs_ebs_csi
 
 # Regions look like us-east-1, eu-central-2, us-gov-west-1, ap-southeast-7.
 REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
@@ -80,3 +80,8 @@ class StackConfig(Model):
         if not REGION_RE.match(v):
             raise ValueError("is not an AWS region name; expected e.g. us-east-1")
         return v
+
+    @property
+    def needs_ebs_csi(self) -> bool:
+        """Whether the stack installs the EBS CSI driver."""
+        return needs_ebs_csi(self.arkouda)

@@ -7,12 +7,14 @@ from typing import Literal, Optional
 from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import Model, dns_label, quantity
+from infra.config.namespaces import QuotaConfig
 
 
 class DaskWorkersConfig(Model):
     """Dask workers: one pod per worker, threads and memory limit derived from its resources."""
 
-    replicas: int = Field(2, ge=0, le=10000, description="Worker pods to keep running (the Deployment recreates lost ones).")
+    replicas: int = Field(2, ge=0, le=10000, description="Worker pods to start with (the Deployment recreates lost ones); "
+                                                         "later scaling by kubectl or JupyterLab is kept by `pulumi up`.")
     cores: int = Field(2, ge=1, le=512, description="CPU limit per worker in cores; also its --nthreads.")
     cpu_request: Optional[str] = Field(
         None, description="CPU request if lower than cores (e.g. 7500m so 8 threads fit an 8-core node after reserves).")
@@ -46,6 +48,9 @@ class DaskConfig(Model):
     scheduler_pool: Optional[str] = Field(None, description="Node group for the scheduler (default: the first scheduler pool, else system).")
     workers: DaskWorkersConfig = Field(default_factory=lambda: DaskWorkersConfig.model_validate({}), description="Workers.")
     jupyter: JupyterConfig = Field(default_factory=lambda: JupyterConfig.model_validate({}), description="JupyterLab.")
+    quota: Optional[QuotaConfig] = Field(
+        None, description="Resource budget of the namespace; default: what the scheduler, JupyterLab and as many "
+                          "workers as the worker pool holds at maxSize request.")
     termination_grace_seconds: int = Field(
         100, ge=10, le=115, description="Time a worker has to hand its data over; must fit the 2-minute spot notice.")
 
@@ -78,6 +83,9 @@ class ArkoudaConfig(Model):
                                                   description="Where arrays are saved.")
     pool: Optional[str] = Field(None, description="Node group for the locales and server (default: the first compute pool).")
 
+    quota: Optional[QuotaConfig] = Field(
+        None, description="Resource budget of the namespace; default: what the locales and the server request.")
+
     _ns = field_validator("namespace")(classmethod(lambda cls, v: dns_label(v)))
     _q = field_validator("memory_per_locale")(classmethod(lambda cls, v: quantity(v)))
 
@@ -86,3 +94,8 @@ class ArkoudaConfig(Model):
         if self.server_port == self.metrics_port:
             raise ValueError("serverPort and metricsPort must differ")
         return self
+
+
+def needs_ebs_csi(arkouda: Optional[ArkoudaConfig]) -> bool:
+    """Whether a workload asks for EBS volumes, so the stack installs the EBS CSI driver."""
+    return arkouda is not None and arkouda.persistence.kind == "pvc"

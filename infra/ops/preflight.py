@@ -14,8 +14,10 @@ from typing import Any, Optional
 import boto3
 import botocore.exceptions
 
+from infra.config.placement import pool_zones
 from infra.config.policy_file import DEFAULT_ALLOWED_REGIONS, load_policy_config
 from infra.config.stack import StackConfig
+from infra.ops import access_checks
 from infra.ops.prices_refresh import fetch_spot
 from infra.pricing.cost import split_on_demand
 from infra.pricing.tables import PriceTable, load_prices
@@ -78,12 +80,15 @@ def allowed_regions(stack: str, config_dir: Path) -> list[str]:
 class Preflight:
     """Runs every check for one stack; each check catches its own AWS errors."""
 
-    def __init__(self, cfg: StackConfig, policy_config_dir: Path, session: Optional[boto3.session.Session] = None) -> None:
+    def __init__(self, cfg: StackConfig, policy_config_dir: Path, session: Optional[boto3.session.Session] = None,
+                 offline: bool = False) -> None:
         self.cfg = cfg
         self.policy_config_dir = policy_config_dir
         self.session = session or boto3.session.Session(region_name=cfg.region)
         self.prices = load_prices(cfg.region)
+        self.offline = offline
         self._zones: Optional[list[str]] = None
+        self._caller: Optional[dict[str, str]] = None
 
     def client(self, service: str) -> Any:
         return self.session.client(service, region_name=self.cfg.region)
@@ -91,7 +96,8 @@ class Preflight:
     def run(self) -> list[Check]:
         """All checks, in order."""
         checks: list[Callable[[], Check]] = [self.identity, self.region, self.offerings, self.spot_prices,
-                                             self.quotas, self.eks_version]
+                                             self.quotas, self.eks_version, self.api_access, self.access_entries,
+                                             self.kept_buckets]
         results = []
         for check in checks:
             try:
@@ -101,9 +107,40 @@ class Preflight:
                                      "check credentials, region and permissions, then run preflight again"))
         return results
 
+    def caller(self) -> dict[str, str]:
+        """STS GetCallerIdentity, once."""
+        if self._caller is None:
+            self._caller = self.client("sts").get_caller_identity()
+        return self._caller
+
     def identity(self) -> Check:
-        who = self.client("sts").get_caller_identity()
+        who = self.caller()
         return Check("identity", PASS, f"account {who['Account']} as {who['Arn']}")
+
+    def api_access(self) -> Check:
+        return Check("API access", *access_checks.api_access_verdict(
+            self.cfg, None if self.offline else access_checks.egress_address))
+
+    def access_entries(self) -> Check:
+        return Check("access entries", *access_checks.creator_verdict(self.cfg, self.caller()["Arn"]))
+
+    def kept_buckets(self) -> Check:
+        """No bucket name is taken, by another account or by a bucket an earlier destroy kept."""
+        s3, account = self.client("s3"), self.caller()["Account"]
+        verdicts = []
+        for b in self.cfg.buckets:
+            name = b.bucket_name or f"{self.cfg.project}-{self.cfg.stack}-{b.name}-{account}"
+            try:
+                s3.head_bucket(Bucket=name, ExpectedBucketOwner=account)
+                state = "ours"
+            except botocore.exceptions.ClientError as exc:
+                code = str(exc.response.get("Error", {}).get("Code", ""))
+                state = "missing" if code in ("404", "NoSuchBucket", "NotFound") else "theirs"
+            verdicts.append(access_checks.bucket_verdict(name, state, b.import_existing))
+        failed = [v for v in verdicts if v[0] == FAIL]
+        if failed:
+            return Check("buckets", FAIL, "; ".join(v[1] for v in failed), failed[0][2])
+        return Check("buckets", PASS, "; ".join(v[1] for v in verdicts) or "no buckets")
 
     def region(self) -> Check:
         allowed = allowed_regions(self.cfg.stack, self.policy_config_dir)
@@ -143,16 +180,18 @@ class Preflight:
                                                 {"Name": "location", "Values": zones}]):
             for o in page["InstanceTypeOfferings"]:
                 offered.setdefault(o["InstanceType"], set()).add(o["Location"])
-        nowhere = [t for t in types if not offered[t]]
-        partial = {t: sorted(set(zones) - offered[t]) for t in types if offered[t] and set(zones) - offered[t]}
-        unplaceable = [f"group {g.name}: none of {', '.join(g.instance_types)} is offered in {', '.join(zones)}"
-                       for g in self.cfg.node_groups if all(not offered[t] for t in g.instance_types)]
+        group_zones = {g.name: [zones[i] for i in pool_zones(g, self.cfg.network) if i < len(zones)]
+                       for g in self.cfg.node_groups}
+        unplaceable = [f"group {g.name}: none of {', '.join(g.instance_types)} is offered in "
+                       f"{', '.join(group_zones[g.name])}" for g in self.cfg.node_groups
+                       if all(not offered[t] & set(group_zones[g.name]) for t in g.instance_types)]
         if unplaceable:
             return Check("instance types", FAIL, "; ".join(unplaceable), "pick types offered in these zones or other zones")
-        if nowhere or partial:
-            parts = [f"{t} not offered in any of {', '.join(zones)}" for t in nowhere]
-            parts += [f"{t} not in {', '.join(z)}" for t, z in partial.items()]
-            singles = [g.name for g in self.cfg.node_groups if len(g.instance_types) == 1 and g.instance_types[0] in partial]
+        missing = {(g.name, t): sorted(set(group_zones[g.name]) - offered[t]) for g in self.cfg.node_groups
+                   for t in g.instance_types if set(group_zones[g.name]) - offered[t]}
+        if missing:
+            parts = [f"{t} not in {', '.join(z)}" for (_, t), z in missing.items()]
+            singles = [g.name for g in self.cfg.node_groups if len(g.instance_types) == 1 and (g.name, g.instance_types[0]) in missing]
             status = FAIL if singles else WARN
             fix = (f"groups {', '.join(singles)} have a single type missing in a zone: add types of the same shape or "
                    "change cloudviper:network.azs") if singles else ""

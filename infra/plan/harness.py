@@ -38,6 +38,7 @@ class CapturedResource:
     inputs: dict[str, Any]
     ignore_changes: list[str] = field(default_factory=list)
     additional_secret_outputs: list[str] = field(default_factory=list)
+    import_id: str = ""  # ResourceOptions(import_=...): adopt this existing cloud resource
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -139,7 +140,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             provider=request.provider or None, protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete), inputs=inputs, ignore_changes=list(request.ignoreChanges),
-            additional_secret_outputs=list(request.additionalSecretOutputs),
+            additional_secret_outputs=list(request.additionalSecretOutputs), import_id=request.importId,
             id=self.resources[urn].id if urn in self.resources else "", outputs=state,
         ))
         return response

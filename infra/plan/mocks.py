@@ -115,6 +115,8 @@ class CloudMocks(pulumi_mocks.Mocks):
             kind = typ.rsplit(":", 1)[-1].lower()
             res_name = unwrap(inputs.get("name")) or f"{name}-{digest[:7]}"
             state.update(name=res_name, arn=f"arn:aws:iam::{ACCOUNT_ID}:{kind}/{res_name}")
+        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            state.update(latestVersion=1, defaultVersion=1)  # a new template's first version
         elif typ == "aws:kms/key:Key":
             rid = f"{digest[:8]}-{digest[8:12]}-4{digest[12:15]}-8{digest[15:17]}0-{digest[:12]}"
             state.update(keyId=rid, arn=f"arn:aws:kms:{self.region}:{ACCOUNT_ID}:key/{rid}")

@@ -16,9 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from infra.pricing import eks_support
 from infra.pricing.tables import HOURS_PER_MONTH, PriceTable, PricingError
 
 ASG = "aws:autoscaling/group:Group"
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"
 DEFAULT_ROOT_GB = 20  # EKS AL2023 AMIs' root volume when a launch template sets none
@@ -151,6 +153,19 @@ def price_group(asg: ResourceView, prices: PriceTable) -> CostItem:
     return CostItem(name=asg.name, type=asg.type, idle=at(lo), desired=at(mid), max=at(hi), detail=detail)
 
 
+def price_control_plane(res: ResourceView, prices: PriceTable) -> CostItem:
+    """The EKS control plane at its support tier today (an unset upgrade policy is EXTENDED, the API default)."""
+    version = str(res.props.get("version") or "")
+    support = str(_get(res.props, "upgradePolicy", "supportType") or eks_support.EXTENDED)
+    on = eks_support.today()
+    tier = eks_support.billed_tier(version, support, on)
+    detail = f"EKS control plane, {version} ({tier} support)"
+    window = eks_support.calendar().get(version)
+    if tier == "extended" and window is not None:
+        detail += f"; standard support ended {window.end_of_standard.isoformat()}"
+    return flat(prices.fixed_price(f"eks_cluster_{tier}_support"), detail, res.name, res.type)
+
+
 def price_resource(res: ResourceView, prices: PriceTable) -> Optional[CostItem]:
     """Price one resource, or None when it has no fixed hourly cost."""
     t, p = res.type, res.props
@@ -161,8 +176,8 @@ def price_resource(res: ResourceView, prices: PriceTable) -> Optional[CostItem]:
         gb = _number(_get(p, "rootBlockDevice", "volumeSize"), DEFAULT_ROOT_GB)
         hourly = prices.on_demand(itype) + gb * prices.fixed_price("ebs_gp3_storage") / HOURS_PER_MONTH
         return flat(hourly, f"1 x {itype} on-demand", res.name, t)
-    if t == "aws:eks/cluster:Cluster":
-        return flat(prices.fixed_price("eks_cluster_standard_support"), "EKS control plane (standard support)", res.name, t)
+    if t == EKS_CLUSTER:
+        return price_control_plane(res, prices)
     if t == "aws:ec2/natGateway:NatGateway":
         return flat(prices.fixed_price("nat_gateway_hour"), "NAT gateway hour (+ $/GB processed)", res.name, t)
     if t == "aws:ec2/eip:Eip":

@@ -1,4 +1,4 @@
-"""Checks across config sections (cluster, node groups, namespaces, RBAC, secrets, workloads, federation).
+"""Checks across config sections for what runs in the cluster: namespaces, RBAC, secrets, Dask, Arkouda, federation.
 
 Each section is valid on its own by the time these run; they check what one section
 needs from another, and return `ns:key.path: value ...` problem lines.
@@ -6,42 +6,23 @@ needs from another, and return `ns:key.path: value ...` problem lines.
 
 from __future__ import annotations
 
-import ipaddress
+import math
 from typing import Any, Optional
 
 from infra.config.capacity import gib, node_allocatable
 from infra.config.errors import key_path, render_value
 from infra.config.kubeconfig_check import KubeconfigError, check_kubeconfig
 from infra.config.messages import duplicate_names
-from infra.config.network import NetworkConfig
 from infra.config.placement import arkouda_pool, dask_scheduler_pool, dask_worker_pool
+from infra.config.quotas import arkouda_budget, dask_budget, max_dask_workers, workers_per_node
+from infra.config.quotas import cores as cores_of
 from infra.config.stack import SECRET_VALUES
+from infra.config.workloads import needs_ebs_csi
 
 
-def cluster_problems(project: str, values: dict[str, Any]) -> list[str]:
-    """Checks across cloudviper:cluster, cloudviper:nodeGroups and cloudviper:network."""
-    problems = []
-    cluster, groups = values.get("cluster"), values.get("nodeGroups") or []
-    network = values.get("network") or NetworkConfig.model_validate({})
-    if groups and cluster is None:
-        problems.append(f"{project}:nodeGroups: node groups need a cluster; set {project}:cluster (see README)")
-    if cluster is not None:
-        if not any(g.role == "system" and g.min_size >= 1 for g in groups):
-            problems.append(
-                f"{project}:nodeGroups: the cluster needs a node group with role: system and minSize >= 1 "
-                "to run its add-ons (CoreDNS, Cluster Autoscaler, Node Termination Handler)"
-            )
-        if ipaddress.ip_network(cluster.service_cidr).overlaps(ipaddress.ip_network(network.cidr)):
-            problems.append(
-                f"{key_path(project, 'cluster', ('serviceCidr',))}: {render_value(cluster.service_cidr)} overlaps "
-                f"the VPC range {network.cidr}; pick a range outside it"
-            )
-    problems += duplicate_names(project, "nodeGroups", (), [g.name for g in groups])
-    for i, g in enumerate(groups):
-        if g.on_demand_base > g.max_size:
-            problems.append(f"{key_path(project, 'nodeGroups', (i, 'onDemandBase'))}: {g.on_demand_base} is larger "
-                            f"than maxSize ({g.max_size})")
-    return problems
+def uses_ebs_csi(values: dict[str, Any]) -> bool:
+    """Whether the stack installs the EBS CSI driver (whose node pod then runs on every node)."""
+    return needs_ebs_csi(values.get("arkouda"))
 
 
 def workload_problems(project: str, values: dict[str, Any], raw_secrets: Optional[dict[str, Any]] = None) -> list[str]:
@@ -90,7 +71,7 @@ def _arkouda_problems(project: str, ak: Any, values: dict[str, Any]) -> list[str
     if pool is None:
         return [f"{key_path(project, 'arkouda', ('pool',))}: {render_value(ak.pool)} is not a node group; "
                 f"groups: {', '.join(by_name) or 'none'}"]
-    cores, mem = node_allocatable(pool)
+    cores, mem = node_allocatable(pool, ebs_csi=uses_ebs_csi(values))
     if ak.threads_per_locale > cores or gib(ak.memory_per_locale) > mem:
         return [f"{key_path(project, 'arkouda', ('threadsPerLocale',))}: {ak.threads_per_locale} cores / "
                 f"{ak.memory_per_locale} per locale is more than a node of pool {pool.name} offers (about {cores:g} "
@@ -98,6 +79,10 @@ def _arkouda_problems(project: str, ak: Any, values: dict[str, Any]) -> list[str
     if ak.locales > pool.max_size:
         return [f"{key_path(project, 'arkouda', ('locales',))}: {ak.locales} locales need {ak.locales} nodes, but "
                 f"pool {pool.name} has maxSize {pool.max_size}"]
+    short = arkouda_budget(ak).shortfall(ak.quota) if ak.quota is not None else []
+    if short:
+        return [f"{key_path(project, 'arkouda', ('quota',))}: does not admit the {ak.locales} locales "
+                f"({'; '.join(short)}); raise it or leave it out (the default admits them)"]
     return []
 
 
@@ -129,6 +114,21 @@ def _federation_problems(project: str, fed: Any, values: dict[str, Any], namespa
     return problems
 
 
+def _dask_capacity_problems(project: str, dask: Any, pool: Any, ebs_csi: bool) -> list[str]:
+    """Replicas the worker pool cannot hold, and a configured quota that cannot admit the workers."""
+    per_node = workers_per_node(dask, pool, ebs_csi)
+    if dask.workers.replicas > per_node * pool.max_size:
+        return [f"{key_path(project, 'dask', ('workers', 'replicas'))}: {dask.workers.replicas} workers need "
+                f"{math.ceil(dask.workers.replicas / per_node)} nodes of pool {pool.name} ({per_node} per node), but its "
+                f"maxSize is {pool.max_size}"]
+    short = dask_budget(dask, pool, ebs_csi).shortfall(dask.quota) if dask.quota is not None else []
+    if short:
+        return [f"{key_path(project, 'dask', ('quota',))}: does not admit the scheduler, JupyterLab and the "
+                f"{max_dask_workers(dask, pool, ebs_csi)} workers pool {pool.name} holds ({'; '.join(short)}); raise it "
+                "or leave it out (the default admits them)"]
+    return []
+
+
 def _dask_problems(project: str, dask: Any, values: dict[str, Any], secret_names: set[str]) -> list[str]:
     groups = values.get("nodeGroups") or []
     if values.get("cluster") is None:
@@ -140,8 +140,8 @@ def _dask_problems(project: str, dask: Any, values: dict[str, Any], secret_names
         problems.append(f"{key_path(project, 'dask', ('workers', 'pool'))}: {render_value(dask.workers.pool)} is not a "
                         f"node group; groups: {', '.join(by_name) or 'none'}")
     else:
-        cores, mem = node_allocatable(workers)
-        request = gib(dask.workers.cpu_request) if dask.workers.cpu_request else dask.workers.cores
+        cores, mem = node_allocatable(workers, ebs_csi=uses_ebs_csi(values))
+        request = cores_of(dask.workers.cpu_request) if dask.workers.cpu_request else dask.workers.cores
         if request > dask.workers.cores:
             problems.append(f"{key_path(project, 'dask', ('workers', 'cpuRequest'))}: "
                             f"{render_value(dask.workers.cpu_request)} is more than cores ({dask.workers.cores})")
@@ -149,6 +149,8 @@ def _dask_problems(project: str, dask: Any, values: dict[str, Any], secret_names
             problems.append(f"{key_path(project, 'dask', ('workers',))}: {request:g} cores / {dask.workers.memory} "
                             f"does not fit a node of pool {workers.name} (about {cores:g} cores / {mem:.1f} GiB "
                             "allocatable); lower cores (or set cpuRequest) or memory")
+        else:
+            problems += _dask_capacity_problems(project, dask, workers, uses_ebs_csi(values))
     sched = dask_scheduler_pool(dask, groups)
     if sched is None:
         problems.append(f"{key_path(project, 'dask', ('schedulerPool',))}: {render_value(dask.scheduler_pool)} is not a "
@@ -158,7 +160,7 @@ def _dask_problems(project: str, dask: Any, values: dict[str, Any], secret_names
                         "needs a pool with spot: false (losing it loses the computation; an on-demand base does not "
                         "pin the scheduler to the on-demand node)")
     else:
-        cores, mem = node_allocatable(sched)
+        cores, mem = node_allocatable(sched, ebs_csi=uses_ebs_csi(values))
         need_cpu, need_mem = gib(dask.scheduler_cpu), gib(dask.scheduler_memory)
         if dask.jupyter.enabled:  # JupyterLab runs on the scheduler's pool too
             need_cpu, need_mem = need_cpu + gib(dask.jupyter.cpu), need_mem + gib(dask.jupyter.memory)

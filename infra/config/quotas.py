@@ -1,0 +1,82 @@
+"""The resource budgets (ResourceQuotas) of the namespaces the stack's own workloads run in.
+
+A budget that is too small is silent: the API server refuses the pods over it and the
+Deployment just shows fewer replicas. So the default budget is exactly what the stack can run at
+its largest, and a budget set in config that cannot admit that is a config error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from infra.config.capacity import gib, node_allocatable
+from infra.config.namespaces import QuotaConfig
+
+
+@dataclass(frozen=True)
+class Budget:
+    """CPU limits (cores), memory (GiB) and pods some set of workloads needs."""
+
+    cpu: float
+    memory_gib: float
+    pods: int
+
+    def __add__(self, other: Budget) -> Budget:
+        return Budget(self.cpu + other.cpu, self.memory_gib + other.memory_gib, self.pods + other.pods)
+
+    def times(self, n: int) -> Budget:
+        """n copies."""
+        return Budget(self.cpu * n, self.memory_gib * n, self.pods * n)
+
+    def quota(self) -> QuotaConfig:
+        """A quota that admits exactly this (rounded up to whole millicores and MiB)."""
+        cpu_m, mem_mi = math.ceil(round(self.cpu * 1000, 6)), math.ceil(round(self.memory_gib * 1024, 6))
+        return QuotaConfig.model_validate({
+            "cpu": str(cpu_m // 1000) if cpu_m % 1000 == 0 else f"{cpu_m}m",
+            "memory": f"{mem_mi // 1024}Gi" if mem_mi % 1024 == 0 else f"{mem_mi}Mi",
+            "pods": max(self.pods, 1),
+        })
+
+    def shortfall(self, quota: QuotaConfig) -> list[str]:
+        """What of this budget the quota does not admit ([] if it admits all)."""
+        missing = []
+        if cores(quota.cpu) + 1e-9 < self.cpu:
+            missing.append(f"cpu {self.cpu:g} > {quota.cpu}")
+        if gib(quota.memory) + 1e-9 < self.memory_gib:
+            missing.append(f"memory {self.memory_gib:.1f}Gi > {quota.memory}")
+        if quota.pods < self.pods:
+            missing.append(f"pods {self.pods} > {quota.pods}")
+        return missing
+
+
+def cores(quantity: str) -> float:
+    """A CPU quantity in cores (500m -> 0.5)."""
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def workers_per_node(dask: Any, pool: Any, ebs_csi: bool) -> int:
+    """How many Dask workers one node of the worker pool holds (by requests)."""
+    free_cores, free_gib = node_allocatable(pool, ebs_csi)
+    request = cores(dask.workers.cpu_request) if dask.workers.cpu_request else dask.workers.cores
+    return max(0, min(int(free_cores // request), int(free_gib // gib(dask.workers.memory))))
+
+
+def max_dask_workers(dask: Any, pool: Any, ebs_csi: bool) -> int:
+    """The most workers the stack can run: what the worker pool holds at maxSize (or more replicas)."""
+    return max(dask.workers.replicas, workers_per_node(dask, pool, ebs_csi) * pool.max_size)
+
+
+def dask_budget(dask: Any, worker_pool: Any, ebs_csi: bool) -> Budget:
+    """Scheduler + JupyterLab + the most workers, by their limits (memory request = limit)."""
+    budget = Budget(cores(dask.scheduler_cpu), gib(dask.scheduler_memory), 1)
+    if dask.jupyter.enabled:
+        budget += Budget(cores(dask.jupyter.cpu), gib(dask.jupyter.memory), 1)
+    worker = Budget(float(dask.workers.cores), gib(dask.workers.memory), 1)
+    return budget + worker.times(max_dask_workers(dask, worker_pool, ebs_csi))
+
+
+def arkouda_budget(ak: Any) -> Budget:
+    """Every locale (the server is locale 0), each with its own threads and memory."""
+    return Budget(float(ak.threads_per_locale), gib(ak.memory_per_locale), 1).times(ak.locales)

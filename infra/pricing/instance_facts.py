@@ -1,0 +1,79 @@
+"""EC2 instance-type facts the node model needs beyond the price table: cores, threads, ENIs, memory.
+
+The bundled table (instance-facts.csv, sources in SOURCES.md) is EC2 DescribeInstanceTypes output
+reduced to these columns; `rows_from_describe` is the one reduction, used by the test that keeps
+the table equal to its upstream and by `python -m infra prices refresh`. Standard library only.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+FACTS_FILE = Path(__file__).resolve().parent / "instance-facts.csv"
+COLUMNS = ("instance_type", "default_vcpus", "default_cores", "default_threads_per_core", "valid_threads_per_core",
+           "memory_mib", "max_enis", "ipv4_per_eni", "instance_storage_gb")
+
+
+@dataclass(frozen=True)
+class InstanceFacts:
+    """What DescribeInstanceTypes says about one type (None: the API does not say)."""
+
+    name: str
+    default_vcpus: int
+    default_cores: int
+    default_threads_per_core: int
+    valid_threads_per_core: tuple[int, ...]  # empty: CPU options cannot be set for this type
+    memory_mib: int
+    max_enis: int  # network interfaces on the default network card (what the VPC CNI uses)
+    ipv4_per_eni: int
+    instance_storage_gb: int  # local NVMe/SSD instance store, 0 if none
+
+
+def rows_from_describe(items: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """CSV rows, sorted by type, from DescribeInstanceTypes `InstanceTypes` entries."""
+    rows = []
+    for it in items:
+        vcpu, net = it.get("VCpuInfo") or {}, it.get("NetworkInfo") or {}
+        default_card = net.get("DefaultNetworkCardIndex", 0)
+        cards = {c.get("NetworkCardIndex"): c for c in net.get("NetworkCards") or []}
+        enis = (cards.get(default_card) or {}).get("MaximumNetworkInterfaces", net.get("MaximumNetworkInterfaces", 0))
+        threads = vcpu.get("DefaultThreadsPerCore", 1)
+        rows.append({
+            "instance_type": str(it["InstanceType"]),
+            "default_vcpus": str(vcpu.get("DefaultVCpus", 0)),
+            "default_cores": str(vcpu.get("DefaultCores", vcpu.get("DefaultVCpus", 0) // max(threads, 1))),
+            "default_threads_per_core": str(threads),
+            "valid_threads_per_core": " ".join(str(t) for t in vcpu.get("ValidThreadsPerCore") or []),
+            "memory_mib": str((it.get("MemoryInfo") or {}).get("SizeInMiB", 0)),
+            "max_enis": str(enis),
+            "ipv4_per_eni": str(net.get("Ipv4AddressesPerInterface", 0)),
+            "instance_storage_gb": str((it.get("InstanceStorageInfo") or {}).get("TotalSizeInGB", 0)),
+        })
+    return sorted(rows, key=lambda r: r["instance_type"])
+
+
+def write_facts(rows: Iterable[Mapping[str, str]], path: Path = FACTS_FILE) -> None:
+    """Write the table (the bundled one, or a refreshed copy)."""
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_facts(path: Optional[Path] = None) -> dict[str, InstanceFacts]:
+    """The facts table, by instance type."""
+    with (path or FACTS_FILE).open(newline="") as fh:
+        return {
+            r["instance_type"]: InstanceFacts(
+                name=r["instance_type"], default_vcpus=int(r["default_vcpus"]), default_cores=int(r["default_cores"]),
+                default_threads_per_core=int(r["default_threads_per_core"]),
+                valid_threads_per_core=tuple(int(t) for t in r["valid_threads_per_core"].split()),
+                memory_mib=int(r["memory_mib"]), max_enis=int(r["max_enis"]), ipv4_per_eni=int(r["ipv4_per_eni"]),
+                instance_storage_gb=int(r["instance_storage_gb"]),
+            )
+            for r in csv.DictReader(fh)
+        }

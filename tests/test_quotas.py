@@ -1,0 +1,84 @@
+"""Namespace budgets admit what the stack runs at its largest, and nothing in them is refused silently.
+
+A ResourceQuota refuses pods over it at admission: the Deployment just shows fewer ready replicas
+(kubernetes.io docs, "Resource Quotas": "If creating or updating a resource violates a quota
+constraint, the request will fail with HTTP status code 403 FORBIDDEN"). When a quota limits
+`limits.cpu`, "every new Pod must have a CPU limit" unless a LimitRange gives a default ("Resource
+Quotas" / "Limit Ranges"), so team namespaces get a default CPU limit.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from infra.config.errors import ConfigError
+from infra.config.quotas import cores
+from tests.conftest import CLUSTER_CONFIG
+from tests.test_cluster_rules import config, parse
+
+QUOTA = "kubernetes:core/v1:ResourceQuota"
+
+
+def hard(cap, namespace):
+    (q,) = [r for r in cap.of_type(QUOTA) if r.props["metadata"]["namespace"] == namespace]
+    return q.props["spec"]["hard"]
+
+
+def test_dev_dask_budget_is_scheduler_plus_the_workers_the_pool_holds(stack_capture):
+    # dev: scheduler 500m / 1Gi; workers 1 core / 4Gi; an m5.large worker node offers 1.78 cores / 6.7 GiB,
+    # so one worker per node and 4 nodes at maxSize: 0.5 + 4 x 1 = 4.5 cores, 1 + 4 x 4 = 17Gi, 5 pods.
+    h = hard(stack_capture("dev"), "dask")
+    assert (h["requests.cpu"], h["limits.cpu"], h["requests.memory"], h["pods"]) == ("4500m", "4500m", "17Gi", "5")
+
+
+def test_reference_dask_budget_admits_the_32_worker_benchmark(stack_capture):
+    # 4 + 32 x 8 = 260 cores; 32Gi + 32 x 110Gi = 3552Gi; 33 pods. The old fixed 64 CPU quota admitted 7.
+    h = hard(stack_capture("reference"), "dask")
+    assert (h["limits.cpu"], h["limits.memory"], h["pods"]) == ("260", "3552Gi", "33")
+
+
+def test_arkouda_budget_is_its_locales(stack_capture, repo_root):
+    h = hard(stack_capture("arkouda"), "arkouda")
+    ak = yaml.safe_load((repo_root / "Pulumi.arkouda.yaml").read_text())["config"]["cloudviper:arkouda"]
+    assert cores(h["limits.cpu"]) == ak["locales"] * ak["threadsPerLocale"] and h["pods"] == str(ak["locales"])
+
+
+def dask_values(**dask):
+    values = config()
+    values["cloudviper:dask"] = {"schedulerCpu": "500m", "schedulerMemory": "1Gi",
+                                 "workers": {"cores": 1, "memory": "4Gi"}, **dask}
+    return values
+
+
+def test_a_configured_quota_that_cannot_admit_the_workers_is_an_error():
+    with pytest.raises(ConfigError) as info:
+        parse(dask_values(quota={"cpu": "4", "memory": "16Gi", "pods": 10}))
+    assert "cloudviper:dask.quota: does not admit the scheduler, JupyterLab and the 8 workers pool workers holds" in str(info.value)
+    assert "cpu 8.5 > 4" in str(info.value)
+
+
+def test_more_replicas_than_the_pool_holds_is_an_error():
+    with pytest.raises(ConfigError) as info:
+        parse(dask_values(workers={"cores": 1, "memory": "4Gi", "replicas": 9}))
+    assert "cloudviper:dask.workers.replicas: 9 workers need 9 nodes of pool workers (1 per node), but its maxSize is 8" \
+        in str(info.value)
+
+
+def test_team_namespaces_default_a_cpu_limit(run_stack):
+    cap = run_stack(**{k.split(":")[1]: v for k, v in copy.deepcopy(CLUSTER_CONFIG).items()},
+                    namespaces=[{"name": "astro"}])
+    (lr,) = cap.of_type("kubernetes:core/v1:LimitRange")
+    default = lr.props["spec"]["limits"][0]["default"]
+    assert default == {"cpu": "1", "memory": "4Gi"} and "limits.cpu" in hard(cap, "astro")
+
+
+def test_worker_updates_do_not_surge_past_the_quota_and_scaling_outside_pulumi_is_kept(stack_capture):
+    cap = stack_capture("dev")
+    workers = cap.one("kubernetes:apps/v1:Deployment", "dask-workers")
+    assert workers.props["spec"]["strategy"] == {"type": "RollingUpdate",
+                                                 "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "25%"}}
+    assert "spec.replicas" in workers.ignore_changes
+
