@@ -49,7 +49,9 @@ class DataBuckets(pulumi.ComponentResource):
                 enable_key_rotation=True,
                 deletion_window_in_days=30,
                 tags={"Name": f"{n}-data"},
-                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=keep_key, import_=kept_key),
+                # deletionWindowInDays is not read back from AWS, so an import would see it as a difference.
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=keep_key, import_=kept_key,
+                                            ignore_changes=["deletionWindowInDays"] if kept_key else None),
             )
             # Not retained: an alias is only a name (deleting it never touches the key, KMS DeleteAlias),
             # and a kept one would make the next `pulumi up` of this stack fail with AlreadyExists.
@@ -76,7 +78,9 @@ class DataBuckets(pulumi.ComponentResource):
         bucket = aws.s3.Bucket(
             rid, bucket=physical, force_destroy=b.allow_destroy,
             tags={"Name": f"{n}-{b.name}", "purpose": b.purpose},
-            opts=opts.merge(pulumi.ResourceOptions(import_=b.bucket_name if b.import_existing else None)),
+            # forceDestroy is a provider setting, not S3 state: an import would see it as a difference.
+            opts=opts.merge(pulumi.ResourceOptions(import_=b.bucket_name if b.import_existing else None,
+                                                   ignore_changes=["forceDestroy"] if b.import_existing else None)),
         )
         after = pulumi.ResourceOptions(parent=self, retain_on_delete=keep, depends_on=[bucket])
         bpa = aws.s3.BucketPublicAccessBlock(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
@@ -36,19 +35,11 @@ CLUSTER_RULES = [
 ]
 
 
-@dataclass(frozen=True)
-class DrainedGroup:
-    """An Auto Scaling group whose instances NTH drains: its name (known at plan time) and ARN."""
-
-    name: str
-    arn: pulumi.Input[str]
-
-
 class NodeTerminationHandler(pulumi.ComponentResource):
     """Drains a node before AWS takes it: spot interruptions, health events, scale-in and rebalancing."""
 
     def __init__(self, name: str, cfg: TerminationHandlerConfig, control_plane: ControlPlane, cluster_name: str,
-                 region: str, groups: Sequence[DrainedGroup], name_prefix: str,
+                 region: str, groups: Sequence[str], name_prefix: str,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("cloudviper:addons:NodeTerminationHandler", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -56,7 +47,7 @@ class NodeTerminationHandler(pulumi.ComponentResource):
                                    message_retention_seconds=300, sqs_managed_sse_enabled=True,
                                    tags={"Name": f"{name_prefix}-node-interruptions"}, opts=child)
         rules = []
-        for key, pattern in nth.event_patterns([g.name for g in groups]).items():
+        for key, pattern in nth.event_patterns(f"{name_prefix}-").items():
             event_rule = aws.cloudwatch.EventRule(f"{name}-{key}", name=f"{name_prefix}-{key}",
                                                   event_pattern=json.dumps(pattern), tags={"Name": f"{name_prefix}-{key}"},
                                                   opts=child)
@@ -65,14 +56,15 @@ class NodeTerminationHandler(pulumi.ComponentResource):
         aws.sqs.QueuePolicy(f"{name}-queue", queue_url=self.queue.url, policy=pulumi.Output.all(
             self.queue.arn, *[r.arn for r in rules]).apply(lambda v: json.dumps(nth.queue_policy(v[0], v[1:]))),
             opts=child)
-        for group in groups:
-            aws.autoscaling.LifecycleHook(f"{name}-hook-{group.name.removeprefix(name_prefix + '-')}",
-                                          autoscaling_group_name=group.name, name=f"{name_prefix}-drain-on-terminate",
+        for i, group in enumerate(groups):
+            # The alias keeps hooks of stacks created before hooks were named by group: without it Pulumi
+            # would create the "new" hook (the same AWS object) and then delete the old one, removing it.
+            aws.autoscaling.LifecycleHook(f"{name}-hook-{group.removeprefix(name_prefix + '-')}",
+                                          autoscaling_group_name=group, name=f"{name_prefix}-drain-on-terminate",
                                           lifecycle_transition="autoscaling:EC2_INSTANCE_TERMINATING",
                                           default_result="CONTINUE", heartbeat_timeout=nth.LIFECYCLE_HEARTBEAT_SECONDS,
-                                          opts=child)
-        policy = pulumi.Output.all(self.queue.arn, *[g.arn for g in groups]).apply(
-            lambda v: json.dumps(nth.handler_policy(v[0], v[1:])))
+                                          opts=child.merge(pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-hook-{i}")])))
+        policy = self.queue.arn.apply(lambda arn: json.dumps(nth.handler_policy(arn, cluster_name)))
         irsa = control_plane.irsa_role(name, NAMESPACE, NAME, policy=policy, parent=self)
 
         k = pulumi.ResourceOptions(parent=self, provider=control_plane.k8s_provider)

@@ -18,7 +18,7 @@ from components.nodegroup import NodeGroup, NodeGroupArgs, NodeRole
 from components.rbac import RbacPersonas
 from components.secrets import ConfigSecrets
 from components.storage import DataBuckets, DataBucketsArgs
-from components.termination import DrainedGroup, NodeTerminationHandler
+from components.termination import NodeTerminationHandler
 from infra.config.loader import load_secret_values
 from infra.config.placement import arkouda_pool, dask_scheduler_pool, dask_worker_pool, pool_zones
 from infra.config.quotas import arkouda_budget, dask_budget
@@ -97,7 +97,7 @@ def build_cluster(cfg: StackConfig, network: Network, storage: DataBuckets,
                       {g.name: list(grp.group_arns) for g, grp in zip(cfg.node_groups, groups, strict=True)},
                       opts=addon_opts)
     NodeTerminationHandler("nth", cfg.cluster.termination_handler, eks, name, cfg.region,
-                           [DrainedGroup(n, arn) for grp in groups for n, arn in grp.group_arns.items()], prefix,
+                           [n for grp in groups for n in grp.group_arns], prefix,
                            opts=addon_opts)
     outputs = build_workloads(cfg, eks, storage, list(system), with_aws)
     return {

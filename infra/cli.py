@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     pre.add_argument("--project-dir", default=None, help="folder with Pulumi.yaml and the stack files (default: this repo)")
     pre.add_argument("--offline", action="store_true",
                      help="do not look up this machine's public address (the API-access check then only warns)")
+    pre.add_argument("--pulumi-state", metavar="FILE", default=None,
+                     help="`pulumi stack export` output: buckets the stack manages are not taken for kept ones")
 
     prices = sub.add_parser("prices", help="price tables")
     prices_sub = prices.add_subparsers(dest="prices_command", required=True)
@@ -87,7 +89,14 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"cloudviper preflight: stack {args.stack}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    checks = Preflight(cfg, project_dir / "policies" / "config", offline=args.offline).run()
+    from infra.ops.access_checks import managed_buckets
+
+    try:
+        managed = managed_buckets(args.pulumi_state)
+    except ValueError as exc:
+        print(f"cloudviper preflight: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    checks = Preflight(cfg, project_dir / "policies" / "config", offline=args.offline, managed_buckets=managed).run()
     print(f"cloudviper preflight: stack {args.stack} ({cfg.region})")
     print(render(checks))
     return EXIT_CHECKS_FAILED if any(c.status == FAIL for c in checks) else EXIT_OK

@@ -99,9 +99,19 @@ def test_a_kept_bucket_is_refused_unless_imported(aws, tmp_path):
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="cloudviper-kept-data-123456789012")  # what an earlier `pulumi destroy` left
     try:
-        result = cli(aws, "preflight", "--stack", "kept", "--project-dir", str(project_with(tmp_path, "kept", from_here)))
+        project = str(project_with(tmp_path, "kept", from_here))
+        unknown = cli(aws, "preflight", "--stack", "kept", "--project-dir", project)
+        assert unknown.returncode == 0 and statuses(unknown.stdout)["buckets"] == "warn"  # no state: cannot tell
+        state = tmp_path / "state.json"  # `pulumi stack export` of a stack that does not manage the bucket
+        state.write_text(json.dumps({"version": 3, "deployment": {"resources": []}}))
+        result = cli(aws, "preflight", "--stack", "kept", "--project-dir", project, "--pulumi-state", str(state))
         assert result.returncode == 1 and statuses(result.stdout)["buckets"] == "fail"
-        assert "bucket cloudviper-kept-data-123456789012 already exists in this account" in result.stdout
+        assert "bucket cloudviper-kept-data-123456789012 already exists in this account but not in this stack" in result.stdout
+        state.write_text(json.dumps({"version": 3, "deployment": {"resources": [
+            {"urn": "urn:pulumi:kept::cloudviper::aws:s3/bucket:Bucket::data-data", "type": "aws:s3/bucket:Bucket",
+             "id": "cloudviper-kept-data-123456789012"}]}}))
+        managed = cli(aws, "preflight", "--stack", "kept", "--project-dir", project, "--pulumi-state", str(state))
+        assert statuses(managed.stdout)["buckets"] == "pass" and "managed by this stack" in managed.stdout
 
         def adopt(c):
             from_here(c)

@@ -113,6 +113,26 @@ def test_the_reference_stacks_32_workers_fit_their_nodes_with_margin(repo_root):
     assert cfg.dask.workers.cores * workers.max_size == 256  # threads at maxSize
 
 
+def test_small_types_lose_more_memory_to_the_kernel():
+    # Karpenter's measured overhead (aws/karpenter-provider-aws pkg/providers/instancetype/
+    # zz_generated.memory_overhead.go @15e87699c, Bottlerocket) reaches 10.6 % on c5.large (4 GiB).
+    small = node_capacity(pool("c5.large"))
+    assert small.memory_mib == int(4096 * 0.89) - (11 * 29 + 255) - 100
+    assert node_capacity(pool("m5.large")).memory_mib == int(8192 * 0.925) - (11 * 29 + 255) - 100
+
+
+def test_a_pool_offers_the_least_of_its_types():
+    # Same shape, different maxPods: r8in.4xlarge has more ENI addresses, so more kube-reserved memory.
+    mixed = node_capacity(pool("r5.4xlarge", "r8in.4xlarge"))
+    alone = [node_capacity(pool(t)) for t in ("r5.4xlarge", "r8in.4xlarge")]
+    assert mixed.memory_mib == min(c.memory_mib for c in alone) < max(c.memory_mib for c in alone)
+    assert mixed.pods == min(c.pods for c in alone) and mixed.free_pods == mixed.pods - 2
+
+
+def test_nodeadm_overrides_the_snapshot_where_they_disagree():
+    assert read_facts()["i7ie.48xlarge"].max_enis == 15  # the snapshot says 8; nodeadm and the VPC CNI say 15
+
+
 def test_an_smt_off_pool_uses_its_physical_cores():
     assert pool("m5.xlarge", smt_off=True).physical_cores == 2
     assert node_capacity(pool("m5.xlarge", smt_off=True)).vcpus == 2

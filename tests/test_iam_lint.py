@@ -12,11 +12,10 @@ from components.storage import tls_only_policy
 from infra.documents import iam, termination
 
 QUEUE = "arn:aws:sqs:us-east-1:123456789012:q"
-ASG_ARN = "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:0a1b2c3d-4e5f-6789-abcd-ef0123456789:autoScalingGroupName/c-workers"
 RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/c-spot-interruption"
 POLICIES = {
     "cluster-autoscaler": iam.cluster_autoscaler_policy("c"),
-    "node-termination-handler": termination.handler_policy(QUEUE, [ASG_ARN]),
+    "node-termination-handler": termination.handler_policy(QUEUE, "c"),
     "interruption-queue": termination.queue_policy(QUEUE, [RULE_ARN]),
     "flow-logs": flow_logs_write_policy("arn:aws:logs:us-east-1:123456789012:log-group:x"),
     "bucket-tls-only": tls_only_policy("arn:aws:s3:::b"),
@@ -27,6 +26,8 @@ POLICIES = {
 REVIEWED = {
     ("cluster-autoscaler", "RESOURCE_STAR", ("autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup")):
         "ASG ARNs contain a random id; the statement is limited by the aws:ResourceTag cluster-ownership condition.",
+    ("node-termination-handler", "RESOURCE_STAR", ("autoscaling:CompleteLifecycleAction",)):
+        "Same as above: limited by the cluster-ownership tag condition.",
 }
 LEVELS = {"INFO": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3, "CRITICAL": 4}
 

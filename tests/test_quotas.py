@@ -29,15 +29,17 @@ def hard(cap, namespace):
 
 def test_dev_dask_budget_is_scheduler_plus_the_workers_the_pool_holds(stack_capture):
     # dev: scheduler 500m / 1Gi; workers 1 core / 4Gi; an m5.large worker node offers 1.78 cores / 6.7 GiB,
-    # so one worker per node and 4 nodes at maxSize: 0.5 + 4 x 1 = 4.5 cores, 1 + 4 x 4 = 17Gi, 5 pods.
+    # so one worker per node and 4 nodes at maxSize, plus room to replace one (a terminating pod still
+    # counts against the quota): 0.5 + 5 x 1 = 5.5 cores, 1 + 5 x 4 = 21Gi, 6 pods.
     h = hard(stack_capture("dev"), "dask")
-    assert (h["requests.cpu"], h["limits.cpu"], h["requests.memory"], h["pods"]) == ("4500m", "4500m", "17Gi", "5")
+    assert (h["requests.cpu"], h["limits.cpu"], h["requests.memory"], h["pods"]) == ("5500m", "5500m", "21Gi", "6")
 
 
 def test_reference_dask_budget_admits_the_32_worker_benchmark(stack_capture):
-    # 4 + 32 x 8 = 260 cores; 32Gi + 32 x 110Gi = 3552Gi; 33 pods. The old fixed 64 CPU quota admitted 7.
+    # 32 workers + 4 to replace: 4 + 36 x 8 = 292 cores; 32Gi + 36 x 110Gi = 3992Gi; 37 pods.
+    # The old fixed 64 CPU quota admitted 7 workers.
     h = hard(stack_capture("reference"), "dask")
-    assert (h["limits.cpu"], h["limits.memory"], h["pods"]) == ("260", "3552Gi", "33")
+    assert (h["limits.cpu"], h["limits.memory"], h["pods"]) == ("292", "3992Gi", "37")
 
 
 def test_arkouda_budget_is_its_locales(stack_capture, repo_root):
@@ -56,8 +58,9 @@ def dask_values(**dask):
 def test_a_configured_quota_that_cannot_admit_the_workers_is_an_error():
     with pytest.raises(ConfigError) as info:
         parse(dask_values(quota={"cpu": "4", "memory": "16Gi", "pods": 10}))
-    assert "cloudviper:dask.quota: does not admit the scheduler, JupyterLab and the 8 workers pool workers holds" in str(info.value)
-    assert "cpu 8.5 > 4" in str(info.value)
+    assert ("cloudviper:dask.quota: does not admit the scheduler, JupyterLab and the 8 workers pool workers holds, "
+            "with room to replace 1") in str(info.value)
+    assert "cpu 9.5 > 4" in str(info.value)
 
 
 def test_more_replicas_than_the_pool_holds_is_an_error():

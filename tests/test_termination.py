@@ -89,9 +89,12 @@ def test_no_rebalance_rule_because_spot_pools_use_capacity_rebalance(cluster_cap
 
 
 def test_lifecycle_events_are_limited_to_this_stacks_groups(cluster_capture):
+    # EventBridge content filtering: {"prefix": ...}; the lifecycle event's detail.AutoScalingGroupName is the
+    # group's name (docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-event-reference.html).
     patterns = rule_patterns(cluster_capture)
     groups = sorted(a.props["name"] for a in cluster_capture.of_type(ASG))
-    assert patterns["asg-lifecycle"]["detail"] == {"AutoScalingGroupName": groups}
+    assert patterns["asg-lifecycle"]["detail"] == {"AutoScalingGroupName": [{"prefix": "cloudviper-test-"}]}
+    assert all(g.startswith("cloudviper-test-") for g in groups)
     assert patterns["instance-state"]["detail"]["state"] == ["stopping", "stopped", "shutting-down", "terminated"]
     hooks = cluster_capture.of_type("aws:autoscaling/lifecycleHook:LifecycleHook")
     assert sorted(h.props["autoscalingGroupName"] for h in hooks) == groups
@@ -110,13 +113,22 @@ def test_only_this_stacks_rules_may_send_to_the_queue(cluster_capture):
 
 
 def test_handler_may_complete_lifecycle_actions_of_this_stacks_groups_only(cluster_capture):
+    # Service Authorization Reference (EC2 Auto Scaling): CompleteLifecycleAction takes aws:ResourceTag on the
+    # autoScalingGroup resource; every group of the stack carries the tag with value "owned".
     doc = json.loads(cluster_capture.one("aws:iam/rolePolicy:RolePolicy", "nth-irsa").props["policy"])
     by_sid = {s["Sid"]: s for s in doc["Statement"]}
-    assert sorted(by_sid["CompleteOwnLifecycleActions"]["Resource"]) == sorted(
-        a.outputs["arn"] for a in cluster_capture.of_type(ASG))
+    tag = "k8s.io/cluster-autoscaler/cloudviper-test"
+    assert by_sid["CompleteOwnLifecycleActions"]["Condition"] == {"StringEquals": {f"aws:ResourceTag/{tag}": "owned"}}
+    assert all(asg_tags(a)[tag][0] == "owned" for a in cluster_capture.of_type(ASG))
     actions = {a for s in doc["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert actions == {"sqs:ReceiveMessage", "sqs:DeleteMessage", "autoscaling:CompleteLifecycleAction",
                        "ec2:DescribeInstances"}
+
+
+def test_hooks_keep_their_old_names_as_aliases(cluster_capture):
+    # Renaming without an alias would create the same AWS hook again and then delete it.
+    hooks = {h.name: h.alias_names for h in cluster_capture.of_type("aws:autoscaling/lifecycleHook:LifecycleHook")}
+    assert hooks == {"nth-hook-system": ["nth-hook-0"], "nth-hook-workers": ["nth-hook-1"], "nth-hook-gpu": ["nth-hook-2"]}
 
 
 def test_the_handler_waits_for_its_iam_policy(cluster_capture):

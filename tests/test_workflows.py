@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -70,16 +71,19 @@ def test_deploy_workflow_needs_approval_per_stack(workflows, repo_root):
     assert order.index("burst") < order.index("primary") and up["strategy"]["max-parallel"] == 1
 
 
-def test_deploy_runs_where_the_api_is_reachable_and_preflight_guards_it(workflows):
-    # A GitHub-hosted runner's address is never in publicAccessCidrs: the runner comes from the
-    # DEPLOY_RUNNER_LABELS secret, and preflight (which checks the runner's address) runs before `up`.
+def test_deploy_runs_where_the_api_is_reachable_and_preflight_guards_it(workflows, repo_root):
+    # A GitHub-hosted runner's address is never in publicAccessCidrs: the runner comes from a file in the
+    # repo (not a secret: "Outputs containing secrets are redacted on the runner and not sent to GitHub
+    # Actions", docs.github.com "Passing information between jobs"), and preflight runs before `up`.
     wf = workflows["deploy"]
     cloud, up = wf["jobs"]["cloud"], wf["jobs"]["up"]
     assert up["runs-on"] == "${{ fromJSON(needs.cloud.outputs.runner) }}"
-    (check,) = cloud["steps"]
-    assert check["env"]["RUNNER"] == "${{ secrets.DEPLOY_RUNNER_LABELS }}" and "::warning::" in check["run"]
-    names = [s.get("name", s.get("uses", "")) for s in up["steps"]]
-    assert names.index("Preflight") < next(i for i, s in enumerate(up["steps"]) if "pulumi/actions" in s.get("uses", ""))
+    runner = next(s for s in cloud["steps"] if s.get("id") == "runner")
+    assert ".github/deploy-runner.json" in runner["run"] and "secrets" not in json.dumps(runner)
+    assert json.loads((repo_root / ".github" / "deploy-runner.json").read_text()) == "ubuntu-latest"
+    preflight = next(i for i, s in enumerate(up["steps"]) if "infra preflight" in s.get("run", ""))
+    assert "--pulumi-state state.json" in up["steps"][preflight]["run"]
+    assert preflight < next(i for i, s in enumerate(up["steps"]) if "pulumi/actions" in s.get("uses", ""))
 
 
 def test_pr_comment_markdown_renders_the_dev_plan():

@@ -40,6 +40,18 @@ def check_principal(arn: str) -> str:
     return arn
 
 
+def same_principal(a: str, b: str) -> bool:
+    """Two IAM ARNs name one principal: same partition, account, kind (role/user) and name; the path may differ
+    (an assumed-role session does not show its role's path)."""
+    def key(arn: str) -> tuple[str, str, str, str]:
+        parts = arn.split(":", 5)
+        if len(parts) < 6 or "/" not in parts[5]:
+            return (arn, "", "", "")
+        kind, _, rest = parts[5].partition("/")
+        return (parts[1], parts[4], kind, rest.rsplit("/", 1)[-1])
+    return key(a) == key(b)
+
+
 class AccessEntryConfig(Model):
     """A person or robot that may use the Kubernetes API (an EKS access entry)."""
 
@@ -64,8 +76,8 @@ class AutoscalerConfig(Model):
     expander: Literal["least-waste", "least-nodes", "random", "most-pods", "priority"] = Field(
         "least-waste", description="How to choose between node groups on scale-up.")
     priorities: dict[int, list[str]] = Field(
-        default_factory=dict, description="For expander priority: priority (higher wins) -> node group names; groups "
-                                          "not listed are never scaled up.")
+        default_factory=dict, description="For expander priority: priority (higher wins) -> node group names; unlisted "
+                                          "groups are used only when no listed group can take the pending pods.")
 
     @model_validator(mode="after")
     def _priorities(self) -> AutoscalerConfig:
@@ -120,9 +132,10 @@ class ClusterConfig(Model):
     def _cidrs(cls, v: list[str]) -> list[str]:
         for cidr in v:
             try:
-                net = ipaddress.ip_network(cidr, strict=True)
+                net = ipaddress.IPv4Network(cidr, strict=True)
             except ValueError:
-                raise ValueError(f"{cidr!r} is not a network, e.g. 192.0.2.0/24") from None
+                # botocore eks VpcConfigRequest.publicAccessCidrs: "You can't add IPv6 CIDR blocks to IPv4 clusters."
+                raise ValueError(f"{cidr!r} is not an IPv4 network, e.g. 192.0.2.0/24 (the cluster is IPv4)") from None
             if net.prefixlen == 0:
                 raise ValueError(f"{cidr} opens the API to the whole internet; name your networks")
         return v
@@ -149,12 +162,12 @@ class ClusterConfig(Model):
     @model_validator(mode="after")
     def _principals_once(self) -> ClusterConfig:
         # "An IAM principal can't be included in more than one access entry" (CreateAccessEntry).
-        seen: set[str] = set()
+        seen: list[str] = []
         for arn in [*self.admins, *(e.principal_arn for e in self.access_entries)]:
-            if arn in seen:
+            if any(same_principal(arn, s) for s in seen):
                 raise ValueError(f"{arn} is named twice in admins/accessEntries; EKS allows one access entry per "
                                  "principal (put its groups on that one entry)")
-            seen.add(arn)
+            seen.append(arn)
         return self
 
     @model_validator(mode="after")

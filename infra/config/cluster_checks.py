@@ -15,6 +15,9 @@ from infra.config.messages import duplicate_names
 from infra.config.network import NetworkConfig
 from infra.config.placement import pool_zones
 
+EKS_RESERVED_ADDRESSES = 16  # EKS user guide network-reqs: the cluster's subnets need "at least 16 IP addresses"
+UNKNOWN_NODE_ADDRESSES = 15 * 50  # the most any type's default network card holds (15 ENIs x 50 addresses)
+
 
 def cluster_problems(project: str, values: dict[str, Any]) -> list[str]:
     """Checks across cloudviper:cluster, cloudviper:nodeGroups and cloudviper:network."""
@@ -81,16 +84,19 @@ def _address_problems(project: str, groups: list[Any], network: NetworkConfig) -
 
     The VPC CNI gives every pod an address from the node's subnet and keeps a whole spare ENI of
     addresses (WARM_ENI_TARGET=1), so a full node holds every address of every ENI it can attach.
+    A pool that is one group over several zones may end up in one zone (AZRebalance is suspended),
+    and EKS places its own network interfaces in these subnets too.
     """
     net = ipaddress.IPv4Network(network.cidr)
-    usable = 2 ** (32 - (net.prefixlen + 3)) - 5  # a private subnet is 1/8 of the VPC; AWS keeps 5 addresses
+    usable = 2 ** (32 - (net.prefixlen + 3)) - 5 - EKS_RESERVED_ADDRESSES  # 1/8 of the VPC; AWS keeps 5
     demand = [0] * network.zone_count
     for g in groups:
-        facts = instance_facts().get(g.instance_types[0])
-        per_node = facts.max_enis * facts.ipv4_per_eni if facts else 0
+        per_node = max(f.max_enis * f.ipv4_per_eni if (f := instance_facts().get(t)) else UNKNOWN_NODE_ADDRESSES
+                       for t in g.instance_types)
         zones = pool_zones(g, network)
         for z in zones:
-            demand[z] += math.ceil(g.max_size / len(zones)) * per_node
+            nodes = math.ceil(g.max_size / len(zones)) if g.per_zone else g.max_size
+            demand[z] += nodes * per_node
     worst = max(demand, default=0)
     if worst > usable:
         return [f"{key_path(project, 'network', ('cidr',))}: {render_value(network.cidr)} gives each zone's private "

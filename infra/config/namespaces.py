@@ -27,7 +27,8 @@ class LimitsConfig(Model):
 
     default_cpu_request: str = Field("250m", description="CPU request of a container that sets none.")
     default_cpu_limit: str = Field("1", description="CPU limit of a container that sets none (the quota limits CPU, "
-                                                    "so a pod without one would be refused).")
+                                                    "so a pod without one would be refused); a container requesting "
+                                                    "more must set its own.")
     default_memory_request: str = Field("1Gi", description="Memory request of a container that sets none.")
     default_memory_limit: str = Field("4Gi", description="Memory limit of a container that sets none.")
 

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from infra.config.capacity import gib, node_allocatable
+from infra.config.capacity import gib, node_capacity
 from infra.config.namespaces import QuotaConfig
 
 
@@ -57,10 +57,10 @@ def cores(quantity: str) -> float:
 
 
 def workers_per_node(dask: Any, pool: Any, ebs_csi: bool) -> int:
-    """How many Dask workers one node of the worker pool holds (by requests)."""
-    free_cores, free_gib = node_allocatable(pool, ebs_csi)
+    """How many Dask workers one node of the worker pool holds (by requests and pod slots)."""
+    cap = node_capacity(pool, ebs_csi)
     request = cores(dask.workers.cpu_request) if dask.workers.cpu_request else dask.workers.cores
-    return max(0, min(int(free_cores // request), int(free_gib // gib(dask.workers.memory))))
+    return max(0, min(int(cap.free_cores // request), int(cap.free_gib // gib(dask.workers.memory)), cap.free_pods))
 
 
 def max_dask_workers(dask: Any, pool: Any, ebs_csi: bool) -> int:
@@ -68,13 +68,20 @@ def max_dask_workers(dask: Any, pool: Any, ebs_csi: bool) -> int:
     return max(dask.workers.replicas, workers_per_node(dask, pool, ebs_csi) * pool.max_size)
 
 
+def replacement_headroom(workers: int) -> int:
+    """Workers' worth of room for replacements: a terminating pod counts against the quota until it is
+    gone (a spot drain gives it up to terminationGraceSeconds) while its replacement starts."""
+    return max(1, math.ceil(workers / 10))
+
+
 def dask_budget(dask: Any, worker_pool: Any, ebs_csi: bool) -> Budget:
-    """Scheduler + JupyterLab + the most workers, by their limits (memory request = limit)."""
+    """Scheduler + JupyterLab + the most workers and room to replace some, by limits (memory request = limit)."""
     budget = Budget(cores(dask.scheduler_cpu), gib(dask.scheduler_memory), 1)
     if dask.jupyter.enabled:
         budget += Budget(cores(dask.jupyter.cpu), gib(dask.jupyter.memory), 1)
     worker = Budget(float(dask.workers.cores), gib(dask.workers.memory), 1)
-    return budget + worker.times(max_dask_workers(dask, worker_pool, ebs_csi))
+    most = max_dask_workers(dask, worker_pool, ebs_csi)
+    return budget + worker.times(most + replacement_headroom(most))
 
 
 def arkouda_budget(ak: Any) -> Budget:

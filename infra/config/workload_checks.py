@@ -14,7 +14,7 @@ from infra.config.errors import key_path, render_value
 from infra.config.kubeconfig_check import KubeconfigError, check_kubeconfig
 from infra.config.messages import duplicate_names
 from infra.config.placement import arkouda_pool, dask_scheduler_pool, dask_worker_pool
-from infra.config.quotas import arkouda_budget, dask_budget, max_dask_workers, workers_per_node
+from infra.config.quotas import arkouda_budget, dask_budget, max_dask_workers, replacement_headroom, workers_per_node
 from infra.config.quotas import cores as cores_of
 from infra.config.stack import SECRET_VALUES
 from infra.config.workloads import needs_ebs_csi
@@ -123,9 +123,10 @@ def _dask_capacity_problems(project: str, dask: Any, pool: Any, ebs_csi: bool) -
                 f"maxSize is {pool.max_size}"]
     short = dask_budget(dask, pool, ebs_csi).shortfall(dask.quota) if dask.quota is not None else []
     if short:
+        most = max_dask_workers(dask, pool, ebs_csi)
         return [f"{key_path(project, 'dask', ('quota',))}: does not admit the scheduler, JupyterLab and the "
-                f"{max_dask_workers(dask, pool, ebs_csi)} workers pool {pool.name} holds ({'; '.join(short)}); raise it "
-                "or leave it out (the default admits them)"]
+                f"{most} workers pool {pool.name} holds, with room to replace {replacement_headroom(most)} "
+                f"({'; '.join(short)}); raise it or leave it out (the default admits them)"]
     return []
 
 

@@ -50,7 +50,7 @@ class DaskConfig(Model):
     jupyter: JupyterConfig = Field(default_factory=lambda: JupyterConfig.model_validate({}), description="JupyterLab.")
     quota: Optional[QuotaConfig] = Field(
         None, description="Resource budget of the namespace; default: what the scheduler, JupyterLab and as many "
-                          "workers as the worker pool holds at maxSize request.")
+                          "workers as the worker pool holds at maxSize request, plus room to replace 10 %.")
     termination_grace_seconds: int = Field(
         100, ge=10, le=115, description="Time a worker has to hand its data over; must fit the 2-minute spot notice.")
 

@@ -30,7 +30,7 @@ def managed_tag(cluster_name: str) -> str:
     return MANAGED_TAG_PREFIX + cluster_name
 
 
-def event_patterns(group_names: Sequence[str]) -> dict[str, Doc]:
+def event_patterns(group_prefix: str) -> dict[str, Doc]:
     """EventBridge patterns for the interruption queue, keyed by a short rule name.
 
     There is no rebalance-recommendation rule: spot pools use ASG capacity rebalance, which
@@ -46,10 +46,12 @@ def event_patterns(group_names: Sequence[str]) -> dict[str, Doc]:
         "scheduled-change": {"source": ["aws.health"], "detail-type": ["AWS Health Event"],
                              "detail": {"service": ["EC2"], "eventTypeCategory": ["scheduledChange"]}},
     }
-    if group_names:  # the only event that names its group: limit it to this stack's groups
-        patterns["asg-lifecycle"] = {"source": ["aws.autoscaling"],
-                                     "detail-type": ["EC2 Instance-terminate Lifecycle Action"],
-                                     "detail": {"AutoScalingGroupName": sorted(group_names)}}
+    # The only event that names its group: limit it to this stack's groups by their name prefix (a list of
+    # names would pass EventBridge's 2048-character pattern limit at about 60 groups). A stack whose name
+    # extends ours ("dev" and "dev-x") also matches; NTH then drops its instances by the managed tag.
+    patterns["asg-lifecycle"] = {"source": ["aws.autoscaling"],
+                                 "detail-type": ["EC2 Instance-terminate Lifecycle Action"],
+                                 "detail": {"AutoScalingGroupName": [{"prefix": group_prefix}]}}
     return patterns
 
 
@@ -65,12 +67,18 @@ def queue_policy(queue_arn: str, rule_arns: Sequence[str]) -> Doc:
     }]}
 
 
-def handler_policy(queue_arn: str, group_arns: Sequence[str]) -> Doc:
-    """The calls NTH v1.25.6 makes in queue mode (no heartbeats), limited to this stack's queue and groups."""
+def handler_policy(queue_arn: str, cluster_name: str) -> Doc:
+    """The calls NTH v1.25.6 makes in queue mode (no heartbeats), limited to this stack's queue and groups.
+
+    The groups are named by the cluster-ownership tag they all carry (the Service Authorization
+    Reference lists aws:ResourceTag for CompleteLifecycleAction), not by ARN: a policy listing every
+    group's ARN would outgrow IAM's inline-policy size at a few dozen groups.
+    """
     return {"Version": VERSION, "Statement": [
         {"Sid": "Queue", "Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"], "Resource": queue_arn},
         {"Sid": "CompleteOwnLifecycleActions", "Effect": "Allow", "Action": "autoscaling:CompleteLifecycleAction",
-         "Resource": sorted(group_arns)},
+         "Resource": "*",
+         "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}}},
         {"Sid": "FindInstance", "Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"},
     ]}
 

@@ -10,11 +10,14 @@ a server on 127.0.0.1); `preflight --offline` skips it.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Optional
 
+from infra.config.cluster import same_principal
 from infra.config.stack import StackConfig
 
 CHECKIP_URL = "http://checkip.amazonaws.com/"
@@ -67,12 +70,13 @@ def api_access_verdict(cfg: StackConfig, lookup: Optional[Callable[[], str]]) ->
 
 def role_of(caller_arn: str) -> str:
     """The IAM principal behind a caller: an assumed-role session becomes its role (path unknown)."""
-    account = caller_arn.split(":")[4] if caller_arn.count(":") >= 5 else ""
+    parts = caller_arn.split(":")
+    partition, account = (parts[1], parts[4]) if len(parts) >= 6 else ("aws", "")
     if ":assumed-role/" in caller_arn:
         role = caller_arn.split(":assumed-role/", 1)[1].split("/")[0]
-        return f"arn:aws:iam::{account}:role/{role}"
+        return f"arn:{partition}:iam::{account}:role/{role}"
     if ":user/" in caller_arn:
-        return f"arn:aws:iam::{account}:user/{caller_arn.split(':user/', 1)[1]}"
+        return f"arn:{partition}:iam::{account}:user/{caller_arn.split(':user/', 1)[1]}"
     return caller_arn
 
 
@@ -82,24 +86,41 @@ def creator_verdict(cfg: StackConfig, caller_arn: str) -> Verdict:
     if cluster is None or not cluster.creator_is_admin:
         return "pass", "no automatic admin entry", ""
     me = role_of(caller_arn)
-    name = me.rsplit("/", 1)[-1]
-    listed = [a for a in [*cluster.admins, *(e.principal_arn for e in cluster.access_entries)]
-              if a == me or (":role/" in me and a.startswith(me.split(":role/")[0]) and a.endswith("/" + name))]
+    listed = [a for a in [*cluster.admins, *(e.principal_arn for e in cluster.access_entries)] if same_principal(a, me)]
     if listed:
+        # Judged against whoever runs preflight: right before the first `pulumi up`, which creates the cluster.
         return ("fail", f"the caller ({me}) is also in admins/accessEntries ({', '.join(listed)}) while "
                 "creatorIsAdmin is true: EKS would refuse the second access entry",
                 "remove it from admins/accessEntries (it is admin already), or set creatorIsAdmin: false")
     return "pass", f"{me} becomes cluster admin (creatorIsAdmin)", ""
 
 
-def bucket_verdict(name: str, state: str, importing: bool) -> Verdict:
-    """A bucket's name against what S3 says: state is missing, ours or theirs."""
-    if state == "theirs":
-        return "fail", f"bucket name {name} belongs to another account", "set another bucketName"
-    if state == "ours" and not importing:
-        return ("fail", f"bucket {name} already exists in this account (kept by an earlier pulumi destroy?); creating "
-                "it again would adopt it silently in us-east-1", "set importExisting: true (and kmsKeyId) for it: "
-                "README 'Bringing kept data back'")
-    if state == "missing" and importing:
-        return "fail", f"importExisting is set but bucket {name} does not exist", "unset importExisting"
-    return "pass", f"{name}: {'adopted' if importing else 'free'}", ""
+def managed_buckets(state_file: Optional[str]) -> Optional[set[str]]:
+    """Bucket names in a `pulumi stack export` file (None: no file given, so unknown)."""
+    if state_file is None:
+        return None
+    try:
+        doc = json.loads(Path(state_file).read_text() or "{}")
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--pulumi-state {state_file}: not a `pulumi stack export` file ({exc})") from None
+    resources = (doc.get("deployment") or {}).get("resources") or [] if isinstance(doc, dict) else []
+    return {str(r.get("id")) for r in resources if isinstance(r, dict) and r.get("type") == "aws:s3/bucket:Bucket"}
+
+
+def bucket_verdict(name: str, state: str, importing: bool, managed: Optional[set[str]]) -> Verdict:
+    """A bucket's name against what S3 says (missing, ours or denied) and what the stack manages (None: unknown)."""
+    if state == "denied":
+        return ("fail", f"bucket {name} exists but this account cannot read it (another account's, or no "
+                "s3:ListBucket)", "set another bucketName, or grant s3:ListBucket")
+    if state == "missing":
+        if importing:
+            return "fail", f"importExisting is set but bucket {name} does not exist", "unset importExisting"
+        return "pass", f"{name}: free", ""
+    if importing or (managed is not None and name in managed):
+        return "pass", f"{name}: {'adopted' if importing else 'managed by this stack'}", ""
+    kept = (f"bucket {name} already exists in this account but not in this stack (kept by an earlier pulumi destroy?); "
+            "creating it again would adopt it silently in us-east-1, with a new key")
+    fix = "set importExisting: true (and kmsKeyId) for it: README 'Bringing kept data back'"
+    if managed is None:
+        return "warn", f"bucket {name} already exists: fine if this stack manages it; pass --pulumi-state to tell", fix
+    return "fail", kept, fix

@@ -81,12 +81,13 @@ class Preflight:
     """Runs every check for one stack; each check catches its own AWS errors."""
 
     def __init__(self, cfg: StackConfig, policy_config_dir: Path, session: Optional[boto3.session.Session] = None,
-                 offline: bool = False) -> None:
+                 offline: bool = False, managed_buckets: Optional[set[str]] = None) -> None:
         self.cfg = cfg
         self.policy_config_dir = policy_config_dir
         self.session = session or boto3.session.Session(region_name=cfg.region)
         self.prices = load_prices(cfg.region)
         self.offline = offline
+        self.managed_buckets = managed_buckets  # from `pulumi stack export`; None: unknown
         self._zones: Optional[list[str]] = None
         self._caller: Optional[dict[str, str]] = None
 
@@ -135,11 +136,12 @@ class Preflight:
                 state = "ours"
             except botocore.exceptions.ClientError as exc:
                 code = str(exc.response.get("Error", {}).get("Code", ""))
-                state = "missing" if code in ("404", "NoSuchBucket", "NotFound") else "theirs"
-            verdicts.append(access_checks.bucket_verdict(name, state, b.import_existing))
-        failed = [v for v in verdicts if v[0] == FAIL]
-        if failed:
-            return Check("buckets", FAIL, "; ".join(v[1] for v in failed), failed[0][2])
+                state = "missing" if code in ("404", "NoSuchBucket", "NotFound") else "denied"
+            verdicts.append(access_checks.bucket_verdict(name, state, b.import_existing, self.managed_buckets))
+        for status in (FAIL, WARN):
+            worst = [v for v in verdicts if v[0] == status]
+            if worst:
+                return Check("buckets", status, "; ".join(v[1] for v in worst), worst[0][2])
         return Check("buckets", PASS, "; ".join(v[1] for v in verdicts) or "no buckets")
 
     def region(self) -> Check:

@@ -39,6 +39,7 @@ class CapturedResource:
     ignore_changes: list[str] = field(default_factory=list)
     additional_secret_outputs: list[str] = field(default_factory=list)
     import_id: str = ""  # ResourceOptions(import_=...): adopt this existing cloud resource
+    alias_names: list[str] = field(default_factory=list)  # names this resource had before (aliases)
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -141,6 +142,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             provider=request.provider or None, protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete), inputs=inputs, ignore_changes=list(request.ignoreChanges),
             additional_secret_outputs=list(request.additionalSecretOutputs), import_id=request.importId,
+            alias_names=[a.spec.name for a in request.aliases if a.spec.name],
             id=self.resources[urn].id if urn in self.resources else "", outputs=state,
         ))
         return response

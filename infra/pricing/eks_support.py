@@ -55,7 +55,7 @@ def today() -> dt.date:
             return dt.date.fromisoformat(pinned)
         except ValueError:
             raise ValueError(f"CLOUDVIPER_TODAY={pinned!r} is not a date; expected YYYY-MM-DD") from None
-    return dt.date.today()
+    return dt.datetime.now(dt.UTC).date()  # AWS bills support tiers by UTC day
 
 
 def billed_tier(version: str, support_type: str, on: dt.date) -> str:

@@ -14,6 +14,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 FACTS_FILE = Path(__file__).resolve().parent / "instance-facts.csv"
+# Where the VPC CNI and nodeadm disagree with the DescribeInstanceTypes snapshot on the interfaces of
+# the default network card, they win (they decide the node's maxPods): awslabs/amazon-eks-ami
+# nodeadm/internal/kubelet/instance-info.jsonl @v20260724 and aws/amazon-vpc-cni-k8s
+# pkg/vpc/vpc_ip_resource_limit.go give 15 for these; the snapshot says 8.
+MAX_ENI_OVERRIDES = {"i7ie.48xlarge": 15, "i7ie.metal-48xl": 15, "i8ge.48xlarge": 15, "i8ge.metal-48xl": 15}
 COLUMNS = ("instance_type", "default_vcpus", "default_cores", "default_threads_per_core", "valid_threads_per_core",
            "memory_mib", "max_enis", "ipv4_per_eni", "instance_storage_gb")
 
@@ -72,7 +77,8 @@ def read_facts(path: Optional[Path] = None) -> dict[str, InstanceFacts]:
                 name=r["instance_type"], default_vcpus=int(r["default_vcpus"]), default_cores=int(r["default_cores"]),
                 default_threads_per_core=int(r["default_threads_per_core"]),
                 valid_threads_per_core=tuple(int(t) for t in r["valid_threads_per_core"].split()),
-                memory_mib=int(r["memory_mib"]), max_enis=int(r["max_enis"]), ipv4_per_eni=int(r["ipv4_per_eni"]),
+                memory_mib=int(r["memory_mib"]), max_enis=MAX_ENI_OVERRIDES.get(r["instance_type"], int(r["max_enis"])),
+                ipv4_per_eni=int(r["ipv4_per_eni"]),
                 instance_storage_gb=int(r["instance_storage_gb"]),
             )
             for r in csv.DictReader(fh)
