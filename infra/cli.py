@@ -1,4 +1,4 @@
-"""Command line: `python -m infra plan [--stack NAME] [--json|--markdown]`."""
+"""Command line: `python -m infra plan|preflight|prices|data|image-push-policy ...` (see --help)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("path", help="file or folder to upload")
     up.add_argument("--bucket", required=True, help="bucket name (see the stack output dataBuckets)")
     up.add_argument("--prefix", default="", help="key prefix inside the bucket")
+
+    push = sub.add_parser("image-push-policy", help="the IAM policy the image workflow's role needs (JSON)")
+    push.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
+    push.add_argument("--account", required=True, help="the AWS account id (12 digits)")
+    push.add_argument("--project-dir", default=None, help="folder with Pulumi.yaml and the stack files (default: this repo)")
     return parser
 
 
@@ -140,6 +145,35 @@ def cmd_data(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_image_push_policy(args: argparse.Namespace) -> int:
+    """Print the push policy for the stack's Dask image repository."""
+    import json
+    import re
+    from pathlib import Path
+
+    from infra.config.errors import ConfigError
+    from infra.config.loader import parse_stack_config
+    from infra.config.stackfile import load_stack_file
+    from infra.documents import iam, naming
+
+    if not re.fullmatch(r"\d{12}", args.account):
+        print(f"cloudviper image-push-policy: --account {args.account!r} is not a 12-digit AWS account id", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        stack = load_stack_file(Path(args.project_dir) if args.project_dir else ROOT, args.stack)
+        cfg = parse_stack_config(stack.project, args.stack, stack.values)
+    except ConfigError as exc:
+        print(f"cloudviper image-push-policy: stack {args.stack}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if cfg.dask is None or not cfg.dask.image_repository:
+        print(f"cloudviper image-push-policy: stack {args.stack} has no image repository; set "
+              "cloudviper:dask.imageRepository: true", file=sys.stderr)
+        return EXIT_CONFIG
+    arn = iam.ecr_repository_arn(cfg.region, args.account, naming.image_repository_name(cfg))
+    print(json.dumps(iam.ecr_push_policy(arn), indent=2))
+    return EXIT_OK
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
@@ -150,5 +184,6 @@ def main(argv: Optional[list[str]] = None) -> int:
     except ValueError as exc:
         print(f"cloudviper: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    commands = {"plan": cmd_plan, "preflight": cmd_preflight, "prices": cmd_prices, "data": cmd_data}
+    commands = {"plan": cmd_plan, "preflight": cmd_preflight, "prices": cmd_prices, "data": cmd_data,
+                "image-push-policy": cmd_image_push_policy}
     return commands[args.command](args) if args.command in commands else EXIT_UNEXPECTED

@@ -8,9 +8,10 @@ GetProducts with documents in the real PriceList format.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Optional
 
 from moto.server import ThreadedMotoServer
 from moto.servicequotas import models as sq_models
@@ -51,9 +52,9 @@ def price_document(instance_type: str, region: str, usd: float) -> str:
 
 
 class LoopbackServer:
-    """A threaded HTTP server on 127.0.0.1 that answers every request with `reply(method, path, body)`."""
+    """A threaded HTTP(S) server on 127.0.0.1 that answers every request with `reply(method, path, headers, body)`."""
 
-    def __init__(self, reply: Any) -> None:
+    def __init__(self, reply: Any, tls: Optional[ssl.SSLContext] = None) -> None:
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -65,17 +66,21 @@ class LoopbackServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = _answer  # noqa: N815 (http.server's method names)
+            do_GET = do_POST = do_PATCH = _answer  # noqa: N815 (http.server's method names)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.scheme = "http"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
 
     def __enter__(self) -> Any:
         self.thread.start()

@@ -216,6 +216,12 @@ def cluster_values(**dask):
     ({"schedulerPool": "workers"}, "cloudviper:dask.schedulerPool: pool workers is spot; the scheduler needs a pool with spot: false"),
     ({"schedulerMemory": "64Gi"}, "the scheduler need 1 CPU / 64.0 GiB, more than a node of pool system offers"),
     ({"jupyter": {"enabled": True}, "schedulerMemory": "1Gi"}, 'cloudviper:dask.jupyter.tokenSecretValue: "jupyterToken" is not in cloudviper:secretValues'),
+    ({"workers": {"replicas": 3}}, "replicas (3) is gone: workers are adaptive now; set minimum"),
+    ({"workers": {"minimum": 3, "maximum": 2}}, "minimum (3) is larger than maximum (2)"),
+    ({"workers": {"cores": 1, "memory": "4Gi", "spill": "900Gi"}},
+     'cloudviper:dask.workers.spill: "900Gi" of spill is more local disk than a node of pool workers offers'),
+    ({"clientNamespaces": ["astro"]}, 'cloudviper:dask.clientNamespaces[0]: "astro" is not a namespace of cloudviper:namespaces'),
+    ({"users": [{"group": "a", "user": "b"}]}, "set exactly one of group or user"),
 ])
 def test_dask_placement_errors(dask, message):
     with pytest.raises(ConfigError) as info:

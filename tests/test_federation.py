@@ -78,8 +78,8 @@ def test_addons_in_order_with_the_eks_signer(stack_capture):
 
 def test_dask_workers_are_elected_and_their_namespace_federated(stack_capture):
     cap = stack_capture("primary")
-    workers = cap.one("kubernetes:apps/v1:Deployment", "dask-workers").props
-    assert workers["spec"]["template"]["metadata"]["annotations"] == {"multicluster.admiralty.io/elect": ""}
+    workers = cap.one("kubernetes:kubernetes.dask.org/v1:DaskCluster", "dask-cluster").props["spec"]["worker"]
+    assert workers["metadata"]["annotations"] == {"multicluster.admiralty.io/elect": ""}
     ns = cap.one("kubernetes:core/v1:Namespace", "dask-ns").props
     assert ns["metadata"]["labels"]["multicluster-scheduler"] == "enabled"
 

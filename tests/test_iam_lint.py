@@ -19,6 +19,7 @@ POLICIES = {
     "interruption-queue": termination.queue_policy(QUEUE, [RULE_ARN]),
     "flow-logs": flow_logs_write_policy("arn:aws:logs:us-east-1:123456789012:log-group:x"),
     "bucket-tls-only": tls_only_policy("arn:aws:s3:::b"),
+    "ecr-push": iam.ecr_push_policy(iam.ecr_repository_arn("us-east-1", "123456789012", "cloudviper-dev-dask")),
     "dask-s3-access": iam.s3_data_access_policy(["arn:aws:s3:::a", "arn:aws:s3:::b"],
                                                 "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
 }

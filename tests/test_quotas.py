@@ -27,19 +27,19 @@ def hard(cap, namespace):
     return q.props["spec"]["hard"]
 
 
-def test_dev_dask_budget_is_scheduler_plus_the_workers_the_pool_holds(stack_capture):
-    # dev: scheduler 500m / 1Gi; workers 1 core / 4Gi; an m5.large worker node offers 1.78 cores / 6.7 GiB,
-    # so one worker per node and 4 nodes at maxSize, plus room to replace one (a terminating pod still
-    # counts against the quota): 0.5 + 5 x 1 = 5.5 cores, 1 + 5 x 4 = 21Gi, 6 pods.
+def test_dev_dask_budget_is_scheduler_operator_and_the_most_workers(stack_capture):
+    # dev: scheduler 500m / 1Gi, the operator 500m / 256Mi (limits), maximum 4 workers of 1 core / 4Gi plus room
+    # to replace one (a terminating pod still counts against the quota): 0.5 + 0.5 + 5 x 1 = 6 cores,
+    # 1Gi + 256Mi + 5 x 4Gi = 21760Mi, 7 pods.
     h = hard(stack_capture("dev"), "dask")
-    assert (h["requests.cpu"], h["limits.cpu"], h["requests.memory"], h["pods"]) == ("5500m", "5500m", "21Gi", "6")
+    assert (h["requests.cpu"], h["limits.cpu"], h["requests.memory"], h["pods"]) == ("6", "6", "21760Mi", "7")
 
 
 def test_reference_dask_budget_admits_the_32_worker_benchmark(stack_capture):
-    # 32 workers + 4 to replace: 4 + 36 x 8 = 292 cores; 32Gi + 36 x 110Gi = 3992Gi; 37 pods.
+    # 32 workers + 4 to replace: 4 + 0.5 + 36 x 8 = 292.5 cores; 32Gi + 256Mi + 36 x 110Gi = 4088064Mi; 38 pods.
     # The old fixed 64 CPU quota admitted 7 workers.
     h = hard(stack_capture("reference"), "dask")
-    assert (h["limits.cpu"], h["limits.memory"], h["pods"]) == ("292", "3992Gi", "37")
+    assert (h["limits.cpu"], h["limits.memory"], h["pods"]) == ("292500m", "4088064Mi", "38")
 
 
 def test_arkouda_budget_is_its_locales(stack_capture, repo_root):
@@ -57,16 +57,24 @@ def dask_values(**dask):
 
 def test_a_configured_quota_that_cannot_admit_the_workers_is_an_error():
     with pytest.raises(ConfigError) as info:
-        parse(dask_values(quota={"cpu": "4", "memory": "16Gi", "pods": 10}))
-    assert ("cloudviper:dask.quota: does not admit the scheduler, JupyterLab and the 8 workers pool workers holds, "
+        parse(dask_values(quota={"cpu": "4", "memory": "16Gi", "pods": 10},
+                          workers={"cores": 1, "memory": "4Gi", "maximum": 8}))
+    assert ("cloudviper:dask.quota: does not admit the scheduler, JupyterLab and the 8 workers of workers.maximum, "
             "with room to replace 1") in str(info.value)
-    assert "cpu 9.5 > 4" in str(info.value)
+    assert "cpu 10 > 4" in str(info.value)
 
 
-def test_more_replicas_than_the_pool_holds_is_an_error():
+def test_a_maximum_the_pool_cannot_hold_is_an_error():
     with pytest.raises(ConfigError) as info:
-        parse(dask_values(workers={"cores": 1, "memory": "4Gi", "replicas": 9}))
-    assert "cloudviper:dask.workers.replicas: 9 workers need 9 nodes of pool workers (1 per node), but its maxSize is 8" \
+        parse(dask_values(workers={"cores": 1, "memory": "4Gi", "maximum": 9}))
+    assert "cloudviper:dask.workers.maximum: 9 workers need 9 nodes of pool workers (1 per node), but its maxSize is 8" \
+        in str(info.value)
+
+
+def test_spill_that_no_node_can_hold_is_an_error():
+    with pytest.raises(ConfigError) as info:
+        parse(dask_values(workers={"cores": 1, "memory": "4Gi", "spill": "500Gi"}))
+    assert "cloudviper:dask.workers.spill: \"500Gi\" of spill is more local disk than a node of pool workers offers" \
         in str(info.value)
 
 
@@ -78,10 +86,8 @@ def test_team_namespaces_default_a_cpu_limit(run_stack):
     assert default == {"cpu": "1", "memory": "4Gi"} and "limits.cpu" in hard(cap, "astro")
 
 
-def test_worker_updates_do_not_surge_past_the_quota_and_scaling_outside_pulumi_is_kept(stack_capture):
-    cap = stack_capture("dev")
-    workers = cap.one("kubernetes:apps/v1:Deployment", "dask-workers")
-    assert workers.props["spec"]["strategy"] == {"type": "RollingUpdate",
-                                                 "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "25%"}}
-    assert "spec.replicas" in workers.ignore_changes
+def test_a_new_cluster_spec_replaces_the_cluster(stack_capture):
+    # The operator does not pass spec changes on to what it created (dask/dask-kubernetes#636).
+    cluster = stack_capture("dev").one("kubernetes:kubernetes.dask.org/v1:DaskCluster", "dask-cluster")
+    assert cluster.props["metadata"]["name"] == "dask"
 

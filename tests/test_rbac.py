@@ -77,14 +77,18 @@ def test_the_evaluator_sees_a_cluster_admin_binding():
     assert not Rbac([]).can(ROBOT, "get", "secrets", "kube-system")
 
 
-def test_jupyter_may_only_scale_the_workers(cluster_capture):
+def test_jupyter_has_no_kubernetes_rights_and_its_culler_only_its_scale(cluster_capture):
+    # Workers follow the scheduler's adaptive target through the operator, so the notebook needs no API rights.
     from tests.test_secrets import run_with_secret_keys
 
     rbac = Rbac(manifests(run_with_secret_keys()))
     jupyter = Subject("ServiceAccount", "jupyter", "dask")
-    assert rbac.can(jupyter, "patch", "deployments/scale", "dask", api_group="apps", name="dask-worker")
-    assert not rbac.can(jupyter, "patch", "deployments/scale", "dask", api_group="apps", name="dask-scheduler")
+    assert not rbac.can(jupyter, "patch", "deployments/scale", "dask", api_group="apps", name="jupyter")
     assert not rbac.can(jupyter, "get", "secrets", "dask")
+    culler = Subject("ServiceAccount", "jupyter-culler", "dask")
+    assert rbac.can(culler, "patch", "deployments/scale", "dask", api_group="apps", name="jupyter")
+    assert not rbac.can(culler, "patch", "deployments/scale", "dask", api_group="apps", name="dask-kubernetes-operator")
+    assert not rbac.can(culler, "get", "secrets", "dask")
 
 
 def test_dask_irsa_policy_covers_only_the_stack_buckets(stack_capture):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
+from infra.config.arkouda import ArkoudaConfig, ArkoudaPersistenceConfig
 from infra.config.cluster import AccessEntryConfig, AutoscalerConfig, ClusterConfig, TerminationHandlerConfig
+from infra.config.dask import DaskConfig, DaskUserConfig, DaskWorkersConfig, JupyterConfig
 from infra.config.federation import FederationConfig, FederationSourceConfig, FederationTargetConfig
 from infra.config.loader import SECTIONS
 from infra.config.namespaces import (
@@ -20,12 +22,11 @@ from infra.config.namespaces import (
 from infra.config.network import BucketConfig, LifecycleConfig, NetworkConfig
 from infra.config.pools import NodeGroupConfig, TaintConfig
 from infra.config.stack import TagsConfig
-from infra.config.workloads import ArkoudaConfig, ArkoudaPersistenceConfig, DaskConfig, DaskWorkersConfig, JupyterConfig
 
 MODELS: list[type[BaseModel]] = [TagsConfig, NetworkConfig, BucketConfig, LifecycleConfig, ClusterConfig,
                                  AccessEntryConfig, AutoscalerConfig, TerminationHandlerConfig, NodeGroupConfig, TaintConfig,
                                  NamespaceConfig, QuotaConfig, LimitsConfig, NamespaceAccessConfig, JobRobotConfig,
-                                 MonitorConfig, SecretConfig, DaskConfig, DaskWorkersConfig, JupyterConfig,
+                                 MonitorConfig, SecretConfig, DaskConfig, DaskWorkersConfig, JupyterConfig, DaskUserConfig,
                                  FederationConfig, FederationSourceConfig, FederationTargetConfig,
                                  ArkoudaConfig, ArkoudaPersistenceConfig]
 

@@ -15,8 +15,13 @@ from infra.plan.secret_values import secret_paths, unwrap, without_secrets
 from tests.conftest import BASE_CONFIG, CLUSTER_CONFIG
 
 SECRETS = {"gridProxy": "-----BEGIN PROXY-----SUPER-SECRET-PROXY-1234", "jupyterToken": "tok-5678-very-secret"}
+# JupyterLab's home volume lives in one zone: its pool (here system) gets one node group per zone.
+NODE_GROUPS = [{**g, "perZone": True, "maxSize": 3} if g["role"] == "system" else g
+               for g in CLUSTER_CONFIG["cloudviper:nodeGroups"] if "role" in g] + \
+              [g for g in CLUSTER_CONFIG["cloudviper:nodeGroups"] if "role" not in g]
 SECRET_CONFIG = {
     **CLUSTER_CONFIG,
+    "cloudviper:nodeGroups": NODE_GROUPS,
     "namespaces": [{"name": "atlas"}],
     "secrets": [{"name": "grid-proxy", "namespace": "atlas", "values": {"x509up": "gridProxy"}}],
     "dask": {"jupyter": {"enabled": True, "cpu": "500m", "memory": "1Gi"}, "schedulerCpu": "500m",
@@ -59,12 +64,22 @@ def test_no_secret_value_is_stored_in_plain_text(secret_capture):
     assert SECRETS["gridProxy"] in json.dumps([unwrap(r.inputs) for r in secret_capture.resources])
 
 
-def test_jupyter_reads_its_token_from_the_secret(secret_capture):
-    deploy = secret_capture.one("kubernetes:apps/v1:Deployment", "dask-jupyter").props
-    (c,) = deploy["spec"]["template"]["spec"]["containers"]
+@pytest.mark.parametrize("kind, name", [("kubernetes:apps/v1:Deployment", "dask-jupyter"),
+                                        ("kubernetes:batch/v1:CronJob", "dask-jupyter-culler")])
+def test_jupyter_reads_its_token_from_the_secret_as_a_file(secret_capture, kind, name):
+    # jupyter_server 2.17 auth/identity.py: the token is read from the file JUPYTER_TOKEN_FILE names.
+    obj = secret_capture.one(kind, name).props
+    pod = obj["spec"]["template"]["spec"] if "template" in obj["spec"] else \
+        obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
     env = {e["name"]: e for e in c["env"]}
-    assert env["JUPYTER_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "jupyter-token", "key": "token"}
-    assert SECRETS["jupyterToken"] not in json.dumps(deploy)
+    assert "JUPYTER_TOKEN" not in env
+    (mount,) = [m for m in c["volumeMounts"] if m["name"] == "token"]
+    assert env["JUPYTER_TOKEN_FILE"]["value"] == mount["mountPath"] + "/token" and mount["readOnly"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "token"]
+    assert volume["secret"] == {"secretName": "jupyter-token", "defaultMode": 0o440}
+    assert pod["securityContext"]["fsGroup"] == c["securityContext"]["runAsGroup"]  # the group may read it
+    assert SECRETS["jupyterToken"] not in json.dumps(obj)
 
 
 def test_plain_text_secret_values_are_refused():

@@ -33,3 +33,41 @@ def test_labels_and_taints_become_kubelet_flags():
         "--node-labels=a=1,b=2",
         "--register-with-taints=k8s.dask.org/dedicated=worker:NoSchedule,x=:NoExecute",
     ]
+
+
+def test_local_storage_asks_nodeadm_for_one_raid0_array():
+    # awslabs/amazon-eks-ami nodeadm/api/v1alpha1/nodeconfig_types.go @v20260724: spec.instance.localStorage.strategy
+    # is one of RAID0, RAID10, Mount; nodeadm/internal/system/local_disk.go runs `setup-local-disks raid0`, which
+    # puts /var/lib/kubelet and /var/lib/containerd on the array (doc/usage/al2.md "RAID-0 for Kubelet and Containerd").
+    doc = node_config_of(render_user_data(JOIN, {}, [], local_storage=True))
+    assert doc["spec"]["instance"] == {"localStorage": {"strategy": "RAID0"}}
+    assert "instance" not in node_config_of(render_user_data(JOIN, {}, []))["spec"]
+
+
+def pool_node_config(cap, pool: str) -> dict:
+    import base64
+
+    lt = cap.one("aws:ec2/launchTemplate:LaunchTemplate", f"pool-{pool}-lt").props
+    return node_config_of(base64.b64decode(lt["userData"]).decode())
+
+
+def ephemeral_tag(cap, pool: str) -> str:
+    (asg,) = [r for r in cap.of_type("aws:autoscaling/group:Group") if r.name.startswith(f"pool-{pool}-")][:1]
+    tags = {t["key"]: t["value"] for t in asg.props["tags"]}
+    return tags["k8s.io/cluster-autoscaler/node-template/resources/ephemeral-storage"]
+
+
+def test_pools_with_instance_store_spill_to_nvme(run_stack):
+    from tests.conftest import CLUSTER_CONFIG
+
+    groups = [*CLUSTER_CONFIG["cloudviper:nodeGroups"],
+              {"name": "nvme", "instanceTypes": ["m5d.xlarge", "m5dn.xlarge"], "maxSize": 2},
+              {"name": "mixed", "instanceTypes": ["m5d.xlarge", "m5.xlarge"], "maxSize": 2}]
+    cap = run_stack(cluster=CLUSTER_CONFIG["cloudviper:cluster"], nodeGroups=groups)
+    assert pool_node_config(cap, "nvme")["spec"]["instance"] == {"localStorage": {"strategy": "RAID0"}}
+    # a pool in which some type has no instance store keeps spill on the root volume
+    assert "instance" not in pool_node_config(cap, "mixed")["spec"]
+    assert "instance" not in pool_node_config(cap, "workers")["spec"]
+    # the autoscaler learns a node's ephemeral storage from this tag only: 150 GB NVMe vs the 50 GiB root volume
+    nvme, root = (int(ephemeral_tag(cap, p).removesuffix("Gi")) for p in ("nvme", "mixed"))
+    assert nvme > 100 > root > 0

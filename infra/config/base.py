@@ -45,3 +45,13 @@ def quantity(v: str) -> str:
     if not QUANTITY_RE.match(v):
         raise ValueError("is not a Kubernetes quantity, e.g. 500m, 2, 4Gi")
     return v
+
+
+def pinned_image(v: str) -> str:
+    """The image reference, if it names a fixed version: a tag other than latest, or a digest."""
+    name = v.rsplit("/", 1)[-1]
+    if "@sha256:" in v:
+        return v
+    if ":" not in name or name.endswith(":latest") or name.endswith(":"):
+        raise ValueError("is not pinned: name a version tag (not latest) or a digest, e.g. repo/image:2026.1.1")
+    return v

@@ -28,6 +28,10 @@ EVICTION_HARD_MEMORY_MIB = 100  # evictionHard memory.available
 DEFAULT_MAX_PODS = 110  # nodeadm's fallback when it cannot look the type up
 VM_MEMORY_OVERHEAD = 0.075  # Karpenter VM_MEMORY_OVERHEAD_PERCENT default
 SMALL_VM_MEMORY_OVERHEAD, SMALL_VM_GIB = 0.11, 6  # small types lose more (measured up to 10.6 %)
+# Local disk: kubeReserved ephemeral-storage 1Gi and evictionHard nodefs.available 10 % (nodeadm);
+# container images share that disk (the default Dask image unpacks to about 6 GB), so keep room for them.
+EPHEMERAL_RESERVED_GIB, EPHEMERAL_EVICTION = 1, 0.10
+IMAGE_ALLOWANCE_GIB = 15
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,12 @@ class NodeCapacity:
     daemonset_cpu_m: int
     daemonset_memory_mib: int
     daemonset_pods: int
+    ephemeral_gib: float = 0.0  # allocatable local disk (root volume, or the instance-store RAID0 array)
+
+    @property
+    def free_ephemeral_gib(self) -> float:
+        """Local disk a workload pod can request, after room for container images."""
+        return max(0.0, self.ephemeral_gib - IMAGE_ALLOWANCE_GIB)
 
     @property
     def free_pods(self) -> int:
@@ -101,6 +111,20 @@ class NodeCapacity:
     def free_gib(self) -> float:
         """GiB a workload pod can request after the per-node DaemonSets."""
         return (self.memory_mib - self.daemonset_memory_mib) / 1024
+
+
+def ephemeral_capacity_gib(group: Any) -> float:
+    """The disk the kubelet's ephemeral storage lives on: the NVMe RAID0 array (nodeadm localStorage) when every
+    type of the group has instance store, else the root volume (GiB)."""
+    store_gb = instance_store_gb(group)
+    return store_gb * 1e9 / 2**30 if store_gb else float(group.volume_size_gb)
+
+
+def instance_store_gb(group: Any) -> int:
+    """Instance-store GB every type of the group has (0 if any has none): then nodeadm builds a RAID0 array."""
+    sizes = [(instance_facts().get(t).instance_storage_gb if instance_facts().get(t) else 0)  # type: ignore[union-attr]
+             for t in group.instance_types]
+    return min(sizes) if sizes else 0
 
 
 def type_capacity(name: str, disable_smt: bool, ebs_csi: bool = False) -> NodeCapacity:
@@ -122,10 +146,12 @@ def node_capacity(group: Any, ebs_csi: bool = False) -> NodeCapacity:
     """The least a node of the group offers: the minimum over its instance types of CPU, memory and pods."""
     caps = [type_capacity(t, group.disable_smt, ebs_csi) for t in sorted(group.instance_types)]
     least = min(caps, key=lambda c: (c.cpu_m, c.memory_mib, c.pods))
+    disk = ephemeral_capacity_gib(group) * (1 - EPHEMERAL_EVICTION) - EPHEMERAL_RESERVED_GIB
     return NodeCapacity(instance_type=least.instance_type, vcpus=min(c.vcpus for c in caps),
                         cpu_m=min(c.cpu_m for c in caps), memory_mib=min(c.memory_mib for c in caps),
                         pods=min(c.pods for c in caps), daemonset_cpu_m=least.daemonset_cpu_m,
-                        daemonset_memory_mib=least.daemonset_memory_mib, daemonset_pods=least.daemonset_pods)
+                        daemonset_memory_mib=least.daemonset_memory_mib, daemonset_pods=least.daemonset_pods,
+                        ephemeral_gib=round(disk, 3))
 
 
 def gib(quantity: str) -> float:

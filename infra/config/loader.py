@@ -8,8 +8,10 @@ from typing import Any, Optional
 import pulumi
 from pydantic import TypeAdapter, ValidationError
 
+from infra.config.arkouda import ArkoudaConfig
 from infra.config.cluster import ClusterConfig
 from infra.config.cluster_checks import cluster_problems
+from infra.config.dask import DaskConfig
 from infra.config.errors import ConfigError, key_path, render_value
 from infra.config.federation import FederationConfig
 from infra.config.messages import describe_errors, duplicate_names
@@ -18,7 +20,6 @@ from infra.config.network import BUCKET_NAME_RE, Buckets, NetworkConfig
 from infra.config.pools import NodeGroups
 from infra.config.stack import REGION_RE, SECRET_VALUES, StackConfig, TagsConfig
 from infra.config.workload_checks import workload_problems
-from infra.config.workloads import ArkoudaConfig, DaskConfig
 
 PROJECT = "cloudviper"
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Optional
 
+from infra.config.arkouda import ArkoudaConfig
+from infra.config.dask import DaskConfig
 from infra.config.network import NetworkConfig
 from infra.config.pools import NodeGroupConfig
-from infra.config.workloads import ArkoudaConfig, DaskConfig
 
 
 def _named_or_first(groups: Sequence[NodeGroupConfig], name: Optional[str], *roles: str) -> Optional[NodeGroupConfig]:

@@ -51,21 +51,35 @@ class Budget:
         return missing
 
 
+@dataclass(frozen=True)
+class SystemPod:
+    """A pod the stack runs in a workload's namespace besides the workload itself (it counts against the quota)."""
+
+    cpu_request: str
+    cpu_limit: str
+    memory: str  # request = limit
+
+    def budget(self) -> Budget:
+        """What it takes from the namespace's quota (limits)."""
+        return Budget(cores(self.cpu_limit), gib(self.memory), 1)
+
+
+OPERATOR_POD = SystemPod("100m", "500m", "256Mi")  # the dask-kubernetes operator (kopf)
+CULLER_POD = SystemPod("50m", "200m", "128Mi")  # JupyterLab's idle culler (a CronJob run)
+
+
 def cores(quantity: str) -> float:
     """A CPU quantity in cores (500m -> 0.5)."""
     return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
 
 
 def workers_per_node(dask: Any, pool: Any, ebs_csi: bool) -> int:
-    """How many Dask workers one node of the worker pool holds (by requests and pod slots)."""
+    """How many Dask workers one node of the worker pool holds (by requests, pod slots and local disk)."""
     cap = node_capacity(pool, ebs_csi)
     request = cores(dask.workers.cpu_request) if dask.workers.cpu_request else dask.workers.cores
-    return max(0, min(int(cap.free_cores // request), int(cap.free_gib // gib(dask.workers.memory)), cap.free_pods))
-
-
-def max_dask_workers(dask: Any, pool: Any, ebs_csi: bool) -> int:
-    """The most workers the stack can run: what the worker pool holds at maxSize (or more replicas)."""
-    return max(dask.workers.replicas, workers_per_node(dask, pool, ebs_csi) * pool.max_size)
+    by_disk = int(cap.free_ephemeral_gib // gib(dask.workers.spill))
+    return max(0, min(int(cap.free_cores // request), int(cap.free_gib // gib(dask.workers.memory)), cap.free_pods,
+                      by_disk))
 
 
 def replacement_headroom(workers: int) -> int:
@@ -74,13 +88,15 @@ def replacement_headroom(workers: int) -> int:
     return max(1, math.ceil(workers / 10))
 
 
-def dask_budget(dask: Any, worker_pool: Any, ebs_csi: bool) -> Budget:
-    """Scheduler + JupyterLab + the most workers and room to replace some, by limits (memory request = limit)."""
-    budget = Budget(cores(dask.scheduler_cpu), gib(dask.scheduler_memory), 1)
+def dask_budget(dask: Any) -> Budget:
+    """Scheduler, operator, JupyterLab (and its culler), the most workers and room to replace some, by limits."""
+    budget = Budget(cores(dask.scheduler_cpu), gib(dask.scheduler_memory), 1) + OPERATOR_POD.budget()
     if dask.jupyter.enabled:
         budget += Budget(cores(dask.jupyter.cpu), gib(dask.jupyter.memory), 1)
+        if dask.jupyter.idle_minutes:
+            budget += CULLER_POD.budget()
     worker = Budget(float(dask.workers.cores), gib(dask.workers.memory), 1)
-    most = max_dask_workers(dask, worker_pool, ebs_csi)
+    most = dask.workers.maximum
     return budget + worker.times(most + replacement_headroom(most))
 
 

@@ -11,13 +11,14 @@ from typing import Optional
 
 from pydantic import Field, field_validator
 
+from infra.config.arkouda import ArkoudaConfig
 from infra.config.base import Model, check_tag_text
 from infra.config.cluster import ClusterConfig
+from infra.config.dask import DaskConfig
 from infra.config.federation import FederationConfig
 from infra.config.namespaces import NamespaceConfig, RbacConfig, SecretConfig
 from infra.config.network import Buckets, NetworkConfig
 from infra.config.pools import NodeGroups
-from infra.config.workloads import ArkoudaConfig, DaskConfig, needs_ebs_csi
 
 # Regions look like us-east-1, eu-central-2, us-gov-west-1, ap-southeast-7.
 REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
@@ -84,4 +85,9 @@ class StackConfig(Model):
     @property
     def needs_ebs_csi(self) -> bool:
         """Whether the stack installs the EBS CSI driver."""
-        return needs_ebs_csi(self.arkouda)
+        return needs_ebs_csi(self.arkouda, self.dask)
+
+
+def needs_ebs_csi(arkouda: Optional[ArkoudaConfig], dask: Optional[DaskConfig]) -> bool:
+    """Whether a workload asks for EBS volumes (Arkouda's pvc persistence, JupyterLab's home)."""
+    return (arkouda is not None and arkouda.persistence.kind == "pvc") or (dask is not None and dask.jupyter.keeps_home)

@@ -9,20 +9,20 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
-from infra.config.capacity import gib, node_allocatable
+from infra.config.capacity import gib, node_allocatable, node_capacity
 from infra.config.errors import key_path, render_value
 from infra.config.kubeconfig_check import KubeconfigError, check_kubeconfig
 from infra.config.messages import duplicate_names
-from infra.config.placement import arkouda_pool, dask_scheduler_pool, dask_worker_pool
-from infra.config.quotas import arkouda_budget, dask_budget, max_dask_workers, replacement_headroom, workers_per_node
+from infra.config.network import NetworkConfig
+from infra.config.placement import arkouda_pool, dask_scheduler_pool, dask_worker_pool, pool_zones
+from infra.config.quotas import arkouda_budget, dask_budget, replacement_headroom, workers_per_node
 from infra.config.quotas import cores as cores_of
-from infra.config.stack import SECRET_VALUES
-from infra.config.workloads import needs_ebs_csi
+from infra.config.stack import SECRET_VALUES, needs_ebs_csi
 
 
 def uses_ebs_csi(values: dict[str, Any]) -> bool:
     """Whether the stack installs the EBS CSI driver (whose node pod then runs on every node)."""
-    return needs_ebs_csi(values.get("arkouda"))
+    return needs_ebs_csi(values.get("arkouda"), values.get("dask"))
 
 
 def workload_problems(project: str, values: dict[str, Any], raw_secrets: Optional[dict[str, Any]] = None) -> list[str]:
@@ -114,18 +114,27 @@ def _federation_problems(project: str, fed: Any, values: dict[str, Any], namespa
     return problems
 
 
+def network_of(values: dict[str, Any]) -> NetworkConfig:
+    """The stack's network section (its defaults when unset)."""
+    return values.get("network") or NetworkConfig.model_validate({})
+
+
 def _dask_capacity_problems(project: str, dask: Any, pool: Any, ebs_csi: bool) -> list[str]:
-    """Replicas the worker pool cannot hold, and a configured quota that cannot admit the workers."""
+    """A maximum the worker pool cannot hold, and a configured quota that cannot admit the workers."""
     per_node = workers_per_node(dask, pool, ebs_csi)
-    if dask.workers.replicas > per_node * pool.max_size:
-        return [f"{key_path(project, 'dask', ('workers', 'replicas'))}: {dask.workers.replicas} workers need "
-                f"{math.ceil(dask.workers.replicas / per_node)} nodes of pool {pool.name} ({per_node} per node), but its "
+    if per_node == 0:
+        return [f"{key_path(project, 'dask', ('workers', 'spill'))}: {render_value(dask.workers.spill)} of spill is "
+                f"more local disk than a node of pool {pool.name} offers (about {node_capacity(pool, ebs_csi).free_ephemeral_gib:.0f} "
+                "GiB after the images); lower it, raise the pool's volumeSizeGb, or use a type with instance store"]
+    most = dask.workers.maximum
+    if most > per_node * pool.max_size:
+        return [f"{key_path(project, 'dask', ('workers', 'maximum'))}: {most} workers need "
+                f"{math.ceil(most / per_node)} nodes of pool {pool.name} ({per_node} per node), but its "
                 f"maxSize is {pool.max_size}"]
-    short = dask_budget(dask, pool, ebs_csi).shortfall(dask.quota) if dask.quota is not None else []
+    short = dask_budget(dask).shortfall(dask.quota) if dask.quota is not None else []
     if short:
-        most = max_dask_workers(dask, pool, ebs_csi)
         return [f"{key_path(project, 'dask', ('quota',))}: does not admit the scheduler, JupyterLab and the "
-                f"{most} workers pool {pool.name} holds, with room to replace {replacement_headroom(most)} "
+                f"{most} workers of workers.maximum, with room to replace {replacement_headroom(most)} "
                 f"({'; '.join(short)}); raise it or leave it out (the default admits them)"]
     return []
 
@@ -170,6 +179,15 @@ def _dask_problems(project: str, dask: Any, values: dict[str, Any], secret_names
             problems.append(f"{key_path(project, 'dask', ('schedulerMemory',))}: the {what} need {need_cpu:g} CPU / "
                             f"{need_mem:.1f} GiB, more than a node of pool {sched.name} offers (about {cores:g} cores / "
                             f"{mem:.1f} GiB allocatable); use a bigger schedulerPool or smaller requests")
+    if sched is not None and dask.jupyter.keeps_home and len(pool_zones(sched, network_of(values))) > 1 and not sched.per_zone:
+        problems.append(f"{key_path(project, 'dask', ('jupyter', 'home'))}: JupyterLab's home volume lives in one zone, "
+                        f"but pool {sched.name} spans several, so a replaced node could come up where the volume cannot "
+                        "attach; give that pool one zone (zones: [...]) or perZone: true, or set home: \"0\"")
+    team = {n.name for n in values.get("namespaces") or []}
+    for i, n in enumerate(dask.client_namespaces):
+        if n not in team:
+            problems.append(f"{key_path(project, 'dask', ('clientNamespaces', i))}: {render_value(n)} is not a namespace "
+                            f"of cloudviper:namespaces; declared: {', '.join(sorted(team)) or 'none'}")
     if dask.jupyter.enabled and dask.jupyter.token_secret_value not in secret_names:
         problems.append(f"{key_path(project, 'dask', ('jupyter', 'tokenSecretValue'))}: "
                         f"{render_value(dask.jupyter.token_secret_value)} is not in {project}:{SECRET_VALUES}; set it with "

@@ -1,73 +1,20 @@
 """Admiralty custom resources as typed objects, validated against the pinned chart's CRD schemas (pure).
 
-The schemas (infra/documents/crds/admiralty/) are structural, so the API server would silently prune
-any field they do not name; validation therefore also refuses unknown fields.
+The schemas are in infra/documents/crds/admiralty/; infra/documents/crd.py validates against them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any, Optional
 
-import jsonschema
-import yaml
+from infra.documents.crd import CustomResourceError, validate_custom_resource
+
+__all__ = ["API_VERSION", "CustomResourceError", "KubeconfigSecretRef", "source", "target", "validate_custom_resource"]
 
 API_VERSION = "multicluster.admiralty.io/v1alpha1"
-CRD_DIR = Path(__file__).resolve().parent / "crds" / "admiralty"
 ELECT_ANNOTATION = "multicluster.admiralty.io/elect"
 FEDERATED_NAMESPACE_LABEL = {"multicluster-scheduler": "enabled"}
-
-
-class CustomResourceError(ValueError):
-    """An object the CRD would reject or silently prune."""
-
-
-@cache
-def crd_schema(kind: str) -> dict[str, Any]:
-    """The openAPIV3Schema of an Admiralty kind (Target, ClusterTarget, Source, ClusterSource)."""
-    doc = yaml.safe_load((CRD_DIR / f"{kind.lower()}.yaml").read_text())
-    (version,) = [v for v in doc["spec"]["versions"] if v["name"] == API_VERSION.split("/")[1]]
-    return dict(version["schema"]["openAPIV3Schema"])
-
-
-def crd_scope(kind: str) -> str:
-    """Namespaced or Cluster."""
-    return str(yaml.safe_load((CRD_DIR / f"{kind.lower()}.yaml").read_text())["spec"]["scope"])
-
-
-def _unknown_fields(value: Any, schema: dict[str, Any], path: str) -> list[str]:
-    if not isinstance(value, dict) or schema.get("type") != "object" or "properties" not in schema:
-        return []
-    found = []
-    for key, child in value.items():
-        if key not in schema["properties"]:
-            found.append(f"{path}.{key}")
-        else:
-            found += _unknown_fields(child, schema["properties"][key], f"{path}.{key}")
-    return found
-
-
-def validate_custom_resource(obj: dict[str, Any]) -> None:
-    """Raise CustomResourceError unless the object fits its CRD (no pruned fields, right scope)."""
-    kind = obj.get("kind", "")
-    if obj.get("apiVersion") != API_VERSION or not (CRD_DIR / f"{str(kind).lower()}.yaml").exists():
-        raise CustomResourceError(f"{obj.get('apiVersion')}/{kind} is not an Admiralty kind we ship a schema for")
-    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
-    schema = crd_schema(kind)
-    try:
-        jsonschema.validate(body, schema)
-    except jsonschema.ValidationError as exc:
-        raise CustomResourceError(f"{kind} {obj.get('metadata', {}).get('name')}: {exc.message} at "
-                                  f"{'/'.join(map(str, exc.absolute_path))}") from None
-    unknown = _unknown_fields(body, schema, kind)
-    if unknown:
-        raise CustomResourceError(f"{kind}: {', '.join(unknown)} not in the CRD schema (the API server would drop it)")
-    namespaced = "namespace" in obj.get("metadata", {})
-    if namespaced != (crd_scope(kind) == "Namespaced"):
-        raise CustomResourceError(f"{kind} is {crd_scope(kind)}-scoped; metadata.namespace "
-                                  f"{'must' if crd_scope(kind) == 'Namespaced' else 'must not'} be set")
 
 
 @dataclass(frozen=True)

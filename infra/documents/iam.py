@@ -87,3 +87,22 @@ def s3_data_access_policy(bucket_arns: list[str], kms_key_arn: str | None) -> Do
         statements.append({"Sid": "UseDataKey", "Effect": "Allow",
                            "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": kms_key_arn})
     return {"Version": VERSION, "Statement": statements}
+
+
+ECR_PUSH_ACTIONS = [  # docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html, plus DescribeImages
+    "ecr:BatchCheckLayerAvailability", "ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage",
+    "ecr:UploadLayerPart", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages",
+]
+
+
+def ecr_push_policy(repository_arn: str) -> Doc:
+    """What the image workflow needs: a registry login (account-wide by design) and push to one repository."""
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "Login", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+        {"Sid": "PushToTheStacksRepository", "Effect": "Allow", "Action": ECR_PUSH_ACTIONS, "Resource": repository_arn},
+    ]}
+
+
+def ecr_repository_arn(region: str, account: str, name: str) -> str:
+    """An ECR repository's ARN."""
+    return f"arn:aws:ecr:{region}:{account}:repository/{name}"

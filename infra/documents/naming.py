@@ -36,3 +36,8 @@ def name_tag(cfg: StackConfig, *parts: str) -> dict[str, str]:
 def bucket_name(cfg: StackConfig, logical: str, account_id: str) -> str:
     """Default physical bucket name: `<project>-<stack>-<name>-<account>` (globally unique per account)."""
     return f"{prefix(cfg)}-{logical}-{account_id}"
+
+
+def image_repository_name(cfg: StackConfig) -> str:
+    """The stack's ECR repository for its own Dask image: `<project>-<stack>-dask`."""
+    return f"{prefix(cfg)}-dask"

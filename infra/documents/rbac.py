@@ -38,13 +38,6 @@ MONITOR_RULES = [
     rule([""], ["nodes", "pods", "events", "namespaces"], READ),
     rule(["events.k8s.io"], ["events"], READ),
 ]
-# JupyterLab may resize the Dask worker Deployment and nothing else.
-def scale_rules(deployment: str) -> list[Rule]:
-    """Read and resize one Deployment."""
-    return [rule(["apps"], ["deployments"], ["get"], names=[deployment]),
-            rule(["apps"], ["deployments/scale"], ["get", "patch", "update"], names=[deployment])]
-
-
 _WORKLOADS = ["pods", "pods/log", "services", "endpoints", "configmaps", "persistentvolumeclaims", "events",
               "serviceaccounts", "replicationcontrollers"]
 _APPS = ["deployments", "deployments/scale", "replicasets", "statefulsets", "daemonsets"]

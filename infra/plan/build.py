@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Optional
 
 from infra import ROOT
 from infra.config.stackfile import load_stack_file
+from infra.plan.dask_section import dask_section
 from infra.plan.program import run_program
 from infra.plan.report import Plan, Section
 from infra.plan.sections import cost_section, outputs_section, policy_section, resources_section
 
 
-def _builders() -> list[Callable[[Plan], Section]]:
+def _builders() -> list[Callable[[Plan], Optional[Section]]]:
     return [
         lambda plan: resources_section(plan.capture),
         cost_section,
+        dask_section,
         policy_section,
         lambda plan: outputs_section(plan.capture),
     ]
@@ -26,5 +29,7 @@ def make_plan(stack_name: str, project_dir: Path = ROOT) -> Plan:
     stack = load_stack_file(project_dir, stack_name)
     plan = Plan(stack=stack, capture=run_program(stack, project_dir), project_dir=project_dir)
     for build in _builders():
-        plan.sections.append(build(plan))
+        section = build(plan)
+        if section is not None:
+            plan.sections.append(section)
     return plan

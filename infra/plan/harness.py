@@ -40,6 +40,7 @@ class CapturedResource:
     additional_secret_outputs: list[str] = field(default_factory=list)
     import_id: str = ""  # ResourceOptions(import_=...): adopt this existing cloud resource
     alias_names: list[str] = field(default_factory=list)  # names this resource had before (aliases)
+    alias_parents: list[str] = field(default_factory=list)  # parents it had before (URNs; aliases)
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -143,6 +144,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             retain_on_delete=bool(request.retainOnDelete), inputs=inputs, ignore_changes=list(request.ignoreChanges),
             additional_secret_outputs=list(request.additionalSecretOutputs), import_id=request.importId,
             alias_names=[a.spec.name for a in request.aliases if a.spec.name],
+            alias_parents=[a.spec.parentUrn for a in request.aliases if a.spec.parentUrn],
             id=self.resources[urn].id if urn in self.resources else "", outputs=state,
         ))
         return response

@@ -101,6 +101,11 @@ class CloudMocks(pulumi_mocks.Mocks):
             rid = gname
             state.update(name=gname, arn=f"arn:aws:autoscaling:{self.region}:{ACCOUNT_ID}:autoScalingGroup:{digest}:"
                                          f"autoScalingGroupName/{gname}")
+        elif typ == "aws:ecr/repository:Repository":
+            rname = unwrap(inputs.get("name")) or f"{name}-{digest[:7]}"
+            rid = rname
+            state.update(name=rname, registryId=ACCOUNT_ID, arn=f"arn:aws:ecr:{self.region}:{ACCOUNT_ID}:repository/{rname}",
+                         repositoryUrl=f"{ACCOUNT_ID}.dkr.ecr.{self.region}.amazonaws.com/{rname}")
         elif typ == "tls:index/privateKey:PrivateKey":
             state.update(privateKeyOpenssh=f"-----BEGIN OPENSSH PRIVATE KEY-----\nMOCK{digest}PRIVATE\n-----END OPENSSH PRIVATE KEY-----\n",
                          privateKeyPem=f"-----BEGIN PRIVATE KEY-----\nMOCK{digest}PEM\n-----END PRIVATE KEY-----\n",

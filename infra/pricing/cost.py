@@ -4,7 +4,8 @@ Works on a minimal view of a resource (type, name, camelCase props, property dep
 the offline plan and the policy pack price the same way. Standard library only.
 
 What is priced: EC2 instances and Auto Scaling groups (on-demand and spot shares, root
-volumes), the EKS control plane, NAT gateways, public IPv4 addresses (EIPs), EBS volumes and
+volumes), the EKS control plane, NAT gateways, public IPv4 addresses (EIPs), EBS volumes (also those
+Kubernetes claims: PersistentVolumeClaims and StatefulSets' volumeClaimTemplates, gp3) and
 customer-managed KMS keys. Usage-based charges (S3 storage and requests, NAT data processing,
 data transfer, SQS requests, CloudWatch Logs) are listed as notes, not in the hourly totals.
 """
@@ -20,6 +21,8 @@ from infra.pricing import eks_support
 from infra.pricing.tables import HOURS_PER_MONTH, PriceTable, PricingError
 
 ASG = "aws:autoscaling/group:Group"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"
@@ -80,6 +83,17 @@ def _number(value: Any, default: float = 0) -> float:
         return float(value) if value is not None else default
     except (TypeError, ValueError):
         return default
+
+
+def storage_gib(quantity: Any) -> float:
+    """A Kubernetes storage quantity (10Gi, 1Ti, 500Mi, 20G) in GiB (EBS bills per GiB-month)."""
+    text = str(quantity or "0")
+    units = {"Ki": 2**-20, "Mi": 2**-10, "Gi": 1, "Ti": 2**10, "k": 1e3 / 2**30, "M": 1e6 / 2**30, "G": 1e9 / 2**30,
+             "T": 1e12 / 2**30}
+    for suffix in sorted(units, key=len, reverse=True):
+        if text.endswith(suffix):
+            return round(float(text[: -len(suffix)]) * units[suffix], 6)
+    return round(float(text) / 2**30, 6)
 
 
 def flat(n: float, detail: str, name: str, typ: str) -> CostItem:
@@ -185,6 +199,16 @@ def price_resource(res: ResourceView, prices: PriceTable) -> Optional[CostItem]:
     if t == "aws:ebs/volume:Volume":
         gb = _number(p.get("size"), 0)
         return flat(gb * prices.fixed_price("ebs_gp3_storage") / HOURS_PER_MONTH, f"{gb:g} GB EBS", res.name, t)
+    if t == PVC:
+        gb = storage_gib(_get(p, "spec", "resources", "requests", "storage"))
+        return flat(gb * prices.fixed_price("ebs_gp3_storage") / HOURS_PER_MONTH,
+                    f"{gb:g} GiB gp3 volume (kept after destroy: reclaim policy Retain)", res.name, t)
+    if t == STATEFUL_SET and _get(p, "spec", "volumeClaimTemplates"):
+        replicas = _number(_get(p, "spec", "replicas"), 1)
+        gb = replicas * sum(storage_gib(_get(c, "spec", "resources", "requests", "storage"))
+                            for c in _get(p, "spec", "volumeClaimTemplates") if isinstance(c, Mapping))
+        return flat(gb * prices.fixed_price("ebs_gp3_storage") / HOURS_PER_MONTH,
+                    f"{gb:g} GiB gp3 volumes ({replicas:g} claims, kept after destroy)", res.name, t)
     if t == "aws:kms/key:Key":
         return flat(prices.fixed_price("kms_customer_managed_key") / HOURS_PER_MONTH, "KMS key ($1/month)", res.name, t)
     return None
@@ -195,6 +219,7 @@ USAGE_NOTES = {
     "aws:ec2/natGateway:NatGateway": "NAT data processing ${nat:.3f}/GB is usage-based (S3 goes through the free gateway endpoint)",
     "aws:sqs/queue:Queue": "SQS ${sqs:.2f}/million requests is usage-based",
     "aws:cloudwatch/logGroup:LogGroup": "CloudWatch Logs ingestion and storage are usage-based",
+    "aws:ecr/repository:Repository": "ECR image storage ${ecr:.2f}/GB-month is usage-based",
 }
 
 
@@ -209,6 +234,7 @@ def estimate(resources: Sequence[ResourceView], prices: PriceTable) -> Estimate:
             seen.add(res.type)
     f = prices.fixed
     values = {"s3": f.get("s3_standard_storage_first_50tb", 0), "gir": f.get("s3_glacier_instant_retrieval_storage", 0),
-              "nat": f.get("nat_gateway_data_processed", 0), "sqs": f.get("sqs_standard_requests", 0)}
+              "nat": f.get("nat_gateway_data_processed", 0), "sqs": f.get("sqs_standard_requests", 0),
+              "ecr": f.get("ecr_storage", 0)}
     notes = [USAGE_NOTES[t].format(**values) for t in sorted(seen)]
     return Estimate(items=items, notes=notes, source=prices.source)

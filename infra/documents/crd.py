@@ -1,0 +1,92 @@
+"""Custom resources checked against the CRDs we install (infra/documents/crds/<project>/), as the API server would.
+
+The CRDs' schemas are structural, so the API server silently prunes any field they do not name
+(and the Dask operator's CRDs embed the Kubernetes 1.21 PodSpec, so newer pod fields vanish):
+validation therefore refuses unknown fields too, inside lists as well as maps.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+CRD_ROOT = Path(__file__).resolve().parent / "crds"
+
+
+class CustomResourceError(ValueError):
+    """An object the CRD would reject or silently prune."""
+
+
+@cache
+def crd_documents(project: str) -> dict[str, dict[str, Any]]:
+    """The CRDs of one project folder (admiralty, dask), by kind."""
+    docs = {}
+    for path in sorted((CRD_ROOT / project).glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text())
+        docs[doc["spec"]["names"]["kind"]] = doc
+    return docs
+
+
+@cache
+def _crds_by_kind() -> dict[tuple[str, str], dict[str, Any]]:
+    found = {}
+    for folder in sorted(p for p in CRD_ROOT.iterdir() if p.is_dir()):
+        for kind, doc in crd_documents(folder.name).items():
+            for version in doc["spec"]["versions"]:
+                found[(f"{doc['spec']['group']}/{version['name']}", kind)] = doc
+    return found
+
+
+def crd_for(api_version: str, kind: str) -> dict[str, Any]:
+    """The CRD that defines this apiVersion and kind."""
+    try:
+        return _crds_by_kind()[(api_version, kind)]
+    except KeyError:
+        raise CustomResourceError(f"{api_version}/{kind} is not a kind we ship a CRD for") from None
+
+
+def schema_of(api_version: str, kind: str) -> dict[str, Any]:
+    """The openAPIV3Schema of a kind at a version."""
+    doc = crd_for(api_version, kind)
+    (version,) = [v for v in doc["spec"]["versions"] if v["name"] == api_version.rsplit("/", 1)[1]]
+    return dict(version["schema"]["openAPIV3Schema"])
+
+
+def unknown_fields(value: Any, schema: dict[str, Any], path: str) -> list[str]:
+    """Paths of the fields a structural schema does not name (the API server would drop them)."""
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [f for i, item in enumerate(value) for f in unknown_fields(item, schema["items"], f"{path}[{i}]")]
+    if not isinstance(value, dict) or "properties" not in schema:
+        return []
+    found = []
+    for key, child in value.items():
+        if key not in schema["properties"]:
+            found.append(f"{path}.{key}")
+        else:
+            found += unknown_fields(child, schema["properties"][key], f"{path}.{key}")
+    return found
+
+
+def validate_custom_resource(obj: dict[str, Any]) -> None:
+    """Raise CustomResourceError unless the object fits its CRD (valid, no pruned fields, right scope)."""
+    api_version, kind = str(obj.get("apiVersion")), str(obj.get("kind", ""))
+    crd, schema = crd_for(api_version, kind), schema_of(api_version, kind)
+    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
+    try:
+        jsonschema.validate(body, schema)
+    except jsonschema.ValidationError as exc:
+        raise CustomResourceError(f"{kind} {obj.get('metadata', {}).get('name')}: {exc.message} at "
+                                  f"{'/'.join(map(str, exc.absolute_path))}") from None
+    unknown = unknown_fields(body, schema, kind)
+    if unknown:
+        raise CustomResourceError(f"{kind}: {', '.join(unknown)} not in the CRD schema (the API server would drop it)")
+    scope = crd["spec"]["scope"]
+    if ("namespace" in obj.get("metadata", {})) != (scope == "Namespaced"):
+        raise CustomResourceError(f"{kind} is {scope}-scoped; metadata.namespace "
+                                  f"{'must' if scope == 'Namespaced' else 'must not'} be set")
