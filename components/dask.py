@@ -87,17 +87,19 @@ class DaskCluster(pulumi.ComponentResource):
                                   [d.worker_container(cfg, img, args.region, IMAGE_UID, IMAGE_GID, http)],
                                   IMAGE_UID, IMAGE_GID, cfg.workers.spill,
                                   terminationGracePeriodSeconds=cfg.termination_grace_seconds),
-            worker_annotations={ELECT_ANNOTATION: ""} if cfg.workers.federated else {},  # Admiralty may move them
-            minimum=cfg.workers.minimum)["spec"])
-        # The operator does not pass spec changes on to what it created (dask/dask-kubernetes#636): a new
-        # spec means a new cluster. delete_before_replace: the name is fixed.
+            worker_annotations={ELECT_ANNOTATION: ""} if cfg.workers.federated else {})["spec"])
+        # The operator does not pass spec changes (but replicas) on to what it created (dask/dask-kubernetes#636,
+        # #895): a new spec means a new cluster. delete_before_replace: the name is fixed.
         cluster = k8s.apiextensions.CustomResource(
             f"{name}-cluster", api_version=d.API_VERSION, kind="DaskCluster", metadata={"name": CLUSTER, "namespace": ns},
             spec=spec, opts=k.merge(pulumi.ResourceOptions(replace_on_changes=["spec"], delete_before_replace=True)))
+        # The operator makes the DaskCluster the autoscaler's owner (controller.py, daskautoscaler_create), so
+        # deleting the cluster deletes the autoscaler with it; replace_with re-creates it with every new cluster.
         scaler = d.dask_autoscaler(CLUSTER, ns, cfg.workers.minimum, cfg.workers.maximum)
         k8s.apiextensions.CustomResource(
             f"{name}-autoscaler", api_version=d.API_VERSION, kind="DaskAutoscaler", metadata=scaler["metadata"],
-            spec=scaler["spec"], opts=k.merge(pulumi.ResourceOptions(depends_on=[cluster])))
+            spec=scaler["spec"], opts=k.merge(pulumi.ResourceOptions(
+                depends_on=[cluster], replace_with=[cluster], delete_before_replace=True)))
 
     def _network_policy(self, name: str, cfg: DaskConfig, k: pulumi.ResourceOptions) -> None:
         """Only the namespace's pods (the operator, JupyterLab, the workers) and the client namespaces reach the

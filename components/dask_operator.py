@@ -43,6 +43,9 @@ class DaskOperator(pulumi.ComponentResource):
         container = {
             "name": NAME, "image": OPERATOR_IMAGE, "imagePullPolicy": "IfNotPresent",
             "args": operator_args(namespace),
+            # Events only for warnings: at the default (INFO) two 5-second timers post an Event each per run,
+            # some 35,000 a day (dask_kubernetes/kubernetes.yaml controller.events; controller.py startup).
+            "env": [{"name": "DASK_KUBERNETES__CONTROLLER__EVENTS__LEVEL", "value": "WARNING"}],
             "resources": {"requests": res, "limits": {"cpu": OPERATOR_POD.cpu_limit, "memory": OPERATOR_POD.memory}},
             # the chart's liveness probe (kopf's own health endpoint, not a busy event loop); the same
             # endpoint tells `kubectl rollout status` when the operator is up (the chart has no readiness)
@@ -50,7 +53,10 @@ class DaskOperator(pulumi.ComponentResource):
             "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "timeoutSeconds": 5},
             "securityContext": restricted_security_context(uid=1000),
         }
-        pod = {"serviceAccountName": NAME, "automountServiceAccountToken": True, "nodeSelector": dict(SYSTEM_POOL),
+        # The image is built for amd64 only: chartpress runs without --platform in the release workflow
+        # (dask/dask-kubernetes .github/workflows/release.yml, operator/deployment/helm/chartpress.yaml).
+        pod = {"serviceAccountName": NAME, "automountServiceAccountToken": True,
+               "nodeSelector": {**SYSTEM_POOL, "kubernetes.io/arch": "amd64"},
                "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                "containers": [container]}
         self.deployment = k8s.apps.v1.Deployment(

@@ -154,13 +154,18 @@ class EksControlPlane(pulumi.ComponentResource):
         """Add-ons whose pods need nodes to become healthy (CoreDNS), after the node groups."""
         self._addon("eks", "coredns", depends_on=depends_on)
 
-    def install_ebs_storage(self, depends_on: list[pulumi.Resource]) -> k8s.storage.v1.StorageClass:
-        """The EBS CSI driver (own IRSA role) and an encrypted gp3 StorageClass, for PersistentVolumeClaims."""
+    def install_ebs_storage(self, depends_on: list[pulumi.Resource], tags: dict[str, str]) -> k8s.storage.v1.StorageClass:
+        """The EBS CSI driver (own IRSA role) and an encrypted gp3 StorageClass, for PersistentVolumeClaims.
+
+        Volumes carry the stack's tags (the driver's tagSpecification_<n> parameters,
+        kubernetes-sigs/aws-ebs-csi-driver docs/tagging.md), so kept ones can be found and costed per stack.
+        """
         role = self.irsa_role("eks-ebs-csi", "kube-system", "ebs-csi-controller-sa", managed=[iam.EBS_CSI_MANAGED_POLICY])
         addon = self._addon("eks", "aws-ebs-csi-driver", role, depends_on=depends_on)
+        tag_parameters = {f"tagSpecification_{i}": f"{k}={v}" for i, (k, v) in enumerate(sorted(tags.items()), start=1)}
         return k8s.storage.v1.StorageClass(
             "eks-gp3-encrypted", metadata={"name": "gp3-encrypted"}, provisioner="ebs.csi.aws.com",
-            parameters={"type": "gp3", "encrypted": "true"}, volume_binding_mode="WaitForFirstConsumer",
+            parameters={"type": "gp3", "encrypted": "true", **tag_parameters}, volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True, reclaim_policy="Retain",
             opts=pulumi.ResourceOptions(parent=self, provider=self.k8s_provider, depends_on=[addon]))
 

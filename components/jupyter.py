@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -48,9 +49,14 @@ class JupyterLab(pulumi.ComponentResource):
         k = opts.merge(pulumi.ResourceOptions(parent=self))
         moved = k.merge(pulumi.ResourceOptions(aliases=[pulumi.Alias(parent=opts.parent)]))
         sa = args.service_account
+        # Stripped: the server uses the file verbatim, a header cannot carry a newline.
+        token_data: pulumi.Output[dict[str, str]] = secret_data(  # still a secret Output
+            args.secret_values, {"token": j.token_secret_value}).apply(lambda d: {"token": d["token"].strip()})
         token = k8s.core.v1.Secret(f"{name}-token", metadata=meta(TOKEN_SECRET, ns), type="Opaque",
-                                   string_data=secret_data(args.secret_values, {"token": j.token_secret_value}),
-                                   opts=moved)
+                                   string_data=token_data, opts=moved)
+        # The server reads the token once at start: a new token must restart it (a digest, not the token).
+        token_digest = pulumi.Output.unsecret(
+            token_data.apply(lambda d: hashlib.sha256(d["token"].encode()).hexdigest()[:16]))
         volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
                                          lab.token_volume(TOKEN_SECRET)]
         after: list[pulumi.Resource] = [sa, token]
@@ -77,11 +83,16 @@ class JupyterLab(pulumi.ComponentResource):
         }
         pod = pod_spec(NAME, args.pool, [container], j.uid, j.gid, "2Gi")
         pod["volumes"] = volumes
+        # fsGroup otherwise makes the kubelet walk the whole home at every start and add group rw to every
+        # file (SSH keys then 0660, which ssh refuses); only when the volume's root is not yet ours.
+        pod["securityContext"]["fsGroupChangePolicy"] = "OnRootMismatch"
         k8s.apps.v1.Deployment(
             name, metadata=meta(NAME, ns),
             spec={"replicas": 1, "strategy": {"type": "Recreate"},
                   "selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
-                  "template": {"metadata": {"labels": {"app.kubernetes.io/name": NAME}}, "spec": pod}},
+                  "template": {"metadata": {"labels": {"app.kubernetes.io/name": NAME},
+                                            "annotations": {"cloudviper.io/token-digest": token_digest}},
+                               "spec": pod}},
             # the culler (or a user) scales it to zero and back; `pulumi up` leaves that alone
             opts=moved.merge(pulumi.ResourceOptions(depends_on=after, ignore_changes=["spec.replicas"])))
         k8s.core.v1.Service(name, metadata=meta(NAME, ns), spec={
@@ -123,5 +134,5 @@ class JupyterLab(pulumi.ComponentResource):
         k8s.batch.v1.CronJob(f"{name}-culler", metadata=meta(culler, ns), spec={
             "schedule": lab.CULL_EVERY, "concurrencyPolicy": "Forbid", "successfulJobsHistoryLimit": 1,
             "failedJobsHistoryLimit": 1,
-            "jobTemplate": {"spec": {"backoffLimit": 0, "activeDeadlineSeconds": 120, "template": {
+            "jobTemplate": {"spec": {"backoffLimit": 0, "activeDeadlineSeconds": 300, "template": {
                 "metadata": {"labels": {"app.kubernetes.io/name": culler}}, "spec": pod}}}}, opts=k)

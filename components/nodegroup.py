@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.control_plane import ControlPlane
-from infra.config.capacity import instance_store_gb, node_capacity
+from infra.config.capacity import IMAGE_ALLOWANCE_GIB, instance_store_gb, node_capacity
 from infra.config.placement import zone_label
 from infra.config.pools import NodeGroupConfig, zone_split
 from infra.documents import iam, termination
@@ -67,13 +67,13 @@ def template_resources(cfg: NodeGroupConfig) -> dict[str, str]:
     cap = node_capacity(cfg)
     return {"cpu": f"{cap.cpu_m}m", "memory": f"{cap.memory_mib}Mi", "pods": str(cap.pods),
             # the template gets ephemeral storage from this tag only, never from the launch template
-            "ephemeral-storage": f"{int(cap.ephemeral_gib)}Gi"}
+            "ephemeral-storage": f"{int(cap.free_ephemeral_gib)}Gi"}
 
 
 def user_data_for(cfg: NodeGroupConfig, join: ClusterJoin) -> str:
     """Base64 MIME user data that joins a node with this group's labels and taints."""
     text = render_user_data(join, cfg.all_labels, [(t.key, t.value, t.effect) for t in cfg.all_taints],
-                            local_storage=instance_store_gb(cfg) > 0)
+                            local_storage=instance_store_gb(cfg) > 0, image_reserve_gib=IMAGE_ALLOWANCE_GIB)
     return base64.b64encode(text.encode()).decode()
 
 

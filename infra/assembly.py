@@ -119,7 +119,7 @@ def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets
     created = list(teams.namespaces.values())
     values = load_secret_values()
     outputs: dict[str, Any] = {}
-    storage_class = eks.install_ebs_storage(list(groups)) if cfg.needs_ebs_csi else None
+    storage_class = eks.install_ebs_storage(list(groups), naming.stack_tags(cfg)) if cfg.needs_ebs_csi else None
     if cfg.dask is not None:
         dask, dask_outputs = build_dask(cfg, eks, storage, values, storage_class, with_aws, opts)
         outputs.update(dask_outputs)

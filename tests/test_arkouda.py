@@ -35,7 +35,8 @@ def test_locales_get_their_own_encrypted_ebs_volume(stack_capture):
     (claim,) = locales["spec"]["volumeClaimTemplates"]
     assert claim["spec"]["storageClassName"] == "gp3-encrypted" and claim["spec"]["resources"]["requests"]["storage"] == "200Gi"
     sc = cap.one("kubernetes:storage.k8s.io/v1:StorageClass").props
-    assert sc["parameters"] == {"type": "gp3", "encrypted": "true"} and sc["provisioner"] == "ebs.csi.aws.com"
+    assert {k: sc["parameters"][k] for k in ("type", "encrypted")} == {"type": "gp3", "encrypted": "true"}
+    assert sc["provisioner"] == "ebs.csi.aws.com" and sc["parameters"]["tagSpecification_5"] == "stack=arkouda"
     assert cap.one("aws:eks/addon:Addon", "eks-aws-ebs-csi-driver").props["serviceAccountRoleArn"]
 
 

@@ -222,6 +222,12 @@ def cluster_values(**dask):
      'cloudviper:dask.workers.spill: "900Gi" of spill is more local disk than a node of pool workers offers'),
     ({"clientNamespaces": ["astro"]}, 'cloudviper:dask.clientNamespaces[0]: "astro" is not a namespace of cloudviper:namespaces'),
     ({"users": [{"group": "a", "user": "b"}]}, "set exactly one of group or user"),
+    # a bare number is bytes to Kubernetes: refused, as is a spill too small to hold anything
+    ({"workers": {"cores": 1, "memory": "4Gi", "spill": "100"}}, 'cloudviper:dask.workers.spill: "100" needs a unit'),
+    ({"workers": {"cores": 1, "memory": "4Gi", "spill": "0"}}, 'cloudviper:dask.workers.spill: "0" needs a unit'),
+    ({"workers": {"cores": 1, "memory": "4Gi", "spill": "512Mi"}}, 'cloudviper:dask.workers.spill: "512Mi" is less than 1Gi'),
+    ({"workers": {"cores": 1, "memory": "8"}}, 'cloudviper:dask.workers.memory: "8" needs a unit'),
+    ({"jupyter": {"home": "5"}}, 'cloudviper:dask.jupyter.home: "5" needs a unit'),
 ])
 def test_dask_placement_errors(dask, message):
     with pytest.raises(ConfigError) as info:

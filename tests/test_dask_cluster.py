@@ -141,6 +141,20 @@ def test_spill_is_bounded_and_requested(dev_docs):
     (c,) = pod["containers"]
     assert tmp["emptyDir"]["sizeLimit"] == c["resources"]["requests"]["ephemeral-storage"] == "20Gi"
     assert c["args"][c["args"].index("--local-directory") + 1].startswith("/tmp/")
+    # distributed stops spilling before the kubelet would evict the pod for exceeding sizeLimit
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert int(env["DASK_DISTRIBUTED__WORKER__MEMORY__MAX_SPILL"]) == int(0.8 * 20 * 2**30)
+
+
+def test_a_real_worker_takes_the_spill_cap_from_its_environment(stack_capture, tmp_path):
+    # the manifests' exact worker command line and env: distributed's worker_memory.py reads
+    # distributed.worker.memory.max-spill (default false: no limit)
+    cap = stack_capture("dev")
+    with local_dask(cap, 1, tmp_path, Path(sys.executable).parent) as cluster, \
+            Client(cluster.address, timeout=60) as client:
+        client.wait_for_workers(1, timeout=60)
+        caps = client.run(lambda dask_worker: dask_worker.memory_manager.max_spill)
+    assert list(caps.values()) == [int(0.8 * 20 * 2**30)]
 
 
 def test_client_namespaces_and_users_reach_the_scheduler(stack_capture, dev_docs):
@@ -152,8 +166,13 @@ def test_client_namespaces_and_users_reach_the_scheduler(stack_capture, dev_docs
     assert workers["spec"]["ingress"][0]["from"] == [{"podSelector": {}}]
     rbac = Rbac(dev_docs)
     scientist = Subject("User", "alice", groups=("astro-scientists",))
+    # what `kubectl port-forward svc/...` asks for (kubectl: get service, list/get pods; the stream: get over
+    # WebSocket up to 1.34, create over SPDY and, since 1.35, always: kubernetes/kubernetes#134577)
     assert rbac.can(scientist, "create", "pods/portforward", "dask")
+    assert rbac.can(scientist, "get", "pods/portforward", "dask")
     assert rbac.can(scientist, "get", "services", "dask")
+    for verb in ("get", "list", "watch"):
+        assert rbac.can(scientist, verb, "pods", "dask")
     assert rbac.can(scientist, "patch", "daskautoscalers", "dask", api_group="kubernetes.dask.org", name="dask")
     assert not rbac.can(scientist, "create", "pods/exec", "dask")
     assert not rbac.can(scientist, "get", "secrets", "dask")
@@ -185,3 +204,36 @@ def test_the_real_scheduler_answers_the_adaptive_target_and_it_rises_when_tasks_
                 time.sleep(0.2)
             assert adaptive_target(cluster.http) >= 1
             client.cancel(futures)
+
+
+def test_the_operators_scale_down_request_names_the_workers_deployments(stack_capture, tmp_path):
+    # dask_kubernetes/operator/controller/controller.py retire_workers (2026.3.0): POST {"n": k} to the
+    # scheduler's /api/v1/retire_workers, then delete the Deployments named by the answer's "name" fields.
+    cap = stack_capture("dev")
+    with local_dask(cap, 2, tmp_path, Path(sys.executable).parent) as cluster, \
+            Client(cluster.address, timeout=60) as client:
+        client.wait_for_workers(2, timeout=60)
+        request = urllib.request.Request(f"{cluster.http}/api/v1/retire_workers", data=json.dumps({"n": 1}).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, timeout=60) as r:
+            retired = json.load(r)
+        names = [w["name"] for w in retired.values()]
+        assert len(names) == 1 and names[0] in {"dask-default-worker-w0", "dask-default-worker-w1"}
+        deadline = time.monotonic() + 30
+        while len(client.scheduler_info()["workers"]) != 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = [w["name"] for w in client.scheduler_info()["workers"].values()]
+        assert len(left) == 1 and names[0] not in left
+
+
+def test_a_new_cluster_gets_a_new_autoscaler_and_the_range_is_not_in_the_clusters_spec(stack_capture, dev_docs):
+    # controller.py daskautoscaler_create makes the DaskCluster the autoscaler's owner: deleting the cluster
+    # (every spec change replaces it) deletes the autoscaler, so Pulumi must re-create it with the cluster.
+    cap = stack_capture("dev")
+    cluster = cap.one("kubernetes:kubernetes.dask.org/v1:DaskCluster")
+    scaler = cap.one("kubernetes:kubernetes.dask.org/v1:DaskAutoscaler")
+    assert cluster.delete_before_replace and "spec" in cluster.replace_on_changes
+    assert scaler.replace_with == [cluster.urn] and scaler.delete_before_replace
+    # minimum and maximum live in the autoscaler only: changing them never re-creates the cluster
+    assert dask_cluster(dev_docs)["spec"]["worker"]["replicas"] == 0
+    assert scaler.props["spec"] == {"cluster": "dask", "minimum": 0, "maximum": 4}

@@ -59,7 +59,10 @@ def test_home_is_an_encrypted_gp3_claim_kept_on_destroy(docs):
     assert claim["spec"]["storageClassName"] == "gp3-encrypted"
     assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
     sc = by_kind(docs, "StorageClass", "gp3-encrypted")
-    assert sc["parameters"] == {"type": "gp3", "encrypted": "true"} and sc["reclaimPolicy"] == "Retain"
+    assert {k: sc["parameters"][k] for k in ("type", "encrypted")} == {"type": "gp3", "encrypted": "true"}
+    assert sc["reclaimPolicy"] == "Retain"
+    # the stack's tags reach the volumes (aws-ebs-csi-driver docs/tagging.md), so kept ones can be found
+    assert "stack=test" in {v for k, v in sc["parameters"].items() if k.startswith("tagSpecification_")}
     assert sc["volumeBindingMode"] == "WaitForFirstConsumer"  # the volume is made in the zone the pod lands in
     deploy = by_kind(docs, "Deployment", "jupyter")
     assert deploy["spec"]["strategy"] == {"type": "Recreate"}  # one pod at a time: a ReadWriteOnce volume
@@ -85,6 +88,7 @@ def test_runs_as_the_notebook_images_user_and_stays_restricted(docs):
     pod = by_kind(docs, "Deployment", "jupyter")["spec"]["template"]["spec"]
     assert {k: pod["securityContext"][k] for k in ("runAsUser", "runAsGroup", "fsGroup")} == {
         "runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000}  # jovyan in the Pangeo images
+    assert pod["securityContext"]["fsGroupChangePolicy"] == "OnRootMismatch"  # no chmod walk of the home
     (c,) = pod["containers"]
     sc = c["securityContext"]
     assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}
@@ -139,6 +143,20 @@ def test_idle_minutes_zero_means_no_culler():
     assert not [r for r in cap.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role") if "culler" in r.name]
 
 
+def test_a_new_token_restarts_jupyterlab_without_showing_it():
+    import hashlib
+
+    def digest(token: str) -> str:
+        values = with_jupyter()
+        values["cloudviper:secretValues"] = {**values["cloudviper:secretValues"], "jupyterToken": token}
+        deploy = run_config(values).one("kubernetes:apps/v1:Deployment", "dask-jupyter").props
+        return str(deploy["spec"]["template"]["metadata"]["annotations"]["cloudviper.io/token-digest"])
+
+    first, second = digest("token-one-0123456789"), digest("token-two-0123456789\n")
+    assert first != second and "token" not in first
+    assert second == hashlib.sha256(b"token-two-0123456789").hexdigest()[:16]  # stripped, as the Secret holds it
+
+
 def test_upgrades_keep_the_deployment_service_and_secret(docs):
     from tests.test_secrets import run_with_secret_keys
 
@@ -154,19 +172,25 @@ def test_upgrades_keep_the_deployment_service_and_secret(docs):
 # -- the culler's own script, run as the CronJob runs it ---------------------------------------------------
 
 class FakeJupyter(LoopbackServer):
-    """`GET /api/status` as jupyter_server answers it, for one token."""
+    """`GET /api/status` and `GET /api/kernels` as jupyter_server 2.17 answers them, for one token."""
 
-    def __init__(self, token: str, idle_minutes: float) -> None:
+    def __init__(self, token: str, idle_minutes: float, kernel_states: tuple[str, ...] = ()) -> None:
         last = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=idle_minutes)
+        self.paths: list[str] = []
 
         def reply(method: str, path: str, headers: Any, body: bytes) -> tuple[int, str, bytes]:
-            if path != "/api/status":
-                return 404, "text/plain", b""
+            self.paths.append(path)
             if headers.get("Authorization") != f"token {token}":
                 return 403, "application/json", b'{"message": "Forbidden"}'
-            return 200, "application/json", json.dumps({
-                "started": last.isoformat(), "last_activity": last.isoformat().replace("+00:00", "Z"),
-                "connections": 0, "kernels": 0}).encode()
+            stamp = last.isoformat().replace("+00:00", "Z")
+            if path == "/api/status":
+                return 200, "application/json", json.dumps({
+                    "started": stamp, "last_activity": stamp, "connections": 0, "kernels": len(kernel_states)}).encode()
+            if path == "/api/kernels?no_track_activity=1":  # a kernel model: id, name, last_activity, execution_state
+                return 200, "application/json", json.dumps([
+                    {"id": f"k{i}", "name": "python3", "last_activity": stamp, "execution_state": state, "connections": 1}
+                    for i, state in enumerate(kernel_states)]).encode()
+            return 404, "text/plain", b""
 
         super().__init__(reply)
 
@@ -219,6 +243,15 @@ def test_the_culler_scales_a_forgotten_notebook_to_zero(docs, tmp_path, ca, kube
     assert out.returncode == 0, out.stderr
     assert kube.patches == [("PATCH", "application/merge-patch+json", {"spec": {"replicas": 0}})]
     assert "scaled jupyter to zero" in out.stdout
+
+
+def test_the_culler_leaves_a_kernel_running_a_silent_cell_alone(docs, tmp_path, ca, kube):
+    # a long cell that prints nothing (df.compute()) does not move last_activity; its kernel is `busy`
+    with FakeJupyter(SECRETS["jupyterToken"], idle_minutes=600, kernel_states=("idle", "busy")) as jupyter:
+        out = run_culler(docs, tmp_path, jupyter.url, kube.url, ca)
+    assert out.returncode == 0, out.stderr
+    assert kube.patches == [] and "kernels running a cell: k1" in out.stdout
+    assert "/api/kernels?no_track_activity=1" in jupyter.paths  # asking must not count as activity
 
 
 def test_the_culler_leaves_a_notebook_in_use_alone(docs, tmp_path, ca, kube):

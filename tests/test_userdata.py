@@ -35,6 +35,13 @@ def test_labels_and_taints_become_kubelet_flags():
     ]
 
 
+def test_room_for_images_is_held_back_from_pods():
+    # KubeletConfiguration systemReserved, merged by the kubelet from nodeadm's drop-in (nodeadm kubelet/config.go)
+    doc = node_config_of(render_user_data(JOIN, {"a": "1"}, [], image_reserve_gib=15))
+    assert doc["spec"]["kubelet"]["config"] == {"systemReserved": {"ephemeral-storage": "15Gi"}}
+    assert doc["spec"]["kubelet"]["flags"] == ["--node-labels=a=1"]
+
+
 def test_local_storage_asks_nodeadm_for_one_raid0_array():
     # awslabs/amazon-eks-ami nodeadm/api/v1alpha1/nodeconfig_types.go @v20260724: spec.instance.localStorage.strategy
     # is one of RAID0, RAID10, Mount; nodeadm/internal/system/local_disk.go runs `setup-local-disks raid0`, which
@@ -62,12 +69,17 @@ def test_pools_with_instance_store_spill_to_nvme(run_stack):
 
     groups = [*CLUSTER_CONFIG["cloudviper:nodeGroups"],
               {"name": "nvme", "instanceTypes": ["m5d.xlarge", "m5dn.xlarge"], "maxSize": 2},
-              {"name": "mixed", "instanceTypes": ["m5d.xlarge", "m5.xlarge"], "maxSize": 2}]
+              {"name": "mixed", "instanceTypes": ["m5d.xlarge", "m5.xlarge"], "maxSize": 2},
+              # x1e's store is SSD but not NVMe: setup-local-disks finds only NVMe disks
+              {"name": "sata", "instanceTypes": ["x1e.xlarge"], "maxSize": 1}]
     cap = run_stack(cluster=CLUSTER_CONFIG["cloudviper:cluster"], nodeGroups=groups)
     assert pool_node_config(cap, "nvme")["spec"]["instance"] == {"localStorage": {"strategy": "RAID0"}}
     # a pool in which some type has no instance store keeps spill on the root volume
     assert "instance" not in pool_node_config(cap, "mixed")["spec"]
     assert "instance" not in pool_node_config(cap, "workers")["spec"]
-    # the autoscaler learns a node's ephemeral storage from this tag only: 150 GB NVMe vs the 50 GiB root volume
+    assert "instance" not in pool_node_config(cap, "sata")["spec"]
+    assert pool_node_config(cap, "nvme")["spec"]["kubelet"]["config"]["systemReserved"] == {"ephemeral-storage": "15Gi"}
+    # the autoscaler learns a node's ephemeral storage from this tag only, and it is the kubelet's allocatable:
+    # 150 GB NVMe = 139.7 GiB x 0.9 (eviction) - 1 (kubeReserved) - 15 (images) = 110; root 50 GiB -> 29
     nvme, root = (int(ephemeral_tag(cap, p).removesuffix("Gi")) for p in ("nvme", "mixed"))
-    assert nvme > 100 > root > 0
+    assert (nvme, root) == (109, 29)

@@ -47,6 +47,31 @@ def quantity(v: str) -> str:
     return v
 
 
+BYTES_RE = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)$")
+BYTE_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+              "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+
+
+def byte_size(v: str, minimum: str = "0Ki") -> str:
+    """The value, if it is an amount of bytes with a unit (4Gi, 500M) of at least `minimum`.
+
+    A bare number is bytes to Kubernetes, so `memory: 8` would give a pod 8 bytes: refused."""
+    m = BYTES_RE.match(v)
+    if not m:
+        raise ValueError("needs a unit, e.g. 4Gi or 500Mi (a bare number is bytes to Kubernetes)")
+    if bytes_of(v) < bytes_of(minimum):
+        raise ValueError(f"is less than {minimum}")
+    return v
+
+
+def bytes_of(v: str) -> int:
+    """An amount validated by byte_size, in bytes."""
+    m = BYTES_RE.match(v)
+    if not m:
+        raise ValueError(f"{v} is not an amount of bytes with a unit")
+    return int(float(v[: m.start(2)]) * BYTE_UNITS[m.group(2)])
+
+
 def pinned_image(v: str) -> str:
     """The image reference, if it names a fixed version: a tag other than latest, or a digest."""
     name = v.rsplit("/", 1)[-1]

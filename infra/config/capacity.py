@@ -29,7 +29,8 @@ DEFAULT_MAX_PODS = 110  # nodeadm's fallback when it cannot look the type up
 VM_MEMORY_OVERHEAD = 0.075  # Karpenter VM_MEMORY_OVERHEAD_PERCENT default
 SMALL_VM_MEMORY_OVERHEAD, SMALL_VM_GIB = 0.11, 6  # small types lose more (measured up to 10.6 %)
 # Local disk: kubeReserved ephemeral-storage 1Gi and evictionHard nodefs.available 10 % (nodeadm);
-# container images share that disk (the default Dask image unpacks to about 6 GB), so keep room for them.
+# container images share that disk (the default Dask image unpacks to about 6 GB): the NodeConfig reserves
+# IMAGE_ALLOWANCE_GIB for them as systemReserved, so allocatable (and the autoscaler tag) leave it out.
 EPHEMERAL_RESERVED_GIB, EPHEMERAL_EVICTION = 1, 0.10
 IMAGE_ALLOWANCE_GIB = 15
 
@@ -94,8 +95,8 @@ class NodeCapacity:
 
     @property
     def free_ephemeral_gib(self) -> float:
-        """Local disk a workload pod can request, after room for container images."""
-        return max(0.0, self.ephemeral_gib - IMAGE_ALLOWANCE_GIB)
+        """Local disk a workload pod can request (the image allowance is already reserved in allocatable)."""
+        return max(0.0, self.ephemeral_gib)
 
     @property
     def free_pods(self) -> int:
@@ -121,8 +122,8 @@ def ephemeral_capacity_gib(group: Any) -> float:
 
 
 def instance_store_gb(group: Any) -> int:
-    """Instance-store GB every type of the group has (0 if any has none): then nodeadm builds a RAID0 array."""
-    sizes = [(instance_facts().get(t).instance_storage_gb if instance_facts().get(t) else 0)  # type: ignore[union-attr]
+    """NVMe instance-store GB every type of the group has (0 if any has none): then nodeadm builds a RAID0 array."""
+    sizes = [(instance_facts().get(t).nvme_storage_gb if instance_facts().get(t) else 0)  # type: ignore[union-attr]
              for t in group.instance_types]
     return min(sizes) if sizes else 0
 
@@ -146,7 +147,8 @@ def node_capacity(group: Any, ebs_csi: bool = False) -> NodeCapacity:
     """The least a node of the group offers: the minimum over its instance types of CPU, memory and pods."""
     caps = [type_capacity(t, group.disable_smt, ebs_csi) for t in sorted(group.instance_types)]
     least = min(caps, key=lambda c: (c.cpu_m, c.memory_mib, c.pods))
-    disk = ephemeral_capacity_gib(group) * (1 - EPHEMERAL_EVICTION) - EPHEMERAL_RESERVED_GIB
+    # kubelet allocatable: capacity - kubeReserved 1Gi - systemReserved (images, our NodeConfig) - 10 % eviction
+    disk = ephemeral_capacity_gib(group) * (1 - EPHEMERAL_EVICTION) - EPHEMERAL_RESERVED_GIB - IMAGE_ALLOWANCE_GIB
     return NodeCapacity(instance_type=least.instance_type, vcpus=min(c.vcpus for c in caps),
                         cpu_m=min(c.cpu_m for c in caps), memory_mib=min(c.memory_mib for c in caps),
                         pods=min(c.pods for c in caps), daemonset_cpu_m=least.daemonset_cpu_m,

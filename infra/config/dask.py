@@ -12,7 +12,7 @@ from typing import Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from infra.config.base import Model, dns_label, pinned_image, quantity
+from infra.config.base import Model, byte_size, dns_label, pinned_image, quantity
 from infra.config.namespaces import QuotaConfig
 
 DEFAULT_IMAGE = "pangeo/pangeo-notebook:2026.01.30"
@@ -33,7 +33,9 @@ class DaskWorkersConfig(Model):
     pool: Optional[str] = Field(None, description="Node group to run on (default: the first worker pool).")
     federated: bool = Field(False, description="Elect the workers for Admiralty, so they may run in federated clusters.")
 
-    _q = field_validator("memory", "spill")(classmethod(lambda cls, v: quantity(v)))
+    _m = field_validator("memory")(classmethod(lambda cls, v: byte_size(v, "256Mi")))
+    # below 1Gi a worker's own files (HOME and the worker's directory share the volume) leave no room to spill
+    _s = field_validator("spill")(classmethod(lambda cls, v: byte_size(v, "1Gi")))
     _r = field_validator("cpu_request")(classmethod(lambda cls, v: v if v is None else quantity(v)))
 
     @model_validator(mode="before")
@@ -66,13 +68,15 @@ class JupyterConfig(Model):
                                                              "activity, so a forgotten notebook frees its node; 0: never.")
     token_secret_value: str = Field("jupyterToken", description="Name of the token in cloudviper:secretValues.")
 
-    _q = field_validator("cpu", "memory", "home")(classmethod(lambda cls, v: quantity(v)))
+    _q = field_validator("cpu")(classmethod(lambda cls, v: quantity(v)))
+    _m = field_validator("memory")(classmethod(lambda cls, v: byte_size(v, "256Mi")))
+    _h = field_validator("home")(classmethod(lambda cls, v: v if v == "0" else byte_size(v, "1Gi")))
     _i = field_validator("image")(classmethod(lambda cls, v: v if v is None else pinned_image(v)))
 
     @property
     def keeps_home(self) -> bool:
         """Whether the notebook's home is a persistent volume."""
-        return self.enabled and self.home not in ("0", "0Gi", "0Mi")
+        return self.enabled and self.home != "0"
 
 
 class DaskUserConfig(Model):
@@ -112,7 +116,8 @@ class DaskConfig(Model):
         100, ge=10, le=115, description="Time a worker has to hand its data over; must fit the 2-minute spot notice.")
 
     _ns = field_validator("namespace")(classmethod(lambda cls, v: dns_label(v)))
-    _q = field_validator("scheduler_cpu", "scheduler_memory")(classmethod(lambda cls, v: quantity(v)))
+    _q = field_validator("scheduler_cpu")(classmethod(lambda cls, v: quantity(v)))
+    _m = field_validator("scheduler_memory")(classmethod(lambda cls, v: byte_size(v, "256Mi")))
 
     @field_validator("image")
     @classmethod

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.config.base import bytes_of
 from infra.config.dask import DaskConfig
 from infra.config.pools import NodeGroupConfig
 from infra.documents.crd import validate_custom_resource
@@ -126,6 +127,14 @@ def repr_routes() -> str:
     return json.dumps(SCHEDULER_ROUTES)
 
 
+MAX_SPILL_SHARE = 0.8
+
+
+def max_spill_bytes(spill: str) -> int:
+    """What a worker may spill: most of its spill volume."""
+    return int(bytes_of(spill) * MAX_SPILL_SHARE)
+
+
 def worker_container(cfg: DaskConfig, image: str, region: str, uid: int, gid: int, scheduler_http: str) -> dict[str, Any]:
     """A worker: resources, spill disk, the retirement hook; readiness only."""
     w = cfg.workers
@@ -141,6 +150,10 @@ def worker_container(cfg: DaskConfig, image: str, region: str, uid: int, gid: in
             {"name": "RETIRE_TIMEOUT", "value": str(cfg.termination_grace_seconds - 10)},
             {"name": "AWS_REGION", "value": region},
             {"name": "HOME", "value": "/tmp"},
+            # Stop spilling before the volume's sizeLimit: past it the kubelet evicts the pod at once (no grace,
+            # so no retirement); distributed's max-spill defaults to no limit (distributed.yaml @2026.1.1).
+            # HOME and the worker's own files share the volume, hence the 20 % margin.
+            {"name": "DASK_DISTRIBUTED__WORKER__MEMORY__MAX_SPILL", "value": str(max_spill_bytes(w.spill))},
         ],
         "ports": [{"name": "tcp-worker", "containerPort": WORKER_PORT}, {"name": "tcp-nanny", "containerPort": NANNY_PORT},
                   {"name": "http-dashboard", "containerPort": WORKER_DASHBOARD_PORT}],
@@ -153,13 +166,16 @@ def worker_container(cfg: DaskConfig, image: str, region: str, uid: int, gid: in
 
 
 def dask_cluster(name: str, namespace: str, scheduler_pod: dict[str, Any], worker_pod: dict[str, Any],
-                 worker_annotations: dict[str, str], minimum: int) -> dict[str, Any]:
-    """A DaskCluster, validated against the operator's CRD (no field the API server would prune)."""
+                 worker_annotations: dict[str, str]) -> dict[str, Any]:
+    """A DaskCluster, validated against the operator's CRD (no field the API server would prune).
+
+    Its workers start at 0 replicas, always: the DaskAutoscaler raises them to its minimum within
+    seconds, so the spec (whose every change re-creates the cluster) does not hold the range."""
     obj = {
         "apiVersion": API_VERSION, "kind": "DaskCluster",
         "metadata": {"name": name, "namespace": namespace},
         "spec": {
-            "worker": {"replicas": minimum, "metadata": {"labels": {"app.kubernetes.io/name": "dask-worker"},
+            "worker": {"replicas": 0, "metadata": {"labels": {"app.kubernetes.io/name": "dask-worker"},
                                                          **({"annotations": worker_annotations} if worker_annotations else {})},
                        "spec": worker_pod},
             "scheduler": {

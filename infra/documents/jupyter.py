@@ -2,7 +2,9 @@
 
 jupyter_server (2.17 in the default image) reports activity at `GET /api/status` (token needed;
 `last_activity` in ISO 8601, and polling it does not count as activity); `GET /api` needs no token
-and serves as the readiness probe. Kernels are culled by MappingKernelManager.cull_idle_timeout. A
+and serves as the readiness probe. A kernel running a long cell that prints nothing does not move
+`last_activity` (kernel activity is recorded on its messages), so the culler also asks
+`GET /api/kernels?no_track_activity=1` and leaves the server alone while any kernel is `busy`. Kernels are culled by MappingKernelManager.cull_idle_timeout. A
 server that stops itself would be restarted by its Deployment, so the culler scales the Deployment
 to zero through the Kubernetes API instead; `kubectl -n <ns> scale deploy/jupyter --replicas 1`
 brings it back.
@@ -21,15 +23,20 @@ CULL_EVERY = "*/10 * * * *"  # the culler's schedule (a CronJob)
 
 CULL_SCRIPT = (
     "import datetime, json, os, ssl, urllib.error, urllib.request\n"
-    "url = os.environ['JUPYTER_URL'] + '/api/status'\n"
     "token = open(os.environ['JUPYTER_TOKEN_FILE']).read().strip()\n"
-    "req = urllib.request.Request(url, headers={'Authorization': 'token ' + token})\n"
+    "def lab(path):\n"
+    "    req = urllib.request.Request(os.environ['JUPYTER_URL'] + path, headers={'Authorization': 'token ' + token})\n"
+    "    return json.load(urllib.request.urlopen(req, timeout=20))\n"
     "try:\n"
-    "    status = json.load(urllib.request.urlopen(req, timeout=20))\n"
+    "    status = lab('/api/status')\n"
+    "    kernels = lab('/api/kernels?no_track_activity=1')\n"
     "except urllib.error.HTTPError:\n"
     "    raise  # it answered, but not to our token: a failed Job shows it\n"
     "except OSError as exc:\n"
     "    print('JupyterLab not reachable (scaled to zero?):', exc); raise SystemExit(0)\n"
+    "busy = [k['id'] for k in kernels if k.get('execution_state') == 'busy']\n"
+    "if busy:\n"
+    "    print('kernels running a cell:', ', '.join(busy)); raise SystemExit(0)\n"
     "last = datetime.datetime.fromisoformat(status['last_activity'].replace('Z', '+00:00'))\n"
     "idle = (datetime.datetime.now(datetime.timezone.utc) - last).total_seconds() / 60\n"
     "print('idle for %.0f minutes' % idle)\n"

@@ -22,9 +22,15 @@ class ClusterJoin:
 
 
 def node_config(join: ClusterJoin, labels: dict[str, str], taints: list[tuple[str, str, str]],
-                local_storage: bool = False) -> dict:
-    """The NodeConfig object: cluster identity, kubelet flags for labels and taints, and optionally the
-    instance store as one RAID0 array under the kubelet (so emptyDir spill lands on NVMe)."""
+                local_storage: bool = False, image_reserve_gib: int = 0) -> dict:
+    """The NodeConfig object: cluster identity, kubelet flags for labels and taints, optionally the
+    instance store as one RAID0 array under the kubelet (so emptyDir spill lands on NVMe), and local disk
+    held back from pods for container images (systemReserved ephemeral-storage: images share the kubelet's
+    file system but are not subtracted from allocatable, so full spills plus images would cross the
+    10 % eviction line).
+
+    spec.kubelet.config is written as a kubelet drop-in that the kubelet merges over nodeadm's config
+    (awslabs/amazon-eks-ami nodeadm/internal/kubelet/config.go @v20260724)."""
     flags = []
     if labels:
         flags.append("--node-labels=" + ",".join(f"{k}={v}" for k, v in sorted(labels.items())))
@@ -38,18 +44,23 @@ def node_config(join: ClusterJoin, labels: dict[str, str], taints: list[tuple[st
             "cidr": join.service_cidr,
         },
     }
+    kubelet: dict = {}
+    if image_reserve_gib:
+        kubelet["config"] = {"systemReserved": {"ephemeral-storage": f"{image_reserve_gib}Gi"}}
     if flags:
-        spec["kubelet"] = {"flags": flags}
+        kubelet["flags"] = flags
+    if kubelet:
+        spec["kubelet"] = kubelet
     if local_storage:  # nodeadm setup-local-disks raid0: /var/lib/kubelet and /var/lib/containerd move onto it
         spec["instance"] = {"localStorage": {"strategy": "RAID0"}}
     return {"apiVersion": "node.eks.aws/v1alpha1", "kind": "NodeConfig", "spec": spec}
 
 
 def render_user_data(join: ClusterJoin, labels: dict[str, str], taints: list[tuple[str, str, str]],
-                     local_storage: bool = False) -> str:
+                     local_storage: bool = False, image_reserve_gib: int = 0) -> str:
     """MIME multi-part user data with one NodeConfig part (nodeadm reads it at boot)."""
     message = MIMEMultipart(boundary="==CLOUDVIPER==")
     part = MIMENonMultipart(*NODECONFIG_MEDIA_TYPE.split("/"))
-    part.set_payload("---\n" + yaml.safe_dump(node_config(join, labels, taints, local_storage), sort_keys=False))
+    part.set_payload("---\n" + yaml.safe_dump(node_config(join, labels, taints, local_storage, image_reserve_gib), sort_keys=False))
     message.attach(part)
     return message.as_string()

@@ -41,6 +41,9 @@ class CapturedResource:
     import_id: str = ""  # ResourceOptions(import_=...): adopt this existing cloud resource
     alias_names: list[str] = field(default_factory=list)  # names this resource had before (aliases)
     alias_parents: list[str] = field(default_factory=list)  # parents it had before (URNs; aliases)
+    replace_with: list[str] = field(default_factory=list)  # URNs whose replacement replaces this resource too
+    delete_before_replace: bool = False
+    replace_on_changes: list[str] = field(default_factory=list)
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -145,6 +148,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             additional_secret_outputs=list(request.additionalSecretOutputs), import_id=request.importId,
             alias_names=[a.spec.name for a in request.aliases if a.spec.name],
             alias_parents=[a.spec.parentUrn for a in request.aliases if a.spec.parentUrn],
+            replace_with=list(request.replace_with), delete_before_replace=bool(request.deleteBeforeReplace),
+            replace_on_changes=list(request.replaceOnChanges),
             id=self.resources[urn].id if urn in self.resources else "", outputs=state,
         ))
         return response

@@ -20,7 +20,7 @@ FACTS_FILE = Path(__file__).resolve().parent / "instance-facts.csv"
 # pkg/vpc/vpc_ip_resource_limit.go give 15 for these; the snapshot says 8.
 MAX_ENI_OVERRIDES = {"i7ie.48xlarge": 15, "i7ie.metal-48xl": 15, "i8ge.48xlarge": 15, "i8ge.metal-48xl": 15}
 COLUMNS = ("instance_type", "default_vcpus", "default_cores", "default_threads_per_core", "valid_threads_per_core",
-           "memory_mib", "max_enis", "ipv4_per_eni", "instance_storage_gb")
+           "memory_mib", "max_enis", "ipv4_per_eni", "nvme_storage_gb")
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,16 @@ class InstanceFacts:
     memory_mib: int
     max_enis: int  # network interfaces on the default network card (what the VPC CNI uses)
     ipv4_per_eni: int
-    instance_storage_gb: int  # local NVMe/SSD instance store, 0 if none
+    nvme_storage_gb: int  # NVMe instance store, 0 if none (or not NVMe: nodeadm's setup-local-disks uses NVMe only)
+
+
+def nvme_storage_gb(storage: Mapping[str, Any]) -> int:
+    """The instance store nodeadm can use: setup-local-disks finds only `*NVMe_Instance_Storage_*` disks
+    (awslabs/amazon-eks-ami templates/al2023/runtime/bin/setup-local-disks @v20260724), so older SSD/HDD
+    stores (x1e, d2, h1, c3, ...: NvmeSupport unsupported) count as none."""
+    if storage.get("NvmeSupport") not in ("required", "supported"):
+        return 0
+    return int(storage.get("TotalSizeInGB", 0))
 
 
 def rows_from_describe(items: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
@@ -56,7 +65,7 @@ def rows_from_describe(items: Iterable[Mapping[str, Any]]) -> list[dict[str, str
             "memory_mib": str((it.get("MemoryInfo") or {}).get("SizeInMiB", 0)),
             "max_enis": str(enis),
             "ipv4_per_eni": str(net.get("Ipv4AddressesPerInterface", 0)),
-            "instance_storage_gb": str((it.get("InstanceStorageInfo") or {}).get("TotalSizeInGB", 0)),
+            "nvme_storage_gb": str(nvme_storage_gb(it.get("InstanceStorageInfo") or {})),
         })
     return sorted(rows, key=lambda r: r["instance_type"])
 
@@ -79,7 +88,7 @@ def read_facts(path: Optional[Path] = None) -> dict[str, InstanceFacts]:
                 valid_threads_per_core=tuple(int(t) for t in r["valid_threads_per_core"].split()),
                 memory_mib=int(r["memory_mib"]), max_enis=MAX_ENI_OVERRIDES.get(r["instance_type"], int(r["max_enis"])),
                 ipv4_per_eni=int(r["ipv4_per_eni"]),
-                instance_storage_gb=int(r["instance_storage_gb"]),
+                nvme_storage_gb=int(r["nvme_storage_gb"]),
             )
             for r in csv.DictReader(fh)
         }
