@@ -8,6 +8,7 @@ before a spot node goes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -25,7 +26,13 @@ from infra.config.dask import IMAGE_GID, IMAGE_UID, DaskConfig
 from infra.config.namespaces import NamespaceConfig, QuotaConfig
 from infra.config.pools import NodeGroupConfig
 from infra.documents import dask as d
-from infra.documents.admiralty import ELECT_ANNOTATION, FEDERATED_NAMESPACE_LABEL
+from infra.documents.admiralty import (
+    CONSTRAINTS_ANNOTATION,
+    ELECT_ANNOTATION,
+    ELECTED_LABEL,
+    FEDERATED_NAMESPACE_LABEL,
+    proxy_constraints,
+)
 
 CLUSTER = "dask"  # the DaskCluster's name: the operator names the scheduler Service `dask-scheduler`
 
@@ -46,6 +53,17 @@ class DaskArgs:
     image: pulumi.Input[str]  # the Dask image, resolved (an `ecr:<tag>` becomes the stack's repository)
     jupyter_image: pulumi.Input[str]
     storage_class: Optional[pulumi.Resource] = None  # gp3-encrypted, when JupyterLab keeps its home
+    federation: Optional[DaskFederation] = None  # when workers.federated
+
+
+@dataclass(frozen=True)
+class DaskFederation:
+    """Where federated workers may go: target weights (fill local first), and the networks of targets that reach the
+    scheduler through its internal load balancer (none: no load balancer)."""
+
+    weights: dict[str, int]
+    cluster_targets: frozenset[str]  # ClusterTargets (their virtual nodes carry another label than Targets')
+    peer_cidrs: Optional[pulumi.Output[list[str]]]
 
 
 class DaskCluster(pulumi.ComponentResource):
@@ -63,7 +81,11 @@ class DaskCluster(pulumi.ComponentResource):
         operator = DaskOperator(f"{name}-operator", ns, cp.k8s_provider, opts=k)
         dask_sa = s3_service_account(name, ns, "dask", cp, args.bucket_arns, args.kms_key_arn, self, k)
         self._cluster(name, args, k.merge(pulumi.ResourceOptions(depends_on=[operator, dask_sa])))
-        self._network_policy(name, cfg, k)
+        peers = args.federation.peer_cidrs if args.federation else None
+        self.peer_scheduler_host: Optional[pulumi.Output[str]] = None
+        if peers is not None:
+            self.peer_scheduler_host = self._peer_service(name, ns, peers, k)
+        self._network_policy(name, cfg, k, peers)
         self._client_access(name, cfg, k)
         if cfg.jupyter.enabled:
             jupyter_sa = s3_service_account(name, ns, "jupyter", cp, args.bucket_arns, args.kms_key_arn, self, k)
@@ -87,7 +109,8 @@ class DaskCluster(pulumi.ComponentResource):
                                   [d.worker_container(cfg, img, args.region, IMAGE_UID, IMAGE_GID, http)],
                                   IMAGE_UID, IMAGE_GID, cfg.workers.spill,
                                   terminationGracePeriodSeconds=cfg.termination_grace_seconds),
-            worker_annotations={ELECT_ANNOTATION: ""} if cfg.workers.federated else {})["spec"])
+            worker_annotations=worker_annotations(args.federation),
+            worker_labels=dict(ELECTED_LABEL) if args.federation else {})["spec"])
         # The operator does not pass spec changes (but replicas) on to what it created (dask/dask-kubernetes#636,
         # #895): a new spec means a new cluster. delete_before_replace: the name is fixed.
         cluster = k8s.apiextensions.CustomResource(
@@ -101,9 +124,30 @@ class DaskCluster(pulumi.ComponentResource):
             spec=scaler["spec"], opts=k.merge(pulumi.ResourceOptions(
                 depends_on=[cluster], replace_with=[cluster], delete_before_replace=True)))
 
-    def _network_policy(self, name: str, cfg: DaskConfig, k: pulumi.ResourceOptions) -> None:
-        """Only the namespace's pods (the operator, JupyterLab, the workers) and the client namespaces reach the
-        scheduler (its HTTP API can retire workers); only the namespace's pods reach the workers."""
+    def _peer_service(self, name: str, ns: str, peers: pulumi.Output[list[str]], k: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        """The scheduler for delegated workers in other clusters: an internal NLB (cloud-provider-aws's service
+        controller, which EKS runs: annotations `aws-load-balancer-type: nlb` and `aws-load-balancer-internal`), open
+        only to the peers' networks (loadBalancerSourceRanges; the controller's default is 0.0.0.0/0 even for an
+        internal one), keeping the client's address (externalTrafficPolicy Local) so the NetworkPolicy sees it.
+        In this cluster clients keep the ClusterIP Service: an NLB with instance targets cannot hairpin."""
+        svc = k8s.core.v1.Service(f"{name}-scheduler-peers", metadata=meta(f"{CLUSTER}-scheduler-peers", ns, annotations={
+            "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+            "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+            # One scheduler pod and externalTrafficPolicy Local: only its node is healthy, so every zone's address
+            # must be able to reach it.
+            "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true"}), spec={
+            "type": "LoadBalancer", "externalTrafficPolicy": "Local", "loadBalancerSourceRanges": peers,
+            "selector": {"dask.org/cluster-name": CLUSTER, **d.SCHEDULER_LABELS},
+            "ports": [{"name": "tcp-comm", "protocol": "TCP", "port": d.COMM_PORT, "targetPort": "tcp-comm"},
+                      {"name": "http-dashboard", "protocol": "TCP", "port": d.DASHBOARD_PORT, "targetPort": "http-dashboard"}]},
+            opts=k)
+        return svc.status.apply(_lb_hostname)
+
+    def _network_policy(self, name: str, cfg: DaskConfig, k: pulumi.ResourceOptions,
+                        peers: Optional[pulumi.Output[list[str]]]) -> None:
+        """Only the namespace's pods (the operator, JupyterLab, the workers), the client namespaces and the federation
+        peers' networks reach the scheduler (its HTTP API can retire workers); the namespace's pods and the peers'
+        networks reach the workers."""
         ns = cfg.namespace
         clients: list[dict[str, Any]] = [{"podSelector": {}}, *[
             {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": n}}} for n in cfg.client_namespaces]]
@@ -111,10 +155,11 @@ class DaskCluster(pulumi.ComponentResource):
                 ("dask-scheduler", d.SCHEDULER_LABELS, [d.COMM_PORT, d.DASHBOARD_PORT], clients),
                 ("dask-worker", d.WORKER_LABELS, [d.WORKER_PORT, d.NANNY_PORT, d.WORKER_DASHBOARD_PORT],
                  [{"podSelector": {}}])):
+            allowed: Any = sources if peers is None else peers.apply(functools.partial(with_ip_blocks, sources))
             k8s.networking.v1.NetworkPolicy(f"{name}-{target}-ingress", metadata=meta(f"{target}-ingress", ns), spec={
                 "podSelector": {"matchLabels": {"dask.org/cluster-name": CLUSTER, **selector}},
                 "policyTypes": ["Ingress"],
-                "ingress": [{"from": sources, "ports": [{"protocol": "TCP", "port": p} for p in ports]}],
+                "ingress": [{"from": allowed, "ports": [{"protocol": "TCP", "port": p} for p in ports]}],
             }, opts=k)
 
     def _client_access(self, name: str, cfg: DaskConfig, k: pulumi.ResourceOptions) -> None:
@@ -129,6 +174,23 @@ class DaskCluster(pulumi.ComponentResource):
                     {"kind": "User", "name": u.user, "apiGroup": "rbac.authorization.k8s.io"} for u in cfg.users]
         k8s.rbac.v1.RoleBinding(f"{name}-client-rb", metadata=meta(role, ns), role_ref={
             "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role}, subjects=subjects, opts=k)
+
+
+def _lb_hostname(status: Any) -> str:
+    """The load balancer's DNS name from a Service's status."""
+    return str(status.load_balancer.ingress[0].hostname)
+
+
+def with_ip_blocks(peers: list[dict[str, Any]], cidrs: list[str]) -> list[dict[str, Any]]:
+    """NetworkPolicy peers, and networks."""
+    return [*peers, *({"ipBlock": {"cidr": c}} for c in cidrs)]
+
+
+def worker_annotations(federation: Optional[DaskFederation]) -> dict[str, str]:
+    """Elected for Admiralty, with the proxy-pod constraints that prefer the heaviest targets (the local one first)."""
+    if federation is None:
+        return {}
+    return {ELECT_ANNOTATION: "", CONSTRAINTS_ANNOTATION: proxy_constraints(federation.weights, True, federation.cluster_targets)}
 
 
 def client_rules() -> list[dict[str, Any]]:

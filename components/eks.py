@@ -21,6 +21,15 @@ from infra.documents.userdata import ClusterJoin
 VPC_CNI_SETTINGS = {"enableNetworkPolicy": "true"}
 
 
+def vpc_cni_settings(no_snat: list[str]) -> dict:
+    """The VPC CNI add-on's configuration. Pod traffic to networks outside the VPC is SNATed to the node's address
+    unless listed in AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS (aws/amazon-vpc-cni-k8s README): federated Dask workers
+    talk to peered VPCs by pod address."""
+    if not no_snat:
+        return dict(VPC_CNI_SETTINGS)
+    return {**VPC_CNI_SETTINGS, "env": {"AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS": ",".join(no_snat)}}
+
+
 @dataclass(frozen=True)
 class EksArgs:
     """What the control plane is built from."""
@@ -30,6 +39,10 @@ class EksArgs:
     region: str
     vpc_id: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
+    # Federation: the source stacks' egress addresses (their Admiralty calls this API), and networks pods reach
+    # without SNAT (peered VPCs), both read from stack references.
+    api_peer_cidrs: Optional[pulumi.Output[list[str]]] = None
+    no_snat_cidrs: Optional[pulumi.Output[list[str]]] = None
 
 
 def kubeconfig(name: str, endpoint: str, ca: str, region: str) -> str:
@@ -89,7 +102,9 @@ class EksControlPlane(pulumi.ComponentResource):
                 "security_group_ids": [sg.id],
                 "endpoint_private_access": True,
                 "endpoint_public_access": cfg.endpoint_public_access,
-                "public_access_cidrs": list(cfg.public_access_cidrs) if cfg.endpoint_public_access else None,
+                "public_access_cidrs": (pulumi.Output.from_input(args.api_peer_cidrs or []).apply(
+                    lambda extra: sorted(set(cfg.public_access_cidrs) | set(extra)))
+                    if cfg.endpoint_public_access else None),
             },
             access_config={"authentication_mode": "API",
                            "bootstrap_cluster_creator_admin_permissions": cfg.creator_is_admin},
@@ -119,7 +134,7 @@ class EksControlPlane(pulumi.ComponentResource):
         self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(config_text)
         self.k8s_provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
                                          opts=pulumi.ResourceOptions(parent=self))
-        self.network_addons = self._network_addons(name)
+        self.network_addons = self._network_addons(name, args.no_snat_cidrs)
         self.register_outputs({"clusterName": self.cluster_name, "oidcProviderArn": self.oidc_provider_arn})
 
     def _access_entries(self, name: str, cfg: ClusterConfig) -> None:
@@ -135,20 +150,21 @@ class EksControlPlane(pulumi.ComponentResource):
             aws.eks.AccessEntry(f"{name}-user-{i}", cluster_name=self.cluster.name, principal_arn=e.principal_arn,
                                 type="STANDARD", kubernetes_groups=list(e.groups), opts=pulumi.ResourceOptions(parent=self))
 
-    def _addon(self, name: str, addon: str, irsa: Optional[IrsaRole] = None, settings: Optional[dict[str, str]] = None,
+    def _addon(self, name: str, addon: str, irsa: Optional[IrsaRole] = None, settings: Optional[pulumi.Input[dict]] = None,
                depends_on: Sequence[pulumi.Resource] = ()) -> aws.eks.Addon:
         """An EKS-managed add-on (the version EKS defaults to for the cluster's version)."""
         return aws.eks.Addon(
             f"{name}-{addon}", cluster_name=self.cluster.name, addon_name=addon,
             service_account_role_arn=irsa.arn if irsa else None,
-            configuration_values=json.dumps(settings) if settings else None,
+            configuration_values=pulumi.Output.from_input(settings).apply(json.dumps) if settings else None,
             resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*depends_on, *(irsa.policies if irsa else [])]))
 
-    def _network_addons(self, name: str) -> list[aws.eks.Addon]:
+    def _network_addons(self, name: str, no_snat: Optional[pulumi.Output[list[str]]]) -> list[aws.eks.Addon]:
         """VPC CNI (own IRSA role; network policy agent on) and kube-proxy: nodes need them to become Ready."""
         cni = self.irsa_role(f"{name}-vpc-cni", "kube-system", "aws-node", managed=[iam.CNI_MANAGED_POLICY])
-        return [self._addon(name, "vpc-cni", cni, VPC_CNI_SETTINGS), self._addon(name, "kube-proxy")]
+        settings = pulumi.Output.from_input(no_snat or []).apply(vpc_cni_settings)
+        return [self._addon(name, "vpc-cni", cni, settings), self._addon(name, "kube-proxy")]
 
     def install_node_addons(self, depends_on: list[pulumi.Resource]) -> None:
         """Add-ons whose pods need nodes to become healthy (CoreDNS), after the node groups."""

@@ -12,17 +12,20 @@ from infra.config.namespaces import NamespaceConfig
 from infra.documents.admiralty import FEDERATED_NAMESPACE_LABEL
 
 
-def pod_security_labels(level: str) -> dict[str, str]:
-    """Enforce, audit and warn at one Pod Security Standard level."""
-    return {f"pod-security.kubernetes.io/{mode}": level for mode in ("enforce", "audit", "warn")} | {
-        "pod-security.kubernetes.io/enforce-version": "latest"}
+def pod_security_labels(level: str, warn: Optional[str] = None) -> dict[str, str]:
+    """Enforce one Pod Security Standard level; audit and warn at `warn` (default: the same level).
+
+    A stricter `warn` keeps what the enforced level lets through visible (kubectl warnings, audit annotations).
+    """
+    return {"pod-security.kubernetes.io/enforce": level, "pod-security.kubernetes.io/enforce-version": "latest"} | {
+        f"pod-security.kubernetes.io/{mode}": warn or level for mode in ("audit", "warn")}
 
 
 def create_namespace(name: str, cfg: NamespaceConfig, opts: pulumi.ResourceOptions,
                      extra_labels: Optional[dict[str, str]] = None) -> k8s.core.v1.Namespace:
     """A namespace with its quota and container defaults; returns the Namespace."""
-    ns = k8s.core.v1.Namespace(name, metadata=meta(cfg.name, labels={**pod_security_labels(cfg.pod_security),
-                                                                     **(extra_labels or {})}), opts=opts)
+    labels = {**pod_security_labels(cfg.pod_security, cfg.pod_security_warn), **(extra_labels or {})}
+    ns = k8s.core.v1.Namespace(name, metadata=meta(cfg.name, labels=labels), opts=opts)
     after = opts.merge(pulumi.ResourceOptions(depends_on=[ns]))
     hard = {"requests.cpu": cfg.quota.cpu, "limits.cpu": cfg.quota.cpu, "requests.memory": cfg.quota.memory,
             "limits.memory": cfg.quota.memory, "pods": str(cfg.quota.pods)}

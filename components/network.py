@@ -97,7 +97,10 @@ class Network(pulumi.ComponentResource):
             private_subnets.append(priv)
             private_rts.append(rt)
 
-        self._nat(name, n, cfg, public_subnets, private_rts, igw)
+        eips = self._nat(name, n, cfg, public_subnets, private_rts, igw)
+        # Where the private subnets' traffic to the internet comes from (other clusters' API allow-lists).
+        self.egress_cidrs: pulumi.Output[list[str]] = pulumi.Output.all(*[e.public_ip for e in eips]).apply(
+            lambda ips: [f"{ip}/32" for ip in ips]) if eips else pulumi.Output.from_input([])
 
         # S3 through a gateway endpoint: free, and S3 traffic pays no NAT data charge.
         aws.ec2.VpcEndpoint(
@@ -141,17 +144,18 @@ class Network(pulumi.ComponentResource):
         return found.names.apply(first)
 
     def _nat(self, name: str, n: str, cfg: NetworkConfig, public_subnets: list[aws.ec2.Subnet],
-             private_rts: list[aws.ec2.RouteTable], igw: aws.ec2.InternetGateway) -> None:
+             private_rts: list[aws.ec2.RouteTable], igw: aws.ec2.InternetGateway) -> list[aws.ec2.Eip]:
         """NAT gateways: none, one in the first zone, or one per zone (each zone routes to its own)."""
         if cfg.nat_strategy == "none":
-            return
+            return []
         count = 1 if cfg.nat_strategy == "single" else len(public_subnets)
-        gateways = []
+        gateways, eips = [], []
         for i in range(count):
             eip = aws.ec2.Eip(
                 f"{name}-nat-z{i}", domain="vpc", tags={"Name": f"{n}-nat-z{i}"},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
             )
+            eips.append(eip)
             gateways.append(aws.ec2.NatGateway(
                 f"{name}-nat-z{i}", allocation_id=eip.id, subnet_id=public_subnets[i].id,
                 connectivity_type="public", tags={"Name": f"{n}-nat-z{i}"},
@@ -163,6 +167,7 @@ class Network(pulumi.ComponentResource):
                 destination_cidr_block="0.0.0.0/0", nat_gateway_id=gateways[min(i, count - 1)].id,
                 opts=pulumi.ResourceOptions(parent=self),
             )
+        return eips
 
     def _flow_logs(self, name: str, n: str, cfg: NetworkConfig, vpc: aws.ec2.Vpc) -> None:
         """VPC flow logs to a CloudWatch log group, written by a role that can do only that."""

@@ -1,4 +1,4 @@
-"""RBAC personas: namespace users and viewers, job-submission robots, read-only monitors."""
+"""RBAC personas: namespace users and viewers, job-submission robots (grid pilot factories), read-only monitors."""
 
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ class RbacPersonas(pulumi.ComponentResource):
                                     role_ref={"apiGroup": API, "kind": "ClusterRole", "name": a.access},
                                     subjects=[subject], opts=k)
         for r in cfg.job_robots:
-            sa = k8s.core.v1.ServiceAccount(f"{name}-robot-{r.name}", metadata=meta(r.name, r.namespace), opts=k)
+            # The factory runs outside the cluster (Harvester reads a kubeconfig); pods never need its token.
+            sa = k8s.core.v1.ServiceAccount(f"{name}-robot-{r.name}", metadata=meta(r.name, r.namespace),
+                                            automount_service_account_token=False, opts=k)
             role = k8s.rbac.v1.Role(f"{name}-robot-{r.name}", metadata=meta(f"{r.name}-jobs", r.namespace),
                                     rules=JOB_ROBOT_RULES, opts=k)
             k8s.rbac.v1.RoleBinding(
@@ -42,6 +44,12 @@ class RbacPersonas(pulumi.ComponentResource):
                 role_ref={"apiGroup": API, "kind": "Role", "name": f"{r.name}-jobs"},
                 subjects=[{"kind": "ServiceAccount", "name": r.name, "namespace": r.namespace}, *group_subjects(r.groups)],
                 opts=k.merge(pulumi.ResourceOptions(depends_on=[sa, role])))
+            if r.long_lived_token:
+                # Valid until deleted (revoking it = deleting it); `data` holds the token, so it stays secret in state.
+                k8s.core.v1.Secret(f"{name}-robot-{r.name}-token", metadata=meta(
+                    f"{r.name}-token", r.namespace, annotations={"kubernetes.io/service-account.name": r.name}),
+                    type="kubernetes.io/service-account-token",
+                    opts=k.merge(pulumi.ResourceOptions(depends_on=[sa], additional_secret_outputs=["data"])))
         if cfg.monitors:
             k8s.rbac.v1.ClusterRole(f"{name}-monitor", metadata=meta("cloudviper-monitor"), rules=MONITOR_RULES, opts=k)
         for m in cfg.monitors:

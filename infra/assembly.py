@@ -9,9 +9,18 @@ import pulumi_aws as aws
 
 from components.arkouda import Arkouda, ArkoudaArgs
 from components.autoscaler import ClusterAutoscaler
-from components.dask import DaskArgs, DaskCluster
+from components.dask import CLUSTER as DASK_CLUSTER
+from components.dask import DaskArgs, DaskCluster, DaskFederation
 from components.eks import EksArgs, EksControlPlane
-from components.federation import AcceptedSources, FederationAddons, FederationTargets
+from components.federation import AcceptedSources, DaskReach, FederationAddons, FederationTargets, SourceAccess
+from components.federation_network import (
+    AcceptedPaths,
+    FederationPaths,
+    OwnNetwork,
+    cni_peer_cidrs,
+    source_egress,
+    stack_references,
+)
 from components.image_repository import ImageRepository
 from components.namespaces import TeamNamespaces
 from components.network import Network, NetworkArgs
@@ -22,9 +31,10 @@ from components.storage import DataBuckets, DataBucketsArgs
 from components.termination import NodeTerminationHandler
 from infra.config.loader import load_secret_values
 from infra.config.placement import arkouda_pool, dask_scheduler_pool, dask_worker_pool, pool_zones
-from infra.config.quotas import arkouda_budget, dask_budget
+from infra.config.quotas import arkouda_budget, dask_budget, has_local_delegates
 from infra.config.stack import StackConfig
 from infra.documents import naming
+from infra.documents.dask import tolerations
 
 
 def build_platform(cfg: StackConfig) -> dict[str, Any]:
@@ -60,6 +70,8 @@ def build_platform(cfg: StackConfig) -> dict[str, Any]:
         **outputs,
         "region": cfg.region,
         "vpcId": network.vpc_id,
+        "vpcCidr": cfg.network.cidr,
+        "egressCidrs": network.egress_cidrs,
         "availabilityZones": network.zone_names,
         "privateSubnetIds": network.private_subnet_ids,
         "publicSubnetIds": network.public_subnet_ids,
@@ -72,10 +84,13 @@ def build_cluster(cfg: StackConfig, network: Network, storage: DataBuckets,
     """Control plane, node groups and the add-ons that scale and drain them."""
     assert cfg.cluster is not None
     name, prefix = naming.cluster_name(cfg), naming.prefix(cfg)
+    refs = stack_references(cfg.federation, pulumi.ResourceOptions()) if cfg.federation else {}
     eks = EksControlPlane(
         "eks",
         EksArgs(config=cfg.cluster, cluster_name=name, region=cfg.region, vpc_id=network.vpc_id,
-                subnet_ids=network.private_subnet_ids),
+                subnet_ids=network.private_subnet_ids,
+                api_peer_cidrs=source_egress(cfg.federation, refs) if cfg.federation else None,
+                no_snat_cidrs=cni_peer_cidrs(cfg.federation, refs, cfg.stack) if cfg.federation else None),
         opts=with_aws,
     )
     role = NodeRole("nodes", eks, prefix, opts=with_aws)
@@ -100,7 +115,16 @@ def build_cluster(cfg: StackConfig, network: Network, storage: DataBuckets,
     NodeTerminationHandler("nth", cfg.cluster.termination_handler, eks, name, cfg.region,
                            [n for grp in groups for n in grp.group_arns], prefix,
                            opts=addon_opts)
-    outputs = build_workloads(cfg, eks, storage, list(system), with_aws)
+    paths = None
+    if cfg.federation is not None:
+        own = OwnNetwork(vpc_id=network.vpc_id, cidr=cfg.network.cidr, private_subnet_ids=network.private_subnet_ids,
+                         private_route_table_ids=network.private_route_table_ids, region=cfg.region)
+        paths = FederationPaths("federation-paths", cfg.federation, own, eks.node_security_group_id, refs, opts=with_aws)
+        AcceptedPaths("federation-accepted", cfg.federation, own, eks.node_security_group_id, refs, cfg.stack,
+                      eks.k8s_provider, opts=with_aws.merge(pulumi.ResourceOptions(depends_on=list(system))))
+    outputs = build_workloads(cfg, eks, storage, list(system), with_aws, refs, paths)
+    if paths is not None:
+        outputs["federationNetwork"] = with_scheduler(paths.exports, outputs.get("daskSchedulerPeerHost"), cfg)
     return {
         **outputs,
         "clusterName": eks.cluster_name,
@@ -112,7 +136,8 @@ def build_cluster(cfg: StackConfig, network: Network, storage: DataBuckets,
 
 
 def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets, groups: list[NodeGroup],
-                    with_aws: pulumi.ResourceOptions) -> dict[str, Any]:
+                    with_aws: pulumi.ResourceOptions, refs: dict[str, pulumi.StackReference],
+                    paths: Optional[FederationPaths]) -> dict[str, Any]:
     """Namespaces, RBAC personas, secrets, Dask, Arkouda and federation, after the system pools."""
     opts = with_aws.merge(pulumi.ResourceOptions(depends_on=list(groups)))
     teams = TeamNamespaces("namespaces", list(cfg.namespaces), eks.k8s_provider, opts=opts)
@@ -120,8 +145,9 @@ def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets
     values = load_secret_values()
     outputs: dict[str, Any] = {}
     storage_class = eks.install_ebs_storage(list(groups), naming.stack_tags(cfg)) if cfg.needs_ebs_csi else None
+    dask = None
     if cfg.dask is not None:
-        dask, dask_outputs = build_dask(cfg, eks, storage, values, storage_class, with_aws, opts)
+        dask, dask_outputs = build_dask(cfg, eks, storage, values, storage_class, with_aws, opts, paths)
         outputs.update(dask_outputs)
         created.append(dask)
     if cfg.arkouda is not None:
@@ -137,7 +163,7 @@ def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets
                                          f"{ak.server_port}:{ak.server_port}, then ak.connect('localhost', {ak.server_port})")
         created.append(arkouda)
     if cfg.federation is not None:
-        outputs.update(build_federation(cfg, eks, created, values, opts))
+        outputs.update(build_federation(cfg, eks, storage, created, values, opts, refs, dask))
     RbacPersonas("rbac", cfg.rbac, eks.k8s_provider, depends_on=created, opts=opts)
     if cfg.secrets:
         ConfigSecrets("secrets", list(cfg.secrets), values, eks.k8s_provider, depends_on=created, opts=opts)
@@ -146,7 +172,7 @@ def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets
 
 def build_dask(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets, values: pulumi.Output[dict[str, str]],
                storage_class: Optional[pulumi.Resource], with_aws: pulumi.ResourceOptions,
-               opts: pulumi.ResourceOptions) -> tuple[DaskCluster, dict[str, Any]]:
+               opts: pulumi.ResourceOptions, paths: Optional[FederationPaths]) -> tuple[DaskCluster, dict[str, Any]]:
     """The Dask cluster (and the stack's image repository, when asked for) and its outputs."""
     assert cfg.dask is not None
     dcfg = cfg.dask
@@ -162,9 +188,13 @@ def build_dask(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets, val
     dask = DaskCluster("dask", DaskArgs(
         config=dcfg, control_plane=eks, scheduler_pool=scheduler_pool, worker_pool=worker_pool,
         bucket_arns=list(storage.bucket_arns.values()), kms_key_arn=storage.kms_key_arn, secret_values=values,
-        region=cfg.region, quota=dcfg.quota or dask_budget(dcfg).quota(), image=resolve(dcfg.image),
-        jupyter_image=resolve(dcfg.jupyter_image), storage_class=storage_class), opts=opts)
+        region=cfg.region, quota=dcfg.quota or dask_budget(dcfg, has_local_delegates(cfg)).quota(),
+        image=resolve(dcfg.image), jupyter_image=resolve(dcfg.jupyter_image), storage_class=storage_class,
+        federation=dask_federation(cfg, paths)), opts=opts)
     outputs["daskSchedulerAddress"] = dask.scheduler_address
+    if dask.peer_scheduler_host is not None:
+        outputs["daskSchedulerPeerHost"] = dask.peer_scheduler_host
+        outputs["daskSchedulerPeerAddress"] = dask.peer_scheduler_host.apply(lambda h: f"tcp://{h}:8786")
     outputs["daskDashboard"] = (f"kubectl -n {dcfg.namespace} port-forward svc/dask-scheduler 8786:8786 8787:8787, "
                                 "then Client('tcp://localhost:8786') and open http://localhost:8787")
     if dcfg.jupyter.enabled:
@@ -173,18 +203,49 @@ def build_dask(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets, val
     return dask, outputs
 
 
-def build_federation(cfg: StackConfig, eks: EksControlPlane, namespaces: list[pulumi.Resource],
-                     values: pulumi.Output[dict[str, str]], opts: pulumi.ResourceOptions) -> dict[str, Any]:
+def with_scheduler(exports: pulumi.Output[dict[str, Any]], host: Optional[pulumi.Output[str]],
+                   cfg: StackConfig) -> pulumi.Output[dict[str, Any]]:
+    """What each target stack reads from us, plus where our scheduler is: it writes the ExternalName Service of the
+    scheduler's name in its namespace (with its own credentials: Admiralty's source role cannot)."""
+    if host is None or cfg.dask is None:
+        return exports
+    where = {"namespace": cfg.dask.namespace, "service": f"{DASK_CLUSTER}-scheduler"}
+    return pulumi.Output.all(exports, host).apply(
+        lambda v: {k: {**e, "scheduler": {**where, "host": v[1]}} for k, e in v[0].items()})
+
+
+def dask_federation(cfg: StackConfig, paths: Optional[FederationPaths]) -> Optional[DaskFederation]:
+    """Where federated Dask workers may go, and whether any target reaches the scheduler over a network path."""
+    dcfg, fed = cfg.dask, cfg.federation
+    if dcfg is None or fed is None or not dcfg.workers.federated:
+        return None
+    targets = [t for t in fed.targets if t.namespace in (None, dcfg.namespace)]
+    remote = any(t.path in ("peering", "transitGateway", "vpn") for t in targets)
+    return DaskFederation(weights={t.name: t.weight for t in targets},
+                          cluster_targets=frozenset(t.name for t in targets if t.namespace is None),
+                          peer_cidrs=paths.peer_cidrs if paths is not None and remote else None)
+
+
+def build_federation(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets, namespaces: list[pulumi.Resource],
+                     values: pulumi.Output[dict[str, str]], opts: pulumi.ResourceOptions,
+                     refs: dict[str, pulumi.StackReference], dask: Optional[DaskCluster]) -> dict[str, Any]:
     """Admiralty add-ons, the sources this cluster accepts and the targets it sends to."""
     assert cfg.federation is not None
     fed = cfg.federation
-    addons = FederationAddons("federation", fed, eks.k8s_provider, depends_on=namespaces, opts=opts)
+    system = [g for g in cfg.node_groups if g.role == "system"]
+    addons = FederationAddons("federation", fed, eks.k8s_provider, namespaces, tolerations(system[0]) if system else [],
+                              opts=opts)
     after = [addons.admiralty, *namespaces]
     outputs: dict[str, Any] = {}
     if fed.sources:
-        accepted = AcceptedSources("sources", list(fed.sources), eks, eks.cluster.endpoint,
-                                   eks.cluster.certificate_authority.data, after, opts=opts)
+        accepted = AcceptedSources("sources", list(fed.sources), SourceAccess(
+            eks, eks.cluster.endpoint, eks.cluster.certificate_authority.data, list(storage.bucket_arns.values()),
+            storage.kms_key_arn), after, opts=opts)
         outputs["federationKubeconfigs"] = accepted.kubeconfigs
+        outputs["federationServiceAccounts"] = accepted.service_accounts
     if fed.targets:
-        FederationTargets("targets", list(fed.targets), cfg.stack, values, eks.k8s_provider, after, opts=opts)
+        reach = None
+        if dask is not None and cfg.dask is not None and cfg.dask.workers.federated:
+            reach = DaskReach(namespace=cfg.dask.namespace, service_account="dask")
+        FederationTargets("targets", list(fed.targets), cfg.stack, values, eks.k8s_provider, after, refs, reach, opts=opts)
     return outputs

@@ -97,6 +97,8 @@ BAD_VALUES = [
     ("cloudviper:cluster", {"publicAccessCidrs": ["192.0.2.0/24"]}, "needs a node group with role: system and minSize >= 1"),
     ("cloudviper:namespaces", [{"name": "kube-system"}], 'cloudviper:namespaces[0].name: "kube-system" is a system namespace'),
     ("cloudviper:namespaces", [{"name": "a", "quota": {"cpu": "lots"}}], 'cloudviper:namespaces[0].quota.cpu: "lots" is not a Kubernetes quantity'),
+    ("cloudviper:namespaces", [{"name": "a", "podSecurityWarn": "baseline"}],
+     "podSecurityWarn 'baseline' is looser than podSecurity 'restricted', so it would warn about nothing"),
     ("cloudviper:rbac", {"namespaceAccess": [{"namespace": "x", "group": "g", "user": "u"}]}, "set exactly one of group or user"),
     ("cloudviper:rbac", {"jobRobots": [{"name": "bot", "namespace": "nowhere"}]},
      'cloudviper:rbac.jobRobots[0].namespace: "nowhere" is not a namespace of this stack'),

@@ -75,3 +75,15 @@ def test_unknown_instance_type_is_an_error_not_zero():
 
 def test_other_regions_say_they_use_us_east_1_prices():
     assert "no eu-west-1 table: using us-east-1 prices" in load_prices("eu-west-1").source
+
+
+def test_federation_networks_load_balancer_and_transit_gateway():
+    est = estimate([v("kubernetes:core/v1:Service", "peers", spec={"type": "LoadBalancer"}),
+                    v("kubernetes:core/v1:Service", "plain", spec={"type": "ClusterIP"}),
+                    v("aws:ec2transitgateway/vpcAttachment:VpcAttachment", "a"),
+                    v("aws:ec2/vpcPeeringConnection:VpcPeeringConnection", "pcx")], PRICES)
+    # infra/pricing/SOURCES.md: NLB $0.0225/h, attachment $0.05/h; a ClusterIP Service and peering cost nothing
+    assert est.total("idle") == pytest.approx(0.0225 + 0.05)
+    assert any("$0.006/NLCU-hour" in n for n in est.notes) and any("peering" in n for n in est.notes)
+    assert not [n for n in estimate([v("kubernetes:core/v1:Service", "plain", spec={"type": "ClusterIP"})],
+                                    PRICES).notes]

@@ -18,6 +18,7 @@ from infra.config.messages import describe_errors, duplicate_names
 from infra.config.namespaces import NamespaceConfig, RbacConfig, SecretConfig
 from infra.config.network import BUCKET_NAME_RE, Buckets, NetworkConfig
 from infra.config.pools import NodeGroups
+from infra.config.robots import expand_robots
 from infra.config.stack import REGION_RE, SECRET_VALUES, StackConfig, TagsConfig
 from infra.config.workload_checks import workload_problems
 
@@ -104,6 +105,7 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
     if problems or not isinstance(region, str):
         raise ConfigError(problems)
     names = sorted(values.pop(SECRET_VALUES, {}) or {})
+    values = expand_robots(values)  # a robot's podSecurity and proxy become its namespace's labels and a Secret
     try:
         return StackConfig(project=project, stack=stack, region=region, secret_value_names=names, **values)
     except ValidationError as exc:

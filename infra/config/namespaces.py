@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
@@ -9,6 +10,8 @@ from pydantic import Field, field_validator, model_validator
 from infra.config.base import Model, dns_label, quantity
 
 RESERVED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "default")
+PSS_LEVELS = ("privileged", "baseline", "restricted")  # Pod Security Standards, loosest first
+SECRET_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")  # a Secret's data key (what a volume mounts as a file name)
 
 
 class QuotaConfig(Model):
@@ -42,6 +45,8 @@ class NamespaceConfig(Model):
     name: str = Field(description="Namespace name (DNS label).")
     pod_security: Literal["restricted", "baseline", "privileged"] = Field(
         "restricted", description="Pod Security Standard enforced on the namespace.")
+    pod_security_warn: Optional[Literal["restricted", "baseline"]] = Field(
+        None, description="Standard audited and warned about, when stricter than the one enforced (default: podSecurity).")
     quota: QuotaConfig = Field(default_factory=lambda: QuotaConfig.model_validate({}), description="Resource budget.")
     limits: LimitsConfig = Field(default_factory=lambda: LimitsConfig.model_validate({}), description="Container defaults.")
     federated: bool = Field(False, description="Let Admiralty send elected pods of this namespace to other clusters.")
@@ -53,6 +58,13 @@ class NamespaceConfig(Model):
         if v in RESERVED_NAMESPACES or v.startswith("kube-"):
             raise ValueError("is a system namespace; pick another name")
         return v
+
+    @model_validator(mode="after")
+    def _warn(self) -> NamespaceConfig:
+        if self.pod_security_warn is not None and PSS_LEVELS.index(self.pod_security_warn) < PSS_LEVELS.index(self.pod_security):
+            raise ValueError(f"podSecurityWarn {self.pod_security_warn!r} is looser than podSecurity {self.pod_security!r}, "
+                             "so it would warn about nothing; leave it out or pick a stricter level")
+        return self
 
 
 class NamespaceAccessConfig(Model):
@@ -71,13 +83,30 @@ class NamespaceAccessConfig(Model):
 
 
 class JobRobotConfig(Model):
-    """A job-submission service (pilot factory): pods and jobs in one namespace, nothing else."""
+    """A grid pilot factory (PanDA Harvester): its Jobs, pods, ConfigMaps and proxy Secret in a namespace of its own."""
 
     name: str = Field(description="Service account name (DNS label).")
-    namespace: str = Field(description="The only namespace it may use.")
+    namespace: str = Field(description="Its own namespace: one of cloudviper:namespaces that nothing else uses.")
     groups: list[str] = Field(default_factory=list, description="Kubernetes groups of IAM principals that act as this robot.")
+    pod_security: Literal["restricted", "baseline"] = Field(
+        "restricted", description="Standard enforced on its namespace; baseline admits pilots without a securityContext "
+                                  "(audit and warn stay restricted).")
+    proxy_secret_value: Optional[str] = Field(
+        None, description="Name in cloudviper:secretValues of a grid proxy, put in the Opaque Secret proxy-secret of its "
+                          "namespace (unset: Harvester's credential manager pushes it).")
+    proxy_secret_key: str = Field("x509up", description="Key of the proxy in proxy-secret: the file name pilots see "
+                                                        "(Harvester's proxySecretPath is <mount>/<key>).")
+    long_lived_token: bool = Field(False, description="Create the token Secret <name>-token, valid until deleted, for a "
+                                                      "Harvester that cannot use an IAM group.")
 
     _n = field_validator("name")(classmethod(lambda cls, v: dns_label(v)))
+
+    @field_validator("proxy_secret_key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if not SECRET_KEY_RE.match(v):
+            raise ValueError("is not a Secret key: letters, digits, '-', '_' and '.' only")
+        return v
 
 
 class MonitorConfig(Model):

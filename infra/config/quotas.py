@@ -88,8 +88,12 @@ def replacement_headroom(workers: int) -> int:
     return max(1, math.ceil(workers / 10))
 
 
-def dask_budget(dask: Any) -> Budget:
-    """Scheduler, operator, JupyterLab (and its culler), the most workers and room to replace some, by limits."""
+def dask_budget(dask: Any, local_delegates: bool = False) -> Budget:
+    """Scheduler, operator, JupyterLab (and its culler), the most workers and room to replace some, by limits.
+
+    With federation to this cluster itself (a self target) a worker that stays here is two pods of the namespace:
+    Admiralty's proxy pod, which keeps the worker's requests and limits, and its delegate
+    (pkg/webhooks/proxypod/proxypod.go, pkg/controllers/chaperon/controller.go @v0.17.0): both count."""
     budget = Budget(cores(dask.scheduler_cpu), gib(dask.scheduler_memory), 1) + OPERATOR_POD.budget()
     if dask.jupyter.enabled:
         budget += Budget(cores(dask.jupyter.cpu), gib(dask.jupyter.memory), 1)
@@ -97,7 +101,16 @@ def dask_budget(dask: Any) -> Budget:
             budget += CULLER_POD.budget()
     worker = Budget(float(dask.workers.cores), gib(dask.workers.memory), 1)
     most = dask.workers.maximum
-    return budget + worker.times(most + replacement_headroom(most))
+    return budget + worker.times((most + replacement_headroom(most)) * (2 if local_delegates else 1))
+
+
+def has_local_delegates(values: Any) -> bool:
+    """Whether the stack's federated Dask workers may land here through a self target (stack config or its values)."""
+    get = values.get if isinstance(values, dict) else lambda k: getattr(values, k, None)
+    dask, fed = get("dask"), get("federation")
+    if dask is None or fed is None or not dask.workers.federated:
+        return False
+    return any(t.kind == "self" and t.namespace in (None, dask.namespace) for t in fed.targets)
 
 
 def arkouda_budget(ak: Any) -> Budget:

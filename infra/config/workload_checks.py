@@ -6,17 +6,20 @@ needs from another, and return `ns:key.path: value ...` problem lines.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from typing import Any, Optional
 
 from infra.config.capacity import gib, node_allocatable, node_capacity
 from infra.config.errors import key_path, render_value
+from infra.config.federation import ADMIRALTY_TESTED_KUBERNETES
 from infra.config.kubeconfig_check import KubeconfigError, check_kubeconfig
 from infra.config.messages import duplicate_names
 from infra.config.network import NetworkConfig
 from infra.config.placement import arkouda_pool, dask_scheduler_pool, dask_worker_pool, pool_zones
-from infra.config.quotas import arkouda_budget, dask_budget, replacement_headroom, workers_per_node
+from infra.config.quotas import arkouda_budget, dask_budget, has_local_delegates, replacement_headroom, workers_per_node
 from infra.config.quotas import cores as cores_of
+from infra.config.robots import robot_problems
 from infra.config.stack import SECRET_VALUES, needs_ebs_csi
 
 
@@ -33,13 +36,13 @@ def workload_problems(project: str, values: dict[str, Any], raw_secrets: Optiona
     known = namespaces | ({dask.namespace} if dask else set())
     problems += duplicate_names(project, "namespaces", (), [n.name for n in values.get("namespaces") or []])
     rbac = values.get("rbac")
-    if rbac is not None:
-        for kind, entries in (("namespaceAccess", rbac.namespace_access), ("jobRobots", rbac.job_robots)):
-            for i, e in enumerate(entries):
-                if e.namespace not in known:
-                    problems.append(f"{key_path(project, 'rbac', (kind, i, 'namespace'))}: {render_value(e.namespace)} "
-                                    f"is not a namespace of this stack; declared: {', '.join(sorted(known)) or 'none'}")
     secret_names = set(values.get(SECRET_VALUES) or {})
+    if rbac is not None:
+        for i, e in enumerate(rbac.namespace_access):
+            if e.namespace not in known:
+                problems.append(f"{key_path(project, 'rbac', ('namespaceAccess', i, 'namespace'))}: {render_value(e.namespace)} "
+                                f"is not a namespace of this stack; declared: {', '.join(sorted(known)) or 'none'}")
+        problems += robot_problems(project, values, secret_names)  # job robots: each in a namespace of its own
     raw_secrets = raw_secrets or {}
     for i, sec in enumerate(values.get("secrets") or []):
         if sec.namespace not in known:
@@ -111,6 +114,40 @@ def _federation_problems(project: str, fed: Any, values: dict[str, Any], namespa
             check_kubeconfig(raw_secrets.get(ref), t.context)
         except KubeconfigError as exc:
             problems.append(f"{path}: the kubeconfig in {project}:{SECRET_VALUES}.{ref} {exc}")
+    return problems + _federation_network_problems(project, fed, values)
+
+
+def _federation_network_problems(project: str, fed: Any, values: dict[str, Any]) -> list[str]:
+    """Admiralty's tested Kubernetes versions; a network path for every target that runs Dask workers; no
+    overlapping networks."""
+    problems = []
+    version = values["cluster"].version
+    if version not in ADMIRALTY_TESTED_KUBERNETES and not fed.allow_untested_kubernetes:
+        problems.append(f"{key_path(project, 'cluster', ('version',))}: {render_value(version)} is not a Kubernetes "
+                        f"version Admiralty {fed.admiralty_version} was tested on ({', '.join(ADMIRALTY_TESTED_KUBERNETES)}); "
+                        f"choose one of those, or set {project}:federation.allowUntestedKubernetes: true to accept it "
+                        "(README: Federation, Kubernetes versions)")
+    cluster, network = values["cluster"], network_of(values)
+    if network.nat_strategy == "none" and any(t.kind == "stack" for t in fed.targets):
+        problems.append(f"{key_path(project, 'network', ('natStrategy',))}: \"none\": Admiralty here calls each target "
+                        "stack's API from this VPC's NAT addresses (its egressCidrs); with no NAT it cannot reach them")
+    for i, s in enumerate(fed.sources):
+        if s.stack and not cluster.endpoint_public_access:
+            problems.append(f"{key_path(project, 'federation', ('sources', i, 'stack'))}: the source calls this cluster's "
+                            f"public API endpoint, but {project}:cluster.endpointPublicAccess is false")
+    dask = values.get("dask")
+    own = [ipaddress.IPv4Network(network_of(values).cidr), ipaddress.IPv4Network(values["cluster"].service_cidr)]
+    for i, t in enumerate(fed.targets):
+        runs_dask = dask is not None and dask.workers.federated and t.namespace in (None, dask.namespace)
+        if runs_dask and t.path == "none":
+            problems.append(f"{key_path(project, 'federation', ('targets', i, 'network'))}: {render_value(t.network)}: "
+                            f"target {t.name} would run Dask workers with no network path back to the scheduler; use "
+                            "vpn with the target's cidrs (README: Federation, network paths) or remove the target")
+        for j, c in enumerate(t.cidrs):
+            clash = [str(n) for n in own if n.overlaps(ipaddress.IPv4Network(c))]
+            if clash:
+                problems.append(f"{key_path(project, 'federation', ('targets', i, 'cidrs', j))}: {render_value(c)} "
+                                f"overlaps this stack's {' and '.join(clash)}; routed networks must not overlap")
     return problems
 
 
@@ -119,7 +156,7 @@ def network_of(values: dict[str, Any]) -> NetworkConfig:
     return values.get("network") or NetworkConfig.model_validate({})
 
 
-def _dask_capacity_problems(project: str, dask: Any, pool: Any, ebs_csi: bool) -> list[str]:
+def _dask_capacity_problems(project: str, dask: Any, pool: Any, ebs_csi: bool, local_delegates: bool = False) -> list[str]:
     """A maximum the worker pool cannot hold, and a configured quota that cannot admit the workers."""
     per_node = workers_per_node(dask, pool, ebs_csi)
     if per_node == 0:
@@ -131,10 +168,11 @@ def _dask_capacity_problems(project: str, dask: Any, pool: Any, ebs_csi: bool) -
         return [f"{key_path(project, 'dask', ('workers', 'maximum'))}: {most} workers need "
                 f"{math.ceil(most / per_node)} nodes of pool {pool.name} ({per_node} per node), but its "
                 f"maxSize is {pool.max_size}"]
-    short = dask_budget(dask).shortfall(dask.quota) if dask.quota is not None else []
+    short = dask_budget(dask, local_delegates).shortfall(dask.quota) if dask.quota is not None else []
     if short:
+        twice = " (each twice: Admiralty's proxy pod and its delegate here)" if local_delegates else ""
         return [f"{key_path(project, 'dask', ('quota',))}: does not admit the scheduler, JupyterLab and the "
-                f"{most} workers of workers.maximum, with room to replace {replacement_headroom(most)} "
+                f"{most} workers of workers.maximum, with room to replace {replacement_headroom(most)}{twice} "
                 f"({'; '.join(short)}); raise it or leave it out (the default admits them)"]
     return []
 
@@ -160,7 +198,7 @@ def _dask_problems(project: str, dask: Any, values: dict[str, Any], secret_names
                             f"does not fit a node of pool {workers.name} (about {cores:g} cores / {mem:.1f} GiB "
                             "allocatable); lower cores (or set cpuRequest) or memory")
         else:
-            problems += _dask_capacity_problems(project, dask, workers, uses_ebs_csi(values))
+            problems += _dask_capacity_problems(project, dask, workers, uses_ebs_csi(values), has_local_delegates(values))
     sched = dask_scheduler_pool(dask, groups)
     if sched is None:
         problems.append(f"{key_path(project, 'dask', ('schedulerPool',))}: {render_value(dask.scheduler_pool)} is not a "

@@ -12,7 +12,7 @@ retired workers' names, so every worker must run with `--name $(DASK_WORKER_NAME
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from infra.config.base import bytes_of
 from infra.config.dask import DaskConfig
@@ -166,7 +166,7 @@ def worker_container(cfg: DaskConfig, image: str, region: str, uid: int, gid: in
 
 
 def dask_cluster(name: str, namespace: str, scheduler_pod: dict[str, Any], worker_pod: dict[str, Any],
-                 worker_annotations: dict[str, str]) -> dict[str, Any]:
+                 worker_annotations: dict[str, str], worker_labels: Optional[dict[str, str]] = None) -> dict[str, Any]:
     """A DaskCluster, validated against the operator's CRD (no field the API server would prune).
 
     Its workers start at 0 replicas, always: the DaskAutoscaler raises them to its minimum within
@@ -175,7 +175,7 @@ def dask_cluster(name: str, namespace: str, scheduler_pod: dict[str, Any], worke
         "apiVersion": API_VERSION, "kind": "DaskCluster",
         "metadata": {"name": name, "namespace": namespace},
         "spec": {
-            "worker": {"replicas": 0, "metadata": {"labels": {"app.kubernetes.io/name": "dask-worker"},
+            "worker": {"replicas": 0, "metadata": {"labels": {"app.kubernetes.io/name": "dask-worker", **(worker_labels or {})},
                                                          **({"annotations": worker_annotations} if worker_annotations else {})},
                        "spec": worker_pod},
             "scheduler": {

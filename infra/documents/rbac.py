@@ -27,11 +27,24 @@ def rule(api_groups: list[str], resources: list[str], verbs: list[str], names: O
 READ = ["get", "list", "watch"]
 WRITE = ["create", "delete", "deletecollection", "patch", "update"]
 
-# A pilot/job factory: run pods and jobs, read their logs. No exec, no secrets, no other namespace.
+# A grid pilot factory: exactly the calls of PanDA Harvester's Kubernetes plugins (HSF/harvester @ d561b72fec24,
+# pandaharvester/harvestermisc/k8s_utils.py, class k8s_Client; every call is *_namespaced_* in one namespace):
+# jobs create/list/delete (submitter, monitor, sweeper); pods list/delete (monitor: stuck pods); pods/log get
+# (K8sMessenger only); configmaps create/delete (per-worker in PUSH mode; create is also the fallback for
+# pilots-starter), patch pilots-starter (submitter start-up); secrets create/patch proxy-secret (K8sSecretCredManager,
+# patch first, create on failure; it never reads or deletes it). No get/watch: Harvester never reads an object by
+# name nor watches. RBAC cannot limit create (or a delete of per-worker names) by resourceNames.
+# Creating Jobs lets the robot mount, and so read, every Secret and ConfigMap of its namespace and run pods as any
+# of its service accounts (Kubernetes "RBAC good practices", Workload creation); creating Secrets lets it mint a
+# token Secret for any of them. Hence a namespace of its own, holding nothing another persona needs.
 JOB_ROBOT_RULES = [
-    rule([""], ["pods"], ["create", "get", "list", "watch", "delete"]),
+    rule(["batch"], ["jobs"], ["create", "list", "delete"]),
+    rule([""], ["pods"], ["list", "delete"]),
     rule([""], ["pods/log"], ["get"]),
-    rule(["batch"], ["jobs"], ["create", "get", "list", "watch", "delete"]),
+    rule([""], ["configmaps"], ["create", "delete"]),
+    rule([""], ["configmaps"], ["patch"], names=["pilots-starter"]),
+    rule([""], ["secrets"], ["create"]),
+    rule([""], ["secrets"], ["patch"], names=["proxy-secret"]),
 ]
 # A read-only monitor: the cluster's shape and health, never secrets or exec.
 MONITOR_RULES = [

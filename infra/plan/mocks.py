@@ -120,6 +120,15 @@ class CloudMocks(pulumi_mocks.Mocks):
             kind = typ.rsplit(":", 1)[-1].lower()
             res_name = unwrap(inputs.get("name")) or f"{name}-{digest[:7]}"
             state.update(name=res_name, arn=f"arn:aws:iam::{ACCOUNT_ID}:{kind}/{res_name}")
+        elif typ == "aws:ec2/eip:Eip":
+            # A documentation address (RFC 5737): the plan never shows a real one.
+            state.update(publicIp=f"198.51.100.{int(digest[:4], 16) % 254 + 1}", allocationId=f"eipalloc-{digest}")
+        elif typ == "kubernetes:core/v1:Service" and (unwrap(inputs.get("spec")) or {}).get("type") == "LoadBalancer":
+            # The service controller names the load balancer and writes it into the status.
+            internal = "internal-" if any("internal" in k for k in ((unwrap(inputs.get("metadata")) or {}).get(
+                "annotations") or {})) else ""
+            state["status"] = {"loadBalancer": {"ingress": [
+                {"hostname": f"{internal}a{digest}-{digest[:16]}.elb.{self.region}.amazonaws.com"}]}}
         elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
             state.update(latestVersion=1, defaultVersion=1)  # a new template's first version
         elif typ == "aws:kms/key:Key":

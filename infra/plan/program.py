@@ -1,7 +1,7 @@
 """Evaluate the project's `__main__.py` for one stack file under the mock runtime.
 
-Stacks named by federation targets of kind `stack` are planned first from their own files;
-their outputs answer the StackReference.
+Stacks named by federation targets of kind `stack` (and sources with a stack) are planned first
+from their own files; their outputs answer the StackReference.
 """
 
 from __future__ import annotations
@@ -17,33 +17,49 @@ from infra.plan.harness import Capture, evaluate
 from infra.plan.secret_values import StackOutput
 
 
-def referenced_stacks(stack: StackFile) -> list[str]:
-    """Stack references (organization/project/stack) the stack's federation targets name."""
+def referenced_stacks(stack: StackFile) -> list[tuple[str, bool]]:
+    """Stack references (organization/project/stack) the stack's federation names, each with whether it names a
+    source (True) or a target (False)."""
     fed = stack.values.get(f"{stack.project}:federation")
     targets = fed.get("targets", []) if isinstance(fed, dict) else []
-    return [t["stack"] for t in targets if isinstance(t, dict) and t.get("kind") == "stack" and isinstance(t.get("stack"), str)]
+    sources = fed.get("sources", []) if isinstance(fed, dict) else []
+    found = {t["stack"]: False for t in targets
+             if isinstance(t, dict) and t.get("kind") == "stack" and isinstance(t.get("stack"), str)}
+    for s in sources:
+        if isinstance(s, dict) and isinstance(s.get("stack"), str):
+            found.setdefault(s["stack"], True)
+    return list(found.items())
 
 
-def resolve_references(stack: StackFile, project_dir: Path, depth: int) -> dict[str, dict[str, StackOutput]]:
-    """Plan each referenced stack from its own file first; its outputs answer the StackReference."""
+def resolve_references(stack: StackFile, project_dir: Path, depth: int,
+                       chain: tuple[str, ...] = ()) -> dict[str, dict[str, StackOutput]]:
+    """Plan each referenced stack from its own file first; its outputs answer the StackReference.
+
+    A pair references each other: the source reads the target's credential and network, the target the source's
+    network and egress. They deploy in turn -- target, source, target again -- so a target's reference to a source
+    already on the chain is answered "not deployed yet", as on the target's first `pulumi up`."""
     found: dict[str, dict[str, StackOutput]] = {}
-    for ref in referenced_stacks(stack):
+    chain = (*chain, stack.stack)
+    for ref, is_source in referenced_stacks(stack):
         name = ref.rsplit("/", 1)[-1]
+        if is_source and name in chain:
+            found[ref] = {}
+            continue
         if not (project_dir / f"Pulumi.{name}.yaml").exists():
-            raise ConfigError([f"{stack.project}:federation.targets: stack {ref}: no Pulumi.{name}.yaml here; the offline "
-                               "plan evaluates the target stack's file to read its outputs"])
+            raise ConfigError([f"{stack.project}:federation: stack {ref}: no Pulumi.{name}.yaml here; the offline "
+                               "plan evaluates the referenced stack's file to read its outputs"])
         if depth <= 0:
             raise ConfigError([f"{stack.project}:federation.targets: stack {ref}: references go too deep (a cycle?)"])
-        found[ref] = run_program(load_stack_file(project_dir, name), project_dir, depth - 1).outputs
+        found[ref] = run_program(load_stack_file(project_dir, name), project_dir, depth - 1, chain).outputs
     return found
 
 
-def run_program(stack: StackFile, project_dir: Path = ROOT, depth: int = 3) -> Capture:
+def run_program(stack: StackFile, project_dir: Path = ROOT, depth: int = 3, chain: tuple[str, ...] = ()) -> Capture:
     """Evaluate the project's `__main__.py` for one stack under the mock runtime."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     main = project_dir / "__main__.py"
-    references = resolve_references(stack, project_dir, depth)
+    references = resolve_references(stack, project_dir, depth, chain)
     return evaluate(
         lambda: runpy.run_path(str(main), run_name="__main__"),
         project=stack.project,

@@ -23,6 +23,7 @@ from infra.pricing.tables import HOURS_PER_MONTH, PriceTable, PricingError
 ASG = "aws:autoscaling/group:Group"
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
+SERVICE = "kubernetes:core/v1:Service"  # type LoadBalancer: an NLB made by the cluster's service controller
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"
@@ -211,6 +212,11 @@ def price_resource(res: ResourceView, prices: PriceTable) -> Optional[CostItem]:
                     f"{gb:g} GiB gp3 volumes ({replicas:g} claims, kept after destroy)", res.name, t)
     if t == "aws:kms/key:Key":
         return flat(prices.fixed_price("kms_customer_managed_key") / HOURS_PER_MONTH, "KMS key ($1/month)", res.name, t)
+    if t == SERVICE and _get(p, "spec", "type") == "LoadBalancer":
+        return flat(prices.fixed_price("nlb_hour"), "Network Load Balancer hour (+ $/NLCU)", res.name, t)
+    if t == "aws:ec2transitgateway/vpcAttachment:VpcAttachment":
+        return flat(prices.fixed_price("transit_gateway_attachment_hour"), "transit gateway attachment hour (+ $/GB)",
+                    res.name, t)
     return None
 
 
@@ -220,6 +226,10 @@ USAGE_NOTES = {
     "aws:sqs/queue:Queue": "SQS ${sqs:.2f}/million requests is usage-based",
     "aws:cloudwatch/logGroup:LogGroup": "CloudWatch Logs ingestion and storage are usage-based",
     "aws:ecr/repository:Repository": "ECR image storage ${ecr:.2f}/GB-month is usage-based",
+    SERVICE: "load balancer capacity units ${nlcu:.3f}/NLCU-hour are usage-based",
+    "aws:ec2transitgateway/vpcAttachment:VpcAttachment": "transit gateway data processing ${tgw:.2f}/GB is usage-based",
+    "aws:ec2/vpcPeeringConnection:VpcPeeringConnection": "VPC peering has no hourly charge; traffic between zones is "
+                                                         "charged per GB",
 }
 
 
@@ -230,11 +240,12 @@ def estimate(resources: Sequence[ResourceView], prices: PriceTable) -> Estimate:
         item = price_resource(res, prices)
         if item is not None:
             items.append(item)
-        if res.type in USAGE_NOTES:
+        if res.type in USAGE_NOTES and (res.type != SERVICE or item is not None):
             seen.add(res.type)
     f = prices.fixed
     values = {"s3": f.get("s3_standard_storage_first_50tb", 0), "gir": f.get("s3_glacier_instant_retrieval_storage", 0),
               "nat": f.get("nat_gateway_data_processed", 0), "sqs": f.get("sqs_standard_requests", 0),
-              "ecr": f.get("ecr_storage", 0)}
+              "ecr": f.get("ecr_storage", 0), "nlcu": f.get("nlb_lcu_hour", 0),
+              "tgw": f.get("transit_gateway_data_processed", 0)}
     notes = [USAGE_NOTES[t].format(**values) for t in sorted(seen)]
     return Estimate(items=items, notes=notes, source=prices.source)
