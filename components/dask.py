@@ -190,7 +190,7 @@ def worker_annotations(federation: Optional[DaskFederation]) -> dict[str, str]:
     """Elected for Admiralty, with the proxy-pod constraints that prefer the heaviest targets (the local one first)."""
     if federation is None:
         return {}
-    return {ELECT_ANNOTATION: "", CONSTRAINTS_ANNOTATION: proxy_constraints(federation.weights, True, federation.cluster_targets)}
+    return {ELECT_ANNOTATION: "", CONSTRAINTS_ANNOTATION: proxy_constraints(federation.weights, federation.cluster_targets)}
 
 
 def client_rules() -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.k8s_objects import meta
 from infra.config.federation import FederationConfig, FederationTargetConfig
 from infra.documents.dask import NANNY_PORT, WORKER_PORT
 
@@ -81,7 +82,7 @@ class FederationPaths(pulumi.ComponentResource):
         exports: dict[str, Any] = {}
         tgw: Optional[pulumi.Output[str]] = None
         for t in fed.targets:
-            if t.path in ("vpn",):
+            if t.path == "vpn":
                 for i, c in enumerate(t.cidrs):
                     worker_rules(f"{name}-{t.name}-{i}", security_group_id, c, child)
                 cidrs += t.cidrs
@@ -157,14 +158,13 @@ class AcceptedPaths(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("cloudviper:federation:AcceptedPaths", name, None, opts)
         self.provider = provider
-        self.networks: list[pulumi.Output[list[str]]] = []
         for s in fed.sources:
             if s.stack is None:
                 continue
             what = f"cloudviper:federation.sources[{s.name}]: stack {s.stack}"
             link = source_link(references[f"s:{s.name}"], stack)
-            self.networks.append(link.apply(functools.partial(self._connect, f"{name}-{s.name}", own=own,
-                                                              security_group_id=security_group_id, what=what)))
+            link.apply(functools.partial(self._connect, f"{name}-{s.name}", own=own, security_group_id=security_group_id,
+                                         what=what))
         self.register_outputs({})
 
     def _connect(self, name: str, link: Any, *, own: OwnNetwork, security_group_id: pulumi.Input[str], what: str) -> list[str]:
@@ -189,9 +189,7 @@ class AcceptedPaths(pulumi.ComponentResource):
         if isinstance(scheduler, dict):
             # The workers' DASK_SCHEDULER_ADDRESS, tcp://<cluster>-scheduler.<ns>.svc.cluster.local:8786 (dask-kubernetes
             # operator controller.py), resolves here to the source's internal load balancer (a CNAME).
-            k8s.core.v1.Service(f"{name}-dask-scheduler", metadata={
-                "name": scheduler["service"], "namespace": scheduler["namespace"],
-                "labels": {"app.kubernetes.io/managed-by": "cloudviper"}},
+            k8s.core.v1.Service(f"{name}-dask-scheduler", metadata=meta(scheduler["service"], scheduler["namespace"]),
                 spec={"type": "ExternalName", "externalName": scheduler["host"]},
                 opts=pulumi.ResourceOptions(parent=self, provider=self.provider))
         return [cidr]

@@ -147,10 +147,10 @@ def test_dask_workers_are_elected_prefer_the_local_target_and_their_namespace_fe
 def test_a_preference_per_target_orders_the_terms():
     from infra.documents.admiralty import proxy_constraints
 
-    terms = json.loads(proxy_constraints({"local": 100, "cloud-a": 30, "cloud-b": 0}, True))[
+    terms = json.loads(proxy_constraints({"local": 100, "cloud-a": 30, "cloud-b": 0}))[
         "affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
     assert [(t["weight"], t["preference"]["matchExpressions"][0]["values"]) for t in terms] == [(100, ["local"]), (30, ["cloud-a"])]
-    assert json.loads(proxy_constraints({"x": 0}, False)) == {}
+    assert json.loads(proxy_constraints({"x": 0}, frozenset({"x"}))) == {}
 
 
 def test_local_delegates_count_twice_in_the_quota(stack_capture):

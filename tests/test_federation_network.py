@@ -164,6 +164,8 @@ def test_a_transit_gateway_connects_the_pair_when_chosen(repo_root, tmp_path):
      "network peering connects stacks of this project; for kind external use vpn"),
     ({"name": "onprem", "kind": "external", "kubeconfigSecretValue": "onprem", "namespace": "dask", "network": "vpn"},
      "network vpn needs cidrs"),
+    ({"name": "b2", "kind": "stack", "stack": "organization/cloudviper/burst", "namespace": "dask",
+      "network": "transitGateway", "transitGatewayId": "my-tgw"}, "transitGatewayId 'my-tgw' is not a transit gateway id"),
 ])
 def test_federated_dask_targets_need_a_network_path(target, message):
     from infra.config.errors import ConfigError

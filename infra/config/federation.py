@@ -111,6 +111,9 @@ class FederationTargetConfig(Model):
                              "(with cidrs) or none")
         if (self.network == "vpn") != bool(self.cidrs):
             raise ValueError("network vpn needs cidrs (the target's node and pod networks), and cidrs need network vpn")
+        if self.transit_gateway_id and not re.fullmatch(r"tgw-[0-9a-f]{8,17}", self.transit_gateway_id):
+            raise ValueError(f"transitGatewayId {self.transit_gateway_id!r} is not a transit gateway id (tgw- and 8 or 17 "
+                             "hex digits)")
         if self.transit_gateway_id and self.network != "transitGateway":
             raise ValueError("transitGatewayId is for network transitGateway only")
         return self

@@ -5,6 +5,7 @@ The schemas are in infra/documents/crds/admiralty/; infra/documents/crd.py valid
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -67,13 +68,11 @@ def virtual_node_label(namespaced: bool) -> str:
     return "multicluster.admiralty.io/target-name" if namespaced else "multicluster.admiralty.io/cluster-target-name"
 
 
-def proxy_constraints(weights: dict[str, int], namespaced: bool, cluster_targets: frozenset[str] = frozenset()) -> str:
+def proxy_constraints(weights: dict[str, int], cluster_targets: frozenset[str] = frozenset()) -> str:
     """The proxy-pod scheduling constraints: preferred node affinity for the targets with a weight, strongest first
     (the proxy scheduler's NodeAffinity score then ranks those virtual nodes above the others)."""
-    import json
-
     terms = [{"weight": w, "preference": {"matchExpressions": [
-        {"key": virtual_node_label(namespaced and name not in cluster_targets), "operator": "In", "values": [name]}]}}
+        {"key": virtual_node_label(name not in cluster_targets), "operator": "In", "values": [name]}]}}
         for name, w in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])) if w > 0]
     return json.dumps({"affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": terms}}} if terms
                       else {}, sort_keys=True)
