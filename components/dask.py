@@ -22,6 +22,7 @@ from components.jupyter import JupyterArgs, JupyterLab
 from components.k8s_objects import meta
 from components.namespaces import create_namespace
 from components.workload_identity import s3_service_account
+from infra.config.arkouda import ArkoudaConfig
 from infra.config.dask import IMAGE_GID, IMAGE_UID, DaskConfig
 from infra.config.namespaces import NamespaceConfig, QuotaConfig
 from infra.config.pools import NodeGroupConfig
@@ -54,6 +55,7 @@ class DaskArgs:
     jupyter_image: pulumi.Input[str]
     storage_class: Optional[pulumi.Resource] = None  # gp3-encrypted, when JupyterLab keeps its home
     federation: Optional[DaskFederation] = None  # when workers.federated
+    arkouda: Optional[ArkoudaConfig] = None  # JupyterLab gets Arkouda's address and client token
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class DaskCluster(pulumi.ComponentResource):
             JupyterLab(f"{name}-jupyter", JupyterArgs(
                 config=cfg, pool=args.scheduler_pool, image=args.jupyter_image,
                 scheduler_address=self.scheduler_address, service_account=jupyter_sa,
-                secret_values=args.secret_values, storage_class=args.storage_class),
+                secret_values=args.secret_values, storage_class=args.storage_class, arkouda=args.arkouda),
                 opts=k.merge(pulumi.ResourceOptions(parent=self)))
         self.register_outputs({"schedulerAddress": self.scheduler_address})
 

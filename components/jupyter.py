@@ -11,9 +11,11 @@ import pulumi_kubernetes as k8s
 
 from components.k8s_objects import meta
 from components.secrets import secret_data
+from infra.config.arkouda import ArkoudaConfig
 from infra.config.dask import DaskConfig
 from infra.config.pools import NodeGroupConfig
 from infra.config.quotas import CULLER_POD
+from infra.documents import arkouda
 from infra.documents import jupyter as lab
 from infra.documents.dask import TMP_MOUNT, pod_spec
 from infra.documents.pods import restricted_security_context
@@ -33,6 +35,7 @@ class JupyterArgs:
     service_account: pulumi.Resource  # `jupyter`, bound by IRSA to the stack's buckets
     secret_values: pulumi.Output[dict[str, str]]
     storage_class: Optional[pulumi.Resource]
+    arkouda: Optional[ArkoudaConfig] = None  # Arkouda's address and client token for notebooks
 
 
 class JupyterLab(pulumi.ComponentResource):
@@ -71,15 +74,22 @@ class JupyterLab(pulumi.ComponentResource):
             after.append(home)
         else:
             volumes.append({"name": "home", "emptyDir": {"sizeLimit": "5Gi"}})
+        ak_env: list[dict[str, str]] = []
+        ak_mounts: list[dict[str, Any]] = []
+        if args.arkouda is not None:
+            ak_env = arkouda.client_env(args.arkouda)
+            if args.arkouda.authentication:
+                volumes.append(arkouda.client_volume())
+                ak_mounts = [arkouda.CLIENT_MOUNT]
         container = {
             "name": NAME, "image": args.image, "imagePullPolicy": "IfNotPresent", "args": lab.lab_args(j.idle_minutes),
             "env": [lab.TOKEN_ENV, {"name": "DASK_SCHEDULER_ADDRESS", "value": args.scheduler_address},
-                    {"name": "HOME", "value": lab.HOME}],
+                    {"name": "HOME", "value": lab.HOME}, *ak_env],
             "ports": [{"name": "http", "containerPort": lab.PORT}],
             "resources": {"requests": {"cpu": j.cpu, "memory": j.memory}, "limits": {"cpu": j.cpu, "memory": j.memory}},
             "readinessProbe": lab.READINESS,  # no liveness: a busy kernel must not restart the server
             "securityContext": restricted_security_context(j.uid, j.gid),
-            "volumeMounts": [*TMP_MOUNT["volumeMounts"], lab.TOKEN_MOUNT, {"name": "home", "mountPath": lab.HOME}],
+            "volumeMounts": [*TMP_MOUNT["volumeMounts"], lab.TOKEN_MOUNT, {"name": "home", "mountPath": lab.HOME}, *ak_mounts],
         }
         pod = pod_spec(NAME, args.pool, [container], j.uid, j.gid, "2Gi")
         pod["volumes"] = volumes

@@ -157,10 +157,14 @@ def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets
         arkouda = Arkouda("arkouda", ArkoudaArgs(config=ak, control_plane=eks, pool=pool,
                                                  bucket_arns=list(storage.bucket_arns.values()),
                                                  kms_key_arn=storage.kms_key_arn, storage_class=storage_class,
-                                                 quota=ak.quota or arkouda_budget(ak).quota()), opts=opts)
+                                                 quota=ak.quota or arkouda_budget(ak).quota(),
+                                                 client=jupyter_client(cfg, dask)), opts=opts)
         outputs["arkoudaConnect"] = arkouda.connect_address
+        token = ", access_token=<pulumi stack output arkoudaToken --show-secrets>" if ak.authentication else ""
         outputs["arkoudaPortForward"] = (f"kubectl -n {ak.namespace} port-forward svc/arkouda-server "
-                                         f"{ak.server_port}:{ak.server_port}, then ak.connect('localhost', {ak.server_port})")
+                                         f"{ak.server_port}:{ak.server_port}, then ak.connect('localhost', {ak.server_port}{token})")
+        if arkouda.token is not None:
+            outputs["arkoudaToken"] = arkouda.token
         created.append(arkouda)
     if cfg.federation is not None:
         outputs.update(build_federation(cfg, eks, storage, created, values, opts, refs, dask))
@@ -168,6 +172,13 @@ def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets
     if cfg.secrets:
         ConfigSecrets("secrets", list(cfg.secrets), values, eks.k8s_provider, depends_on=created, opts=opts)
     return outputs
+
+
+def jupyter_client(cfg: StackConfig, dask: Optional[DaskCluster]) -> Optional[tuple[str, pulumi.Resource]]:
+    """JupyterLab's namespace and the component creating it, when notebooks should reach Arkouda."""
+    if dask is None or cfg.dask is None or not cfg.dask.jupyter.enabled:
+        return None
+    return cfg.dask.namespace, dask
 
 
 def build_dask(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets, values: pulumi.Output[dict[str, str]],
@@ -190,7 +201,7 @@ def build_dask(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets, val
         bucket_arns=list(storage.bucket_arns.values()), kms_key_arn=storage.kms_key_arn, secret_values=values,
         region=cfg.region, quota=dcfg.quota or dask_budget(dcfg, has_local_delegates(cfg)).quota(),
         image=resolve(dcfg.image), jupyter_image=resolve(dcfg.jupyter_image), storage_class=storage_class,
-        federation=dask_federation(cfg, paths)), opts=opts)
+        federation=dask_federation(cfg, paths), arkouda=cfg.arkouda), opts=opts)
     outputs["daskSchedulerAddress"] = dask.scheduler_address
     if dask.peer_scheduler_host is not None:
         outputs["daskSchedulerPeerHost"] = dask.peer_scheduler_host

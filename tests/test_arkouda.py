@@ -26,7 +26,9 @@ def test_server_is_created_after_and_deleted_before_the_locales(stack_capture):
     assert not cap.depends_on(locales, server)
     assert locales.props["spec"]["replicas"] == 3  # locales 1..3; the server is locale 0
     env = {e["name"]: e.get("value") for e in server.props["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["NUMLOCALES"] == "4" and env["CHPL_RT_NUM_THREADS_PER_LOCALE"] == "7" and env["AUTHENTICATE"] == "true"
+    assert env["NUMLOCALES"] == "4" and env["CHPL_RT_NUM_THREADS_PER_LOCALE"] == "7"
+    # the server also waits for its Role binding: discovery is its first API call
+    assert cap.depends_on(server, cap.one("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "arkouda-server-rb"))
 
 
 def test_locales_get_their_own_encrypted_ebs_volume(stack_capture):
@@ -57,7 +59,7 @@ def test_the_ssh_private_key_is_never_plain_text(stack_capture):
     assert {"privateKeyOpenssh", "privateKeyPem"} <= set(key.additional_secret_outputs)
     private = key.outputs["privateKeyOpenssh"]
     secret = cap.one("kubernetes:core/v1:Secret", "arkouda-ssh")
-    assert is_secret_value(secret.inputs["stringData"]) and unwrap(secret.inputs)["stringData"]["id_ed25519"] == private
+    assert is_secret_value(secret.inputs["stringData"]) and unwrap(secret.inputs)["stringData"]["id_rsa"] == private
     plain = json.dumps([without_secrets(r.inputs) for r in cap.resources if r is not key] +
                        [without_secrets(r.outputs) for r in cap.resources if r is not key] +
                        [o.value for o in cap.outputs.values() if not o.secret])
@@ -66,13 +68,13 @@ def test_the_ssh_private_key_is_never_plain_text(stack_capture):
 
 
 @pytest.mark.parametrize(("verb", "resource", "namespace", "name", "allowed"), [
-    ("list", "pods", "arkouda", None, True),
-    ("watch", "pods", "arkouda", None, True),
-    ("create", "services", "arkouda", None, True),
-    ("create", "endpoints", "arkouda", None, True),
-    ("update", "services", "arkouda", "arkouda-server", True),
-    ("delete", "endpoints", "arkouda", "arkouda-server-metrics", True),
-    ("update", "services", "arkouda", "someone-else", False),
+    ("list", "pods", "arkouda", None, True),  # discovery: pods.py -> KubernetesDao.get_pods -> list_namespaced_pod
+    ("watch", "pods", "arkouda", None, False),
+    ("create", "services", "arkouda", None, False),  # the stack owns the Services; no self-registration
+    ("create", "endpoints", "arkouda", None, False),
+    ("update", "services", "arkouda", "arkouda-server", False),
+    ("delete", "services", "arkouda", "arkouda-server", False),
+    ("delete", "endpoints", "arkouda", "arkouda-server-metrics", False),
     ("get", "secrets", "arkouda", None, False),
     ("list", "pods", "default", None, False),
     ("create", "services", "kube-system", None, False),
@@ -120,3 +122,41 @@ def test_s3_persistence_uses_irsa_limited_to_the_stack_buckets():
         bucket = cap.one("aws:s3/bucket:Bucket").outputs["arn"]
         assert {bucket, f"{bucket}/*"} <= resources and "*" not in resources
     assert not cap.of_type("kubernetes:storage.k8s.io/v1:StorageClass")
+
+
+def test_the_client_token_is_secret_end_to_end(stack_capture):
+    cap = stack_capture("arkouda")
+    password = cap.one("random:index/randomPassword:RandomPassword")
+    assert "result" in password.additional_secret_outputs and password.props["special"] is False
+    token = password.outputs["result"]
+    secret = cap.one("kubernetes:core/v1:Secret", "arkouda-token")
+    assert is_secret_value(secret.inputs["stringData"]) and unwrap(secret.inputs)["stringData"] == {"token": token}
+    assert cap.outputs["arkoudaToken"].secret and cap.outputs["arkoudaToken"].value == token
+    server = cap.one("kubernetes:apps/v1:Deployment", "arkouda-server").props["spec"]["template"]["spec"]
+    (env,) = [e for e in server["containers"][0]["env"] if e["name"] == "ARKOUDA_SERVER_TOKEN"]
+    assert env == {"name": "ARKOUDA_SERVER_TOKEN", "valueFrom": {"secretKeyRef": {"name": "arkouda-token", "key": "token"}}}
+    plain = json.dumps([without_secrets(r.inputs) for r in cap.resources if r is not password] +
+                       [without_secrets(r.outputs) for r in cap.resources if r is not password] +
+                       [o.value for o in cap.outputs.values() if not o.secret])
+    assert token not in plain
+
+
+def test_jupyter_reaches_arkouda_with_a_mounted_token():
+    from tests.test_jupyter import run_config as run_with_secrets
+    from tests.test_secrets import full_values
+
+    values = full_values()
+    values["cloudviper:nodeGroups"] = [*values["cloudviper:nodeGroups"], {
+        "name": "mem", "role": "compute", "instanceTypes": ["r5.2xlarge"], "maxSize": 4, "spot": False}]
+    values["cloudviper:arkouda"] = {"locales": 2}
+    cap = run_with_secrets(values)
+    copy = cap.one("kubernetes:core/v1:Secret", "arkouda-client")
+    assert copy.props["metadata"]["namespace"] == "dask" and is_secret_value(copy.inputs["stringData"])
+    assert cap.depends_on(copy, cap.one("cloudviper:k8s:DaskCluster"))
+    pod = cap.one("kubernetes:apps/v1:Deployment", "dask-jupyter").props["spec"]["template"]["spec"]
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"] if "value" in e}
+    assert env["ARKOUDA_SERVER"] == "arkouda-server.arkouda.svc.cluster.local" and env["ARKOUDA_PORT"] == "5555"
+    mount = {m["mountPath"]: m["name"] for m in pod["containers"][0]["volumeMounts"]}[env["ARKOUDA_TOKEN_FILE"].rsplit("/", 1)[0]]
+    (vol,) = [v for v in pod["volumes"] if v["name"] == mount]
+    # optional: JupyterLab starts before Arkouda has made the Secret; the kubelet fills the volume later
+    assert vol["secret"] == {"secretName": "arkouda-client", "defaultMode": 0o440, "optional": True}

@@ -23,8 +23,9 @@ class ArkoudaConfig(Model):
     """An Arkouda (Chapel) multi-locale server: locale pods first, then the server that SSHes into them."""
 
     namespace: str = Field("arkouda", description="Namespace created for Arkouda.")
-    image: str = Field("bearsrus/arkouda-udp-server:v2025.01.13",
-                       description="Server image, pinned by version; locales use the matching arkouda-udp-locale image.")
+    image: str = Field("bearsrus/arkouda-udp-server:v2024.04.19",
+                       description="Image for the server and the locales (upstream runs both from arkouda-udp-server), "
+                                   "pinned by version; a build of your own must keep the image's contract (README).")
     locales: int = Field(2, ge=1, le=512, description="Number of locale pods (Chapel locales).")
     threads_per_locale: int = Field(4, ge=1, le=512, description="CPU cores per locale (request = limit).")
     memory_per_locale: str = Field("16Gi", description="Memory per locale (request = limit).")

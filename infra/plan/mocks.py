@@ -109,7 +109,13 @@ class CloudMocks(pulumi_mocks.Mocks):
         elif typ == "tls:index/privateKey:PrivateKey":
             state.update(privateKeyOpenssh=f"-----BEGIN OPENSSH PRIVATE KEY-----\nMOCK{digest}PRIVATE\n-----END OPENSSH PRIVATE KEY-----\n",
                          privateKeyPem=f"-----BEGIN PRIVATE KEY-----\nMOCK{digest}PEM\n-----END PRIVATE KEY-----\n",
-                         publicKeyOpenssh=f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{digest} arkouda\n")
+                         # the provider's public key line names the algorithm it was asked for
+                         publicKeyOpenssh=(f"ssh-rsa AAAAB3NzaC1yc2E{digest}\n" if unwrap(inputs.get("algorithm")) == "RSA"
+                                           else f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{digest}\n"))
+        elif typ == "random:index/randomPassword:RandomPassword":
+            # hex digits only: a plan never shows a value that could be mistaken for a real secret
+            state.update(result=f"mock{digest}"[:int(unwrap(inputs.get("length")) or 16)],
+                         bcryptHash=f"$2a$10$mock{digest}")
         elif typ == "kubernetes:core/v1:Secret" and unwrap(inputs.get("type")) == "kubernetes.io/service-account-token":
             # The API server's token controller fills a service-account-token Secret right after creation.
             sa = (unwrap(inputs.get("metadata")) or {}).get("annotations", {}).get("kubernetes.io/service-account.name", "")
