@@ -29,13 +29,22 @@ from components.workload_identity import s3_service_account
 from infra.config.arkouda import ArkoudaConfig
 from infra.config.namespaces import NamespaceConfig, QuotaConfig
 from infra.config.pools import NodeGroupConfig
-from infra.documents.arkouda import CLIENT_SECRET, CONTRACT, LOCALE_SCRIPT, SCRIPTS_DIR, SERVER_SCRIPT, launch_scripts
+from infra.documents.arkouda import (
+    CLIENT_SECRET,
+    CONTRACT,
+    FILES_PATH,
+    LOCALE_SCRIPT,
+    SCRIPTS_DIR,
+    SERVER_SCRIPT,
+    TOKEN_DIR,
+    launch_scripts,
+    role_scripts,
+)
 from infra.documents.dask import tolerations
 from infra.documents.rbac import rule
 
 SERVER, LOCALE = CONTRACT.server_app, CONTRACT.locale_app
 SSH_SECRET, TOKEN_SECRET, LAUNCH = "arkouda-ssh", "arkouda-token", "arkouda-launch"
-FILES_PATH = "/arkouda-files"
 # The one allowance sshd needs: the images start it with setuid sudo (CONTRACT.sshd_start), which the
 # no_new_privs flag of allowPrivilegeEscalation: false refuses ("sudo: The \"no new privileges\" flag is
 # set"). With escalation allowed, root inside the container keeps only what sudo, the key copy and sshd
@@ -56,24 +65,22 @@ def server_rules() -> list[dict[str, Any]]:
     return [rule([""], ["pods"], ["list"])]
 
 
-def arkouda_env(cfg: ArkoudaConfig, server: bool) -> list[dict[str, Any]]:
-    """The images' environment: Chapel/GASNet for every locale; discovery and the token for the server."""
-    ip = [{"name": n, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
-          for n in (("MY_IP", "GASNET_MASTERIP") if server else ("MY_IP",))]
-    values = {"CHPL_RT_NUM_THREADS_PER_LOCALE": str(cfg.threads_per_locale), "GASNET_SUPERNODE_MAXSIZE": "1"}
-    if server:
+def arkouda_env(cfg: ArkoudaConfig) -> list[dict[str, Any]]:
+    """The launcher's environment; the locales get it from the launcher (-E), their own pods need none."""
+    ip = [{"name": n, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}} for n in ("MY_IP", "GASNET_MASTERIP")]
+    values = {
+        "NUMLOCALES": str(cfg.locales), "CHPL_RT_NUM_THREADS_PER_LOCALE": str(cfg.threads_per_locale),
+        "GASNET_SUPERNODE_MAXSIZE": "1",
         # The launcher copies its environment to every locale (`-E NAME=VALUE`) only when GASNET_SPAWNFN is
         # unset or exactly "S" (chapel runtime/src/launch/amudprun/launch-amudprun.c), and ssh must fail
         # rather than wait for a password if a key is refused.
-        values |= {"GASNET_SPAWNFN": "S", "GASNET_SSH_OPTIONS": "-o BatchMode=yes"}
-        values |= {"NUMLOCALES": str(cfg.locales), "K8S_HOST": "https://kubernetes.default.svc",
-                   "NAMESPACE": cfg.namespace, "APP_NAME": LOCALE, "POD_METHOD": CONTRACT.pod_method,
-                   "CACERT_FILE": f"{CONTRACT.sa_dir}/ca.crt", "ARKOUDA_CLIENT_MODE": "API",
-                   CONTRACT.metrics_port_env: str(cfg.metrics_port)}
-    env = ip + [{"name": k, "value": v} for k, v in values.items()]
-    if server and cfg.authentication:
-        env.append({"name": CONTRACT.token_env, "valueFrom": {"secretKeyRef": {"name": TOKEN_SECRET, "key": "token"}}})
-    return env
+        "GASNET_SPAWNFN": "S", "GASNET_SSH_OPTIONS": "-o BatchMode=yes",
+        # pods.py (discovery); it names the CA but does not verify the API server's certificate (k8s.py).
+        "K8S_HOST": "https://kubernetes.default.svc", "NAMESPACE": cfg.namespace, "APP_NAME": LOCALE,
+        "POD_METHOD": CONTRACT.pod_method, "CACERT_FILE": f"{CONTRACT.sa_dir}/ca.crt", "ARKOUDA_CLIENT_MODE": "API",
+        CONTRACT.metrics_port_env: str(cfg.metrics_port),
+    }
+    return ip + [{"name": k, "value": v} for k, v in values.items()]
 
 
 def arkouda_container(name: str, image: str, cfg: ArkoudaConfig, script: str, ports: list[int],
@@ -81,7 +88,8 @@ def arkouda_container(name: str, image: str, cfg: ArkoudaConfig, script: str, po
     """A locale or server container: requests = limits (Chapel's resources are static)."""
     res = {"cpu": str(cfg.threads_per_locale), "memory": cfg.memory_per_locale}
     return {
-        "name": name, "image": image, "imagePullPolicy": "IfNotPresent", "env": arkouda_env(cfg, server),
+        "name": name, "image": image, "imagePullPolicy": "IfNotPresent", "workingDir": CONTRACT.workdir,
+        **({"env": arkouda_env(cfg)} if server else {}),
         "command": ["bash", f"{SCRIPTS_DIR}/{script}"],
         "resources": {"requests": dict(res), "limits": dict(res)},
         "ports": [{"containerPort": p} for p in ports],
@@ -95,11 +103,16 @@ def arkouda_container(name: str, image: str, cfg: ArkoudaConfig, script: str, po
     }
 
 
+def digest_of(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def token_volume() -> dict[str, Any]:
     """The service-account token and the cluster CA where the discovery script reads them (CONTRACT.sa_dir)."""
-    return {"name": "sa", "projected": {"defaultMode": 0o440, "sources": [
+    return {"name": "sa", "projected": {"defaultMode": 0o400, "sources": [  # root's: the script reads it with sudo
         {"serviceAccountToken": {"path": "token", "expirationSeconds": TOKEN_MOUNT_SECONDS}},
-        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]}}
+        # the CA is public; pods.py (as the image's user) opens it
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt", "mode": 0o444}]}}]}}
 
 
 @dataclass(frozen=True)
@@ -148,11 +161,15 @@ class Arkouda(pulumi.ComponentResource):
                 k8s.core.v1.Secret(f"{name}-client", metadata=meta(CLIENT_SECRET, args.client[0]), type="Opaque",
                                    string_data=self.token.apply(lambda t: {"token": t}),
                                    opts=k.merge(pulumi.ResourceOptions(depends_on=[args.client[1]])))
-        scripts = launch_scripts(cfg)
-        launch = k8s.core.v1.ConfigMap(f"{name}-launch", metadata=meta(LAUNCH, ns), data=scripts, opts=k)
+        launch = k8s.core.v1.ConfigMap(f"{name}-launch", metadata=meta(LAUNCH, ns), data=launch_scripts(cfg), opts=k)
         deps.append(launch)
-        # A changed script must restart the pods that run it (a digest in the pod template).
-        digest = hashlib.sha256(json.dumps(scripts, sort_keys=True).encode()).hexdigest()[:16]
+        # A changed script or token must restart the pods that use it: digests (not the token) in the templates.
+        token_digest: pulumi.Input[str] = (pulumi.Output.unsecret(self.token.apply(lambda t: digest_of(t)))
+                                           if self.token is not None else "none")
+
+        def annotations(server: bool) -> dict[str, Any]:
+            return {"cloudviper.io/launch-digest": digest_of(json.dumps(role_scripts(cfg, server), sort_keys=True)),
+                    "cloudviper.io/token-digest": token_digest}
 
         s3 = cfg.persistence.kind == "s3"
         locale_sa = (s3_service_account(name, ns, LOCALE, cp, args.bucket_arns, args.kms_key_arn, self, k, automount=False)
@@ -172,13 +189,17 @@ class Arkouda(pulumi.ComponentResource):
                    {"name": "launch", "configMap": {"name": LAUNCH, "defaultMode": 0o555}}]
         mounts = [{"name": "ssh", "mountPath": CONTRACT.keys_dir, "readOnly": True},
                   {"name": "launch", "mountPath": SCRIPTS_DIR, "readOnly": True}]
+        if cfg.authentication:
+            # every pod writes it where locale 0 reads it, whichever pod locale 0 turns out to be
+            volumes.append({"name": "token", "secret": {"secretName": TOKEN_SECRET, "defaultMode": 0o400}})
+            mounts.append({"name": "token", "mountPath": TOKEN_DIR, "readOnly": True})
         pvc = cfg.persistence.kind == "pvc"
         if pvc:
             mounts.append({"name": "files", "mountPath": FILES_PATH})
         image = cfg.image
         locale_pod = self._pod(LOCALE, args.pool, [arkouda_container(
             LOCALE, image, cfg, LOCALE_SCRIPT, [22], mounts, server=False)], volumes)
-        template = {"labels": {"app": LOCALE}, "annotations": {"cloudviper.io/launch-digest": digest}}
+        template = {"labels": {"app": LOCALE}, "annotations": annotations(server=False)}
         locale_spec: dict[str, Any] = {
             "serviceName": LOCALE, "replicas": cfg.locales - 1, "podManagementPolicy": "Parallel",
             "selector": {"matchLabels": {"app": LOCALE}},
@@ -189,8 +210,10 @@ class Arkouda(pulumi.ComponentResource):
         deps += [locale_sa, *([args.storage_class] if args.storage_class else [])]
         headless = k8s.core.v1.Service(f"{name}-locales", metadata=meta(LOCALE, ns), spec={
             "clusterIP": "None", "selector": {"app": LOCALE}, "ports": [{"name": "ssh", "port": 22}]}, opts=k)
+        # A cold node pulls a multi-GB image, and the server waits for every locale: longer than the 10-minute default.
+        slow = pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m"))
         self.locales = k8s.apps.v1.StatefulSet(f"{name}-locales", metadata=meta(LOCALE, ns), spec=locale_spec,
-                                               opts=k.merge(pulumi.ResourceOptions(depends_on=deps)))
+                                               opts=k.merge(slow).merge(pulumi.ResourceOptions(depends_on=deps)))
 
         server_volumes = [*volumes, token_volume()]
         server_mounts = [*mounts, {"name": "sa", "mountPath": CONTRACT.sa_dir, "readOnly": True}]
@@ -205,18 +228,21 @@ class Arkouda(pulumi.ComponentResource):
         # Depends on the locales: created after them, deleted before them.
         self.server = k8s.apps.v1.Deployment(f"{name}-server", metadata=meta(SERVER, ns), spec={
             "replicas": 1, "strategy": {"type": "Recreate"}, "selector": {"matchLabels": {"app": SERVER}},
-            "template": {"metadata": {**template, "labels": {"app": SERVER}}, "spec": server_pod}},
-            opts=k.merge(pulumi.ResourceOptions(depends_on=[self.locales, headless, server_sa, binding, *deps])))
+            "template": {"metadata": {"labels": {"app": SERVER}, "annotations": annotations(server=True)}, "spec": server_pod}},
+            opts=k.merge(slow).merge(pulumi.ResourceOptions(depends_on=[self.locales, headless, server_sa, binding, *deps])))
         # The stack's Services, selecting the server pod: a restarted pod (new address) is behind them
         # again once ready. The server registers nothing itself (no INTEGRATION daemon, no rights to).
         for svc, port in ((SERVER, cfg.server_port), (f"{SERVER}-metrics", cfg.metrics_port)):
             k8s.core.v1.Service(f"{name}-{svc}", metadata=meta(svc, ns), spec={
                 "selector": {"app": SERVER}, "ports": [{"name": "zmq", "port": port, "targetPort": port}]}, opts=k)
-        # GASNet and ssh stay inside the namespace; clients reach only the server's client port.
+        # GASNet and ssh stay inside the namespace; notebooks (their namespace) reach only the client port.
+        # kubectl port-forward enters the pod's own network namespace and is not subject to the policy.
+        ingress: list[dict[str, Any]] = [{"from": [{"podSelector": {}}]}]
+        if args.client:
+            ingress.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args.client[0]}}}],
+                            "ports": [{"protocol": "TCP", "port": cfg.server_port}]})
         k8s.networking.v1.NetworkPolicy(f"{name}-ingress", metadata=meta("arkouda-ingress", ns), spec={
-            "podSelector": {}, "policyTypes": ["Ingress"],
-            "ingress": [{"from": [{"podSelector": {}}]},
-                        {"ports": [{"protocol": "TCP", "port": cfg.server_port}]}]}, opts=k)
+            "podSelector": {}, "policyTypes": ["Ingress"], "ingress": ingress}, opts=k)
         self.connect_address = f"{SERVER}.{ns}.svc.cluster.local:{cfg.server_port}"
         self.register_outputs({"connect": self.connect_address})
 

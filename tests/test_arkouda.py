@@ -132,9 +132,12 @@ def test_the_client_token_is_secret_end_to_end(stack_capture):
     secret = cap.one("kubernetes:core/v1:Secret", "arkouda-token")
     assert is_secret_value(secret.inputs["stringData"]) and unwrap(secret.inputs)["stringData"] == {"token": token}
     assert cap.outputs["arkoudaToken"].secret and cap.outputs["arkoudaToken"].value == token
-    server = cap.one("kubernetes:apps/v1:Deployment", "arkouda-server").props["spec"]["template"]["spec"]
-    (env,) = [e for e in server["containers"][0]["env"] if e["name"] == "ARKOUDA_SERVER_TOKEN"]
-    assert env == {"name": "ARKOUDA_SERVER_TOKEN", "valueFrom": {"secretKeyRef": {"name": "arkouda-token", "key": "token"}}}
+    for kind, name in (("Deployment", "arkouda-server"), ("StatefulSet", "arkouda-locales")):
+        pod = cap.one(f"kubernetes:apps/v1:{kind}", name).props["spec"]["template"]
+        # a file in every pod (locale 0 may be any of them), never an environment variable (ssh command lines)
+        assert {"name": "token", "secret": {"secretName": "arkouda-token", "defaultMode": 0o400}} in pod["spec"]["volumes"]
+        assert not [e for e in pod["spec"]["containers"][0].get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
+        assert len(pod["metadata"]["annotations"]["cloudviper.io/token-digest"]) == 16  # a digest, not the token
     plain = json.dumps([without_secrets(r.inputs) for r in cap.resources if r is not password] +
                        [without_secrets(r.outputs) for r in cap.resources if r is not password] +
                        [o.value for o in cap.outputs.values() if not o.secret])
@@ -160,3 +163,8 @@ def test_jupyter_reaches_arkouda_with_a_mounted_token():
     (vol,) = [v for v in pod["volumes"] if v["name"] == mount]
     # optional: JupyterLab starts before Arkouda has made the Secret; the kubelet fills the volume later
     assert vol["secret"] == {"secretName": "arkouda-client", "defaultMode": 0o440, "optional": True}
+    # and the client port admits the notebook's namespace (ssh and GASNet stay inside Arkouda's)
+    policy = cap.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "arkouda-ingress").props["spec"]
+    assert policy["ingress"] == [{"from": [{"podSelector": {}}]}, {
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "dask"}}}],
+        "ports": [{"protocol": "TCP", "port": 5555}]}]

@@ -6,7 +6,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from infra.config.base import Model, dns_label, quantity
+from infra.config.base import Model, byte_size, dns_label, quantity
 from infra.config.namespaces import QuotaConfig
 
 
@@ -40,7 +40,7 @@ class ArkoudaConfig(Model):
         None, description="Resource budget of the namespace; default: what the locales and the server request.")
 
     _ns = field_validator("namespace")(classmethod(lambda cls, v: dns_label(v)))
-    _q = field_validator("memory_per_locale")(classmethod(lambda cls, v: quantity(v)))
+    _q = field_validator("memory_per_locale")(classmethod(lambda cls, v: byte_size(v, "1Gi")))
 
     @model_validator(mode="after")
     def _ports(self) -> ArkoudaConfig:

@@ -14,6 +14,7 @@ the tests (tests/test_arkouda_contract.py) are built from this one place. Source
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass
 
@@ -52,9 +53,13 @@ class ImageContract:
     # contrib arkouda-udp-server chart deployment.yaml + launch script: the service-account token and CA
     # are mounted at /opt/sa; the script exports SSL_TOKEN=$(cat sa/token), CACERT_FILE=/opt/sa/ca.crt.
     sa_dir: str = "/opt/sa"
-    # arkouda src/Security.chpl setArkoudaToken: the server's token comes from this variable when
-    # <cwd>/.arkouda/tokens.txt does not exist yet (a fresh container), else it is generated.
-    token_env: str = "ARKOUDA_SERVER_TOKEN"
+    # arkouda src/Security.chpl getArkoudaToken: the server's token is the last line of
+    # <cwd>/.arkouda/tokens.txt on locale 0 (ServerDaemon.initArkoudaDirectory: here.cwd()); only
+    # when that file is missing or empty does it take ARKOUDA_SERVER_TOKEN or generate one.
+    tokens_file: str = ".arkouda/tokens.txt"
+    # contrib arkouda-docker/arkouda-udp-server: the last WORKDIR is /opt (chmod 777, owned by ubuntu); the
+    # launcher's ssh command starts each locale with `cd <launcher cwd>` (GASNet amudp_spawn.cpp).
+    workdir: str = "/opt"
     # arkouda src/ServerDaemon.chpl MetricsServerDaemon.init: the metrics socket's port (default 5556).
     metrics_port_env: str = "METRICS_SERVER_PORT"
     # contrib arkouda-udp-server chart: the app label values the server and locale pods carry,
@@ -67,8 +72,12 @@ CONTRACT = ImageContract()
 SCRIPTS_DIR = "/opt/cloudviper"  # our launch scripts (ConfigMap), beside the image's own in /opt/arkouda
 SERVER_SCRIPT, LOCALE_SCRIPT, FORWARD_SCRIPT = "start-arkouda-server.sh", "start-arkouda-locale.sh", "forward.py"
 LOCALE0_POLL_SECONDS = 5
+FILES_PATH = "/arkouda-files"  # pvc persistence: each pod's own volume
 DISCOVERY_ATTEMPTS, DISCOVERY_WAIT_SECONDS = 30, 10
-MEM_FRACTION = 0.9  # arkouda ServerConfig.perLocaleMemLimit defaults to 90 (% of the node's memory)
+# Arkouda's own limit defaults to 90% of the node (ServerConfig.perLocaleMemLimit); inside a pod limit,
+# 80% leaves room for what Chapel does not track (GASNet buffers, the runtime, sshd, python).
+MEM_FRACTION = 0.8
+TOKEN_DIR = "/var/run/secrets/arkouda"  # the client token Secret, in every pod
 
 
 def server_args(cfg: ArkoudaConfig) -> list[str]:
@@ -93,23 +102,39 @@ def server_args(cfg: ArkoudaConfig) -> list[str]:
     ]
 
 
-def _keys_script() -> str:
-    """sshd up, the key pair where ssh looks for it, authorized_keys from the public key (both images)."""
+def _setup_script(cfg: ArkoudaConfig) -> str:
+    """Keys, token and files first, then sshd: an ssh login can only arrive once authorized_keys is there.
+
+    The Secrets are mounted root-owned (0400): the image's user reads them through sudo, as the upstream
+    scripts copy the keys. Every pod writes the client token where locale 0 (whichever pod it is) reads it.
+    """
     c, ssh = CONTRACT, f"{CONTRACT.home}/.ssh"
-    return "\n".join([
-        f"{c.sshd_start}",
+    lines = [
+        "trap 'exit 143' TERM INT",
         f"mkdir -p {ssh} && chmod 700 {ssh}",
         f"sudo cp {c.keys_dir}/{c.private_key} {c.keys_dir}/{c.public_key} {ssh}/",
         f"sudo chown {c.user}:{c.user} {ssh}/{c.private_key} {ssh}/{c.public_key}",
         f"chmod 600 {ssh}/{c.private_key} {ssh}/{c.public_key}",
         f"cat {ssh}/{c.public_key} > {ssh}/authorized_keys && chmod 600 {ssh}/authorized_keys",
-    ])
+    ]
+    tokens = f"{c.workdir}/{c.tokens_file}"
+    if cfg.authentication:
+        lines += [f"mkdir -p {os.path.dirname(tokens)} && chmod 700 {os.path.dirname(tokens)}",
+                  f"sudo cat {TOKEN_DIR}/token > {tokens} && chmod 600 {tokens}"]
+    else:
+        lines.append(f"rm -f {tokens}")
+    if cfg.persistence.kind == "pvc":
+        lines.append(f"sudo chown {c.user}:{c.user} {FILES_PATH}  # the volume is created root-owned")
+    return "\n".join([*lines, c.sshd_start])
 
 
-def locale_script() -> str:
-    """Locales 1..n-1: sshd and the keys, then wait for the server to ssh in (the upstream locale script)."""
+def locale_script(cfg: ArkoudaConfig) -> str:
+    """Locales 1..n-1: keys and sshd, then wait for the server to ssh in (the upstream locale script).
+
+    Waits in the background so that bash, as PID 1, still takes SIGTERM (a foreground `sleep` would not).
+    """
     return "\n".join(["#!/bin/bash", "# cloudviper: Arkouda locale (see infra/documents/arkouda.py)", "set -eu",
-                      _keys_script(), "exec sleep infinity", ""])
+                      _setup_script(cfg), "sleep infinity &", "wait", ""])
 
 
 def server_script(cfg: ArkoudaConfig) -> str:
@@ -121,12 +146,18 @@ def server_script(cfg: ArkoudaConfig) -> str:
     """
     c, want = CONTRACT, cfg.locales - 1
     discover = "\n".join([
-        f"export SSL_TOKEN=\"$(cat {c.sa_dir}/token)\"",
+        f"SSL_TOKEN=\"$(sudo cat {c.sa_dir}/token)\"",
+        "[ -n \"$SSL_TOKEN\" ] || { echo 'no service-account token' >&2; exit 1; }",
+        "export SSL_TOKEN",
         f"for attempt in $(seq {DISCOVERY_ATTEMPTS}); do",
         f"  LOCALE_IPS=\"$(python3 {c.pods_script} | tr -d \"',\")\"",
         "  found=$(echo $LOCALE_IPS | wc -w)",
-        f"  if [ \"$found\" -eq {want} ] && ! echo \" $LOCALE_IPS \" | grep -q ' None '; then break; fi",
-        f"  echo \"waiting for {want} locale pods with addresses (found $found)\"",
+        f"  if [ \"$found\" -eq {want} ] && ! echo \" $LOCALE_IPS \" | grep -q ' None '; then",
+        # a pod has an address before its image is pulled and sshd listens: wait for every sshd too
+        "    up=0; for ip in $LOCALE_IPS; do if listening \"$ip\" 22; then up=$((up + 1)); fi; done",
+        f"    if [ \"$up\" -eq {want} ]; then break; fi",
+        "  fi",
+        f"  echo \"waiting for {want} locale pods with addresses and sshd (found $found)\"",
         f"  if [ \"$attempt\" -eq {DISCOVERY_ATTEMPTS} ]; then echo 'locale pods not found' >&2; exit 1; fi",
         f"  sleep {DISCOVERY_WAIT_SECONDS}",
         "done",
@@ -135,13 +166,14 @@ def server_script(cfg: ArkoudaConfig) -> str:
     ports = f"{cfg.server_port} {cfg.metrics_port}"
     return "\n".join([
         "#!/bin/bash", "# cloudviper: Arkouda server, the launcher (see infra/documents/arkouda.py)", "set -eu",
-        _keys_script(), discover,
+        "listening() { timeout 2 bash -c \": > /dev/tcp/$1/$2\" 2>/dev/null; }",
+        _setup_script(cfg), f"cd {c.workdir}  # each locale starts in the launcher's directory: its tokens file",
+        discover,
         # GASNet's ssh spawner starts one process per SSH_SERVERS entry, this pod included.
         "export SSH_SERVERS=\"$MY_IP $LOCALE_IPS\"",
         shlex.join(server_args(cfg)) + " &",
         "server=$!",
         "trap 'kill -TERM \"$server\" 2>/dev/null' TERM INT",
-        "listening() { timeout 2 bash -c \": > /dev/tcp/$1/$2\" 2>/dev/null; }",
         # Locale 0 (where the client and metrics ports open) is the process that connects back to the
         # launcher first: GASNet assigns ranks in connect order (amudp_spmd.cpp), so it may be a locale
         # pod. Then this pod forwards both ports there, and the Services (which select this pod) still
@@ -201,7 +233,13 @@ asyncio.run(main(sys.argv[1], [int(p) for p in sys.argv[2:]]))
 
 def launch_scripts(cfg: ArkoudaConfig) -> dict[str, str]:
     """The ConfigMap's data: both start scripts and the forwarder."""
-    return {SERVER_SCRIPT: server_script(cfg), LOCALE_SCRIPT: locale_script(), FORWARD_SCRIPT: FORWARD_PY}
+    return {SERVER_SCRIPT: server_script(cfg), LOCALE_SCRIPT: locale_script(cfg), FORWARD_SCRIPT: FORWARD_PY}
+
+
+def role_scripts(cfg: ArkoudaConfig, server: bool) -> dict[str, str]:
+    """What one role runs: its digest in the pod template restarts only the pods whose script changed."""
+    scripts = launch_scripts(cfg)
+    return {k: scripts[k] for k in ((SERVER_SCRIPT, FORWARD_SCRIPT) if server else (LOCALE_SCRIPT,))}
 
 
 # What a notebook needs to reach Arkouda: the in-cluster address and the token as a file (a copy of the
