@@ -239,10 +239,10 @@ def run_script(tmp_path: Path, docs: list[dict[str, Any]], role: str, answers: l
     launch = find(docs, "ConfigMap", "arkouda-launch")["data"]
     (c,) = pods(docs)[role]["containers"]
     root, bin_dir = tmp_path / "root", tmp_path / "bin"
-    moves = {SERVER_BINARY: bin_dir / "arkouda_server", doc.SCRIPTS_DIR: root / doc.SCRIPTS_DIR.lstrip("/"),
-             SA_DIR: root / SA_DIR.lstrip("/"), doc.TOKEN_DIR: root / doc.TOKEN_DIR.lstrip("/"),
-             HOME: root / HOME.lstrip("/"), f"{WORKDIR}/.arkouda": root / "opt" / ".arkouda",
-             f"cd {WORKDIR} ": f"cd {root / 'opt'} "}
+    moves: dict[str, Path] = {
+        SERVER_BINARY: bin_dir / "arkouda_server", doc.SCRIPTS_DIR: root / doc.SCRIPTS_DIR.lstrip("/"),
+        SA_DIR: root / SA_DIR.lstrip("/"), doc.TOKEN_DIR: root / doc.TOKEN_DIR.lstrip("/"),
+        HOME: root / HOME.lstrip("/"), f"{WORKDIR}/.arkouda": root / "opt" / ".arkouda"}
     for d in (root / KEYS_DIR.lstrip("/"), moves[SA_DIR], moves[doc.TOKEN_DIR], moves[doc.SCRIPTS_DIR], bin_dir):
         d.mkdir(parents=True)
     (root / KEYS_DIR.lstrip("/") / PRIVATE).write_text("PRIVATE KEY\n")
@@ -255,6 +255,7 @@ def run_script(tmp_path: Path, docs: list[dict[str, Any]], role: str, answers: l
     for name, text in launch.items():
         for path, target in moves.items():
             text = text.replace(path, str(target))
+        text = text.replace(f"cd {WORKDIR} ", f"cd {root / 'opt'} ")
         text = text.replace("=5555", f"={port}").replace(" 5555", f" {port}").replace('"$ip" 22;', f'"$ip" {ssh_port};')
         (moves[doc.SCRIPTS_DIR] / name).write_text(text.replace("sleep infinity &", 'echo locale-ready >> "$LOG"; true &'))
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "LOG": str(tmp_path / "log"), "ANSWERS": str(tmp_path / "answers"),
