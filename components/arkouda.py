@@ -11,7 +11,6 @@ selectors: a restarted server pod is behind them again as soon as it is ready.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import pulumi_random as random
 import pulumi_tls as tls
 
 from components.control_plane import ControlPlane
-from components.k8s_objects import meta
+from components.k8s_objects import digest_of, meta
 from components.namespaces import create_namespace
 from components.workload_identity import s3_service_account
 from infra.config.arkouda import ArkoudaConfig
@@ -101,10 +100,6 @@ def arkouda_container(name: str, image: str, cfg: ArkoudaConfig, script: str, po
                             "capabilities": {"drop": ["ALL"], "add": list(SSHD_CAPABILITIES)},
                             "seccompProfile": {"type": "RuntimeDefault"}},
     }
-
-
-def digest_of(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def token_volume() -> dict[str, Any]:

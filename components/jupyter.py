@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.k8s_objects import meta
+from components.k8s_objects import digest_of, meta
 from components.secrets import secret_data
 from infra.config.arkouda import ArkoudaConfig
 from infra.config.dask import DaskConfig
@@ -59,7 +58,7 @@ class JupyterLab(pulumi.ComponentResource):
                                    string_data=token_data, opts=moved)
         # The server reads the token once at start: a new token must restart it (a digest, not the token).
         token_digest = pulumi.Output.unsecret(
-            token_data.apply(lambda d: hashlib.sha256(d["token"].encode()).hexdigest()[:16]))
+            token_data.apply(lambda d: digest_of(d["token"])))
         volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
                                          lab.token_volume(TOKEN_SECRET)]
         after: list[pulumi.Resource] = [sa, token]

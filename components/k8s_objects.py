@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Optional
 
 from infra.documents.pods import restricted_security_context
@@ -9,6 +10,11 @@ from infra.documents.pods import restricted_security_context
 __all__ = ["restricted_security_context"]
 
 SYSTEM_POOL = {"cloudviper.io/pool-role": "system"}
+
+
+def digest_of(text: str) -> str:
+    """A short digest for a pod template annotation: a change restarts the pods, the value stays out."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def meta(name: str, namespace: Optional[str] = None, labels: Optional[dict[str, str]] = None,
