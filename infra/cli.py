@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional
+from pathlib import Path
+from typing import Any, Optional
 
 from infra import ROOT
 
@@ -12,19 +13,33 @@ EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 EXIT_CONFIG = 2
 EXIT_CHECKS_FAILED = 1
+EXIT_POLICY = 3  # a mandatory policy violation (infra/plan/sections.py)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m infra", description="cloudviper tools")
     sub = parser.add_subparsers(dest="command", required=True)
     plan = sub.add_parser("plan", help="show what `pulumi up` would create, offline (no CLI, no cloud)")
-    plan.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
+    which = plan.add_mutually_exclusive_group()
+    which.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
+    which.add_argument("--all", action="store_true", help="every stack file (Pulumi.*.yaml) of the project")
     plan.add_argument("--project-dir", default=None, help="folder with Pulumi.yaml and the stack files (default: this repo)")
     plan.add_argument("--render-k8s", metavar="DIR", default=None,
                       help="also write every Kubernetes object the stack would create as YAML into DIR")
     fmt = plan.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print the report as JSON")
     fmt.add_argument("--markdown", action="store_true", help="print the report as markdown (PR comment)")
+
+    diff = sub.add_parser("diff", help="what a change does to each stack, offline: resources, inputs, cost, policy")
+    diff.add_argument("--base", required=True, help="git ref to compare with (origin/main, HEAD~1, a sha)")
+    which = diff.add_mutually_exclusive_group()
+    which.add_argument("--stack", default=None, help="one stack (default: every Pulumi.*.yaml on either side)")
+    which.add_argument("--all", action="store_true", help="every stack (the default)")
+    dfmt = diff.add_mutually_exclusive_group()
+    dfmt.add_argument("--json", action="store_true", help="print the diff as JSON")
+    dfmt.add_argument("--markdown", action="store_true", help="print the pull-request comment (markdown)")
+    diff.add_argument("--artifact-note", default="",
+                      help="where the full report is, for a comment too long for GitHub (markdown only)")
 
     pre = sub.add_parser("preflight", help="check the AWS account can deploy the stack (boto3; honours AWS_ENDPOINT_URL)")
     pre.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
@@ -54,28 +69,99 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_plan(args: argparse.Namespace) -> int:
-    """Run the offline plan of one stack and print it."""
-    from pathlib import Path
+def _plan_one(name: str, project_dir: Any, args: argparse.Namespace) -> tuple[int, Any, str]:
+    """(exit code, JSON document, rendered text) of one stack; a stack that fails to plan gives an error object."""
+    import json
+    import traceback
 
     import pulumi
 
     from infra.plan.build import make_plan
-    from infra.plan.report import render_json, render_markdown, render_text
+    from infra.plan.report import error_document, render_json, render_markdown, render_text
 
     try:
-        plan = make_plan(args.stack, Path(args.project_dir) if args.project_dir else ROOT)
+        plan = make_plan(name, project_dir)
     except pulumi.RunError as exc:  # ConfigError, and user errors raised while the program runs
-        print(f"cloudviper plan: stack {args.stack}: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    render = render_json if args.json else render_markdown if args.markdown else render_text
-    print(render(plan))
+        doc = error_document(project_dir, name, "config", exc)
+        return EXIT_CONFIG, doc, f"cloudviper plan: stack {name}: {exc}"
+    except Exception as exc:  # a bug in the program: reported per stack, traceback on stderr
+        traceback.print_exc()
+        doc = error_document(project_dir, name, "internal", exc)
+        return EXIT_UNEXPECTED, doc, f"cloudviper plan: stack {name}: internal error: {exc!r}"
     if args.render_k8s:
         from infra.plan.manifests import write_manifests
 
-        paths = write_manifests(plan.capture, Path(args.render_k8s))
+        paths = write_manifests(plan.capture, Path(args.render_k8s) / name if args.all else Path(args.render_k8s))
         print(f"wrote {len(paths)} Kubernetes manifests to {args.render_k8s}", file=sys.stderr)
-    return plan.exit_code
+    if args.json:
+        text = render_json(plan)
+        return plan.exit_code, json.loads(text), text
+    return plan.exit_code, None, (render_markdown if args.markdown else render_text)(plan)
+
+
+def worst_exit(codes: list[int]) -> int:
+    """One exit code for several stacks: a failed plan (2, then 1) before a mandatory violation (3)."""
+    for code in (EXIT_CONFIG, EXIT_UNEXPECTED, EXIT_POLICY):
+        if code in codes:
+            return code
+    return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Run the offline plan of one stack (or all) and print it; failures are reported, per stack."""
+    import json
+
+    from infra.config.stackfile import list_stacks
+
+    project_dir = Path(args.project_dir) if args.project_dir else ROOT
+    names = list_stacks(project_dir) if args.all else [args.stack]
+    codes, docs = [], []
+    for name in names:
+        code, doc, text = _plan_one(name, project_dir, args)
+        codes.append(code)
+        docs.append(doc)
+        if args.json:
+            continue
+        if code in (EXIT_CONFIG, EXIT_UNEXPECTED):
+            print(text, file=sys.stderr)
+            if args.markdown:  # a PR comment shows the failure, not an empty section
+                print(f"### cloudviper plan: stack {name}: failed to plan\n\n```\n{text}\n```\n")
+        else:
+            print(text)
+    if args.json:
+        print(json.dumps({"stacks": docs} if args.all else docs[0], indent=2, sort_keys=True, default=str))
+    return worst_exit(codes)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Plan the base ref and the working tree; print what changes per stack."""
+    from infra.plan.diagram import component_actions, mermaid
+    from infra.plan.diff import diff_stack, overall_exit
+    from infra.plan.diff_report import render_json, render_markdown, render_text
+    from infra.plan.worktree import DiffError, checkout, plan_both, resolve
+
+    try:
+        sha = resolve(ROOT, args.base)
+        with checkout(ROOT, sha) as base_dir:
+            base, head = plan_both(ROOT, base_dir, args.stack, args.base)
+    except DiffError as exc:
+        print(f"cloudviper diff: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    names = sorted(set(base) | set(head))
+    if args.stack and not names:
+        print(f"cloudviper diff: no Pulumi.{args.stack}.yaml at {args.base} or in the working tree", file=sys.stderr)
+        return EXIT_CONFIG
+    diffs = [diff_stack(n, base.get(n), head.get(n)) for n in names]
+    label = f"{args.base} ({sha[:10]})"
+    if args.json:
+        print(render_json(diffs, args.base, sha))
+    elif args.markdown:
+        diagrams = {d.stack: mermaid(head[d.stack], base.get(d.stack), component_actions(d.resources))
+                    for d in diffs if d.stack in head and not d.head_error}
+        print(render_markdown(diffs, label, diagrams, artifact_note=args.artifact_note))
+    else:
+        print(render_text(diffs, label))
+    return overall_exit(diffs)
 
 
 def cmd_preflight(args: argparse.Namespace) -> int:
@@ -184,6 +270,6 @@ def main(argv: Optional[list[str]] = None) -> int:
     except ValueError as exc:
         print(f"cloudviper: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    commands = {"plan": cmd_plan, "preflight": cmd_preflight, "prices": cmd_prices, "data": cmd_data,
+    commands = {"plan": cmd_plan, "diff": cmd_diff, "preflight": cmd_preflight, "prices": cmd_prices, "data": cmd_data,
                 "image-push-policy": cmd_image_push_policy}
     return commands[args.command](args) if args.command in commands else EXIT_UNEXPECTED

@@ -48,14 +48,14 @@ def test_on_demand_spot_split(count, base, pct, expected):
     assert split_on_demand(count, base, pct) == expected
 
 
-def test_spot_group_at_idle_desired_and_max():
+def test_spot_group_at_idle_day_one_and_max():
     asg = v("aws:autoscaling/group:Group", "workers", minSize=0, maxSize=4, desiredCapacity=2, mixedInstancesPolicy={
         "instancesDistribution": {"onDemandBaseCapacity": 1, "onDemandPercentageAboveBaseCapacity": 0},
         "launchTemplate": {"overrides": [{"instanceType": "m5.large"}, {"instanceType": "m5a.large"}]}})
     item = price_group(asg, PRICES)
     od, spot, vol = 0.096, 0.096 * DEFAULT_SPOT_RATIO, 20 * 0.08 / 730  # m5.large is the dearer type
     assert item.idle == 0
-    assert item.desired == pytest.approx(od + spot + 2 * vol, abs=1e-5)
+    assert item.day_one == pytest.approx(od + spot + 2 * vol, abs=1e-5)  # no day-one count given: desiredCapacity
     assert item.max == pytest.approx(od + 3 * spot + 4 * vol, abs=1e-5)
 
 

@@ -30,7 +30,7 @@ def test_minimum_zero_puts_no_worker_node_in_the_idle_or_day_one_cost(stack):
     dask = section(plan, "Dask")
     assert dask["minimum"] == 0
     (asg,) = [i for i in section(plan, "Cost")["items"] if i["name"] == f"pool-{dask['pool']}-asg"]
-    assert asg["idle"] == asg["desired"] == 0
+    assert asg["idle"] == asg["day_one"] == 0
     assert asg["max"] == pytest.approx(dask["workerNodesPerHour"]["max"], abs=1e-4) and asg["max"] > 0
     # and the max is `maximum` workers' nodes: the pool holds exactly that many
     groups = [r for r in plan.capture.of_type("aws:autoscaling/group:Group") if r.name == f"pool-{dask['pool']}-asg"]

@@ -20,6 +20,7 @@ from functools import cache
 from typing import Any, Optional
 
 from infra.pricing.instance_facts import InstanceFacts, read_facts
+from infra.pricing.node_pods import NODE_DAEMONSETS
 from infra.pricing.tables import load_prices
 
 # nodeadm internal/kubelet/config.go getCPUMillicoresToReserve: (from, to) millicores -> 1/10000ths reserved
@@ -33,24 +34,6 @@ SMALL_VM_MEMORY_OVERHEAD, SMALL_VM_GIB = 0.11, 6  # small types lose more (measu
 # IMAGE_ALLOWANCE_GIB for them as systemReserved, so allocatable (and the autoscaler tag) leave it out.
 EPHEMERAL_RESERVED_GIB, EPHEMERAL_EVICTION = 1, 0.10
 IMAGE_ALLOWANCE_GIB = 15
-
-
-@dataclass(frozen=True)
-class NodeDaemonSet:
-    """A DaemonSet that runs on every node (it tolerates every taint): its effective pod request."""
-
-    name: str
-    cpu_m: int
-    memory_mib: int
-    only_with_ebs_csi: bool = False
-
-
-# Effective pod request = max(largest init container, sum of containers).
-NODE_DAEMONSETS = (
-    NodeDaemonSet("aws-node (vpc-cni + network policy agent)", 50, 0),
-    NodeDaemonSet("kube-proxy", 100, 0),
-    NodeDaemonSet("ebs-csi-node", 30, 104, only_with_ebs_csi=True),
-)
 
 
 def kube_reserved_cpu_m(vcpus: int) -> int:

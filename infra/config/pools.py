@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import Model
 from infra.config.capacity import instance_facts
+from infra.pricing.instance_facts import instance_arch
 from infra.pricing.tables import PricingError, load_prices
 
 NODE_GROUP_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$")
@@ -69,12 +70,8 @@ def zone_split(total: int, zones: int) -> list[int]:
 
 
 def _arch(instance_type: str) -> str:
-    """arm64 for Graviton families (a1, and a `g` after the generation digit: m6g, c7gn, r8gd)."""
-    family = instance_type.split(".")[0]
-    if family == "a1":
-        return "arm64"
-    m = re.match(r"^[a-z]+\d+([a-z-]*)$", family)
-    return "arm64" if m and "g" in m.group(1).split("-")[0] else "x86_64"
+    """arm64 for Graviton families, else x86_64 (infra/pricing/instance_facts.py instance_arch)."""
+    return instance_arch(instance_type)
 
 
 class NodeGroupConfig(Model):

@@ -8,10 +8,11 @@ from typing import Optional
 
 from infra import ROOT
 from infra.config.stackfile import load_stack_file
+from infra.plan.cost_section import cost_section
 from infra.plan.dask_section import dask_section
 from infra.plan.program import run_program
 from infra.plan.report import Plan, Section
-from infra.plan.sections import cost_section, outputs_section, policy_section, resources_section
+from infra.plan.sections import diagram_section, outputs_section, policy_section, resources_section
 
 
 def _builders() -> list[Callable[[Plan], Optional[Section]]]:
@@ -21,6 +22,7 @@ def _builders() -> list[Callable[[Plan], Optional[Section]]]:
         dask_section,
         policy_section,
         lambda plan: outputs_section(plan.capture),
+        diagram_section,
     ]
 
 

@@ -10,8 +10,8 @@ from infra.config.errors import ConfigError
 from infra.config.loader import parse_stack_config
 from infra.config.placement import dask_worker_pool
 from infra.config.quotas import workers_per_node
+from infra.plan.cost_section import stack_estimate
 from infra.plan.report import Plan, Section
-from infra.plan.sections import stack_estimate
 from infra.pricing.tables import PricingError
 
 

@@ -27,6 +27,12 @@ _ID_PREFIX = {
 }
 
 
+def mock_digest(type_token: str, name: str) -> str:
+    """The hex digest every id, ARN and endpoint the mocks invent for this resource contains (17 digits; KMS key
+    ids carry its first 12): what `infra.plan.resource_list` looks for to mark values known only after apply."""
+    return hashlib.sha1(f"{type_token}/{name}".encode()).hexdigest()[:17]
+
+
 class CloudMocks(pulumi_mocks.Mocks):
     """Answers provider calls and resource registrations as AWS would, for one region."""
 
@@ -71,7 +77,7 @@ class CloudMocks(pulumi_mocks.Mocks):
             secret = [k for k, v in outputs.items() if isinstance(v, StackOutput) and v.secret]
             plain = {k: v.value if isinstance(v, StackOutput) else v for k, v in outputs.items()}
             return ref, {"name": ref, "outputs": plain, "secretOutputNames": secret}
-        digest = hashlib.sha1(f"{typ}/{name}".encode()).hexdigest()[:17]
+        digest = mock_digest(typ, name)
         rid = f"{_ID_PREFIX.get(typ, name)}-{digest}"
         state = dict(inputs)
         service = typ.split(":")[1].split("/")[0] if typ.startswith("aws:") else ""

@@ -10,9 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+import yaml
+
 from infra import ROOT
+from infra.config.errors import ConfigError
 from infra.config.stackfile import StackFile
 from infra.plan.harness import Capture
+from infra.plan.resource_list import resource_entries
 
 
 @dataclass
@@ -69,6 +73,24 @@ def render_json(plan: Plan) -> str:
         "project": plan.stack.project,
         "stack": plan.stack.stack,
         "region": plan.stack.region,
+        "exitCode": plan.exit_code,
         "sections": {s.title.lower(): s.data for s in plan.sections},
+        "resources": resource_entries(plan.capture),
     }
     return json.dumps(doc, indent=2, sort_keys=True, default=str)
+
+
+def error_document(project_dir: Path, stack: str, kind: str, exc: BaseException) -> dict[str, Any]:
+    """The JSON form of a stack that failed to plan: `kind` is "config" (exit 2) or "internal" (exit 1)."""
+    problems = list(exc.problems) if isinstance(exc, ConfigError) else [str(exc)]
+    message = str(exc) if kind == "config" else f"internal error: {exc!r}"
+    return {"project": _project_name(project_dir), "stack": stack, "exitCode": 2 if kind == "config" else 1,
+            "error": {"kind": kind, "message": message, "problems": problems}}
+
+
+def _project_name(project_dir: Path) -> str:
+    try:
+        doc = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return ""
+    return str(doc.get("name", "")) if isinstance(doc, dict) else ""

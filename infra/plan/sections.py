@@ -6,22 +6,16 @@ import json
 from collections import Counter
 from typing import Any
 
+from infra.plan.diagram import component_graph, mermaid
 from infra.plan.harness import Capture
 from infra.plan.policy_runner import PolicyReport, run_pack
 from infra.plan.report import Plan, Section
+from infra.plan.resource_list import component_label, graph_entries
 from infra.plan.secret_values import StackOutput
-from infra.pricing.cost import Estimate, ResourceView, estimate
-from infra.pricing.tables import HOURS_PER_MONTH, PricingError, load_prices
+from infra.pricing.cost import ResourceView
 
 EXIT_POLICY = 3
 SECRET_MASK = "[secret]"
-
-
-def _component_label(capture: Capture, res: Any) -> str:
-    comp = capture.component_of(res)
-    if comp is None:
-        return "providers" if res.type.startswith("pulumi:providers:") else "stack"
-    return f"{comp.name} ({comp.type})"
 
 
 def resources_section(capture: Capture) -> Section:
@@ -30,7 +24,7 @@ def resources_section(capture: Capture) -> Section:
     for res in capture.resources:
         if not res.custom:
             continue
-        groups.setdefault(_component_label(capture, res), Counter())[res.type] += 1
+        groups.setdefault(component_label(capture, res), Counter())[res.type] += 1
     total = sum(sum(c.values()) for c in groups.values())
     lines = [f"{total} resources"]
     data = []
@@ -66,50 +60,12 @@ def resource_views(capture: Capture) -> list[ResourceView]:
     return list(views.values())
 
 
-def _short(type_token: str) -> str:
-    return type_token.rsplit(":", 1)[-1]
-
-
-def stack_estimate(plan: Plan) -> Estimate:
-    """Price the plan's captured resources with the stack region's table."""
-    return estimate(resource_views(plan.capture), load_prices(plan.stack.region))
-
-
-def cost_section(plan: Plan) -> Section:
-    """Idle / desired / max $/hour and $/month, biggest items first."""
-    try:
-        est = stack_estimate(plan)
-    except PricingError as exc:
-        return Section("Cost", [f"cannot price this stack: {exc}"], {"error": str(exc)})
-    scales = ("idle", "desired", "max")
-    totals = {s: est.total(s) for s in scales}
-    lines = [
-        f"prices: {est.source}",
-        f"{'':10}{'idle':>12}{'desired':>12}{'max':>12}",
-        f"{'$/hour':10}" + "".join(f"{totals[s]:>12.4f}" for s in scales),
-        f"{'$/month':10}" + "".join(f"{totals[s] * HOURS_PER_MONTH:>12.2f}" for s in scales),
-        "biggest items at maximum scale ($/hour):",
-    ]
-    lines += [f"  {i.max:>10.4f}  {i.name} [{_short(i.type)}]  {i.detail}" for i in est.top(8)]
-    lines += [f"not in the totals: {n}" for n in est.notes]
-    md = [
-        f"Prices: {est.source}", "",
-        "| | idle | desired | max |", "|---|---:|---:|---:|",
-        "| $/hour | " + " | ".join(f"{totals[s]:.4f}" for s in scales) + " |",
-        "| $/month | " + " | ".join(f"{totals[s] * HOURS_PER_MONTH:.2f}" for s in scales) + " |", "",
-        "| biggest items | $/hour at max | detail |", "|---|---:|---|",
-        *[f"| `{i.name}` {_short(i.type)} | {i.max:.4f} | {i.detail} |" for i in est.top(8)], "",
-        *[f"- not in the totals: {n}" for n in est.notes],
-    ]
-    data = {
-        "source": est.source,
-        "perHour": totals,
-        "perMonth": {s: round(totals[s] * HOURS_PER_MONTH, 2) for s in scales},
-        "items": [{"name": i.name, "type": i.type, "idle": i.idle, "desired": i.desired, "max": i.max,
-                   "detail": i.detail} for i in est.top(len(est.items))],
-        "notes": est.notes,
-    }
-    return Section("Cost", lines, data, md)
+def diagram_section(plan: Plan) -> Section:
+    """Components and which waits for which, as a Mermaid flowchart (markdown only)."""
+    sizes, edges = component_graph({"resources": graph_entries(plan.capture)})
+    lines = [f"{len(sizes)} components, {len(edges)} dependencies between them (the markdown report draws them)"]
+    md = mermaid({"resources": graph_entries(plan.capture)})
+    return Section("Diagram", lines, {"components": dict(sorted(sizes.items())), "edges": sorted(edges)}, md)
 
 
 def _violation_line(v: object) -> str:

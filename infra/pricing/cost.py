@@ -1,4 +1,7 @@
-"""Cost model: pure functions that price a stack's resources per hour at idle, desired and max scale.
+"""Cost model: pure functions that price a stack's resources per hour at idle, day-one and max scale.
+
+Idle is every group at its minSize; day one is the nodes the stack's own pods need right after
+`pulumi up` (infra/pricing/day_one.py); max is every group at its maxSize.
 
 Works on a minimal view of a resource (type, name, camelCase props, property dependencies), so
 the offline plan and the policy pack price the same way. Standard library only.
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from infra.pricing import eks_support
+from infra.pricing.day_one import DayOne, day_one
 from infra.pricing.tables import HOURS_PER_MONTH, PriceTable, PricingError
 
 ASG = "aws:autoscaling/group:Group"
@@ -43,12 +47,12 @@ class ResourceView:
 
 @dataclass(frozen=True)
 class CostItem:
-    """One priced resource: $/hour at idle (minimum), desired and maximum scale."""
+    """One priced resource: $/hour at idle (minimum), day one (what the stack's pods need) and maximum scale."""
 
     name: str
     type: str
     idle: float
-    desired: float
+    day_one: float
     max: float
     detail: str = ""
 
@@ -60,9 +64,11 @@ class Estimate:
     items: list[CostItem]
     notes: list[str]
     source: str
+    nodes: Optional[DayOne] = None  # the day-one packing behind the day_one figures
+
 
     def total(self, scale: str) -> float:
-        """Sum of $/hour at `idle`, `desired` or `max`."""
+        """Sum of $/hour at `idle`, `day_one` or `max`."""
         return round(sum(getattr(i, scale) for i in self.items), 4)
 
     def top(self, n: int = 5) -> list[CostItem]:
@@ -100,7 +106,7 @@ def storage_gib(quantity: Any) -> float:
 def flat(n: float, detail: str, name: str, typ: str) -> CostItem:
     """An item that costs the same at every scale."""
     n = round(n, 6)
-    return CostItem(name=name, type=typ, idle=n, desired=n, max=n, detail=detail)
+    return CostItem(name=name, type=typ, idle=n, day_one=n, max=n, detail=detail)
 
 
 def root_volume_gb(launch_template: Optional[ResourceView]) -> float:
@@ -141,8 +147,8 @@ def split_on_demand(count: int, base: int, percent_above: float) -> tuple[int, i
     return base_used + od_above, above - od_above
 
 
-def price_group(asg: ResourceView, prices: PriceTable) -> CostItem:
-    """An Auto Scaling group at min / desired / max, priced at its dearest instance type."""
+def price_group(asg: ResourceView, prices: PriceTable, day_one: Optional[int] = None) -> CostItem:
+    """An Auto Scaling group at min / day one (default: its desiredCapacity) / max, priced at its dearest type."""
     types = group_instance_types(asg)
     if not types:
         raise PricingError(f"{asg.name}: cannot tell which instance types the group launches")
@@ -165,7 +171,8 @@ def price_group(asg: ResourceView, prices: PriceTable) -> CostItem:
         return round(n_od * od + n_spot * spot + count * volume, 6)
 
     detail = f"{lo}-{hi} x {dearest} (${od:.4f}/h on-demand, ${spot:.4f}/h spot), base {base} on-demand, {pct:g}% on-demand above"
-    return CostItem(name=asg.name, type=asg.type, idle=at(lo), desired=at(mid), max=at(hi), detail=detail)
+    return CostItem(name=asg.name, type=asg.type, idle=at(lo), day_one=at(mid if day_one is None else day_one), max=at(hi),
+                    detail=detail)
 
 
 def price_control_plane(res: ResourceView, prices: PriceTable) -> CostItem:
@@ -181,11 +188,11 @@ def price_control_plane(res: ResourceView, prices: PriceTable) -> CostItem:
     return flat(prices.fixed_price(f"eks_cluster_{tier}_support"), detail, res.name, res.type)
 
 
-def price_resource(res: ResourceView, prices: PriceTable) -> Optional[CostItem]:
+def price_resource(res: ResourceView, prices: PriceTable, nodes: Optional[DayOne] = None) -> Optional[CostItem]:
     """Price one resource, or None when it has no fixed hourly cost."""
     t, p = res.type, res.props
     if t == ASG:
-        return price_group(res, prices)
+        return price_group(res, prices, nodes.count(res.name) if nodes is not None else None)
     if t == INSTANCE:
         itype = str(p.get("instanceType"))
         gb = _number(_get(p, "rootBlockDevice", "volumeSize"), DEFAULT_ROOT_GB)
@@ -236,8 +243,9 @@ USAGE_NOTES = {
 def estimate(resources: Sequence[ResourceView], prices: PriceTable) -> Estimate:
     """Price every resource; usage-based charges become notes. Unknown instance types raise PricingError."""
     items, seen = [], set()
+    nodes = day_one(resources, {r.name: group_instance_types(r) for r in resources if r.type == ASG})
     for res in resources:
-        item = price_resource(res, prices)
+        item = price_resource(res, prices, nodes)
         if item is not None:
             items.append(item)
         if res.type in USAGE_NOTES and (res.type != SERVICE or item is not None):
@@ -248,4 +256,4 @@ def estimate(resources: Sequence[ResourceView], prices: PriceTable) -> Estimate:
               "ecr": f.get("ecr_storage", 0), "nlcu": f.get("nlb_lcu_hour", 0),
               "tgw": f.get("transit_gateway_data_processed", 0)}
     notes = [USAGE_NOTES[t].format(**values) for t in sorted(seen)]
-    return Estimate(items=items, notes=notes, source=prices.source)
+    return Estimate(items=items, notes=notes, source=prices.source, nodes=nodes)

@@ -8,6 +8,7 @@ the table equal to its upstream and by `python -m infra prices refresh`. Standar
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,3 +93,12 @@ def read_facts(path: Optional[Path] = None) -> dict[str, InstanceFacts]:
             )
             for r in csv.DictReader(fh)
         }
+
+
+def instance_arch(instance_type: str) -> str:
+    """arm64 for Graviton families (a1, and a `g` after the generation digit: m6g, c7gn, r8gd), else x86_64."""
+    family = instance_type.split(".")[0]
+    if family == "a1":
+        return "arm64"
+    m = re.match(r"^[a-z]+\d+([a-z-]*)$", family)
+    return "arm64" if m and "g" in m.group(1).split("-")[0] else "x86_64"

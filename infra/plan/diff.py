@@ -1,0 +1,225 @@
+"""Compare two plans of one stack (the JSON of `python -m infra plan --json`): pure, no git, no Pulumi.
+
+Resources are matched by URN (and by the old names a resource lists as aliases); inputs are compared
+as the plan shows them (secrets masked, values known only after apply as `${Type.name.output}`).
+An update becomes a replacement when a changed input is one the provider cannot change in place
+(infra/plan/replacement.py); deleting or replacing a data-bearing resource is flagged, and when the
+resource is not retained (retainOnDelete) the data goes with it: exit EXIT_DATA_LOSS.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from infra.plan.replacement import DATA_BEARING, forces_replacement
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_POLICY, EXIT_DATA_LOSS = 0, 1, 2, 3, 4
+SHOW_CHARS = 160
+
+
+@dataclass
+class Change:
+    """One changed input: its path, old and new value (None: absent)."""
+
+    path: str
+    old: Any
+    new: Any
+
+
+@dataclass
+class ResourceChange:
+    """What happens to one resource: add, remove, update or replace."""
+
+    action: str
+    urn: str
+    type: str
+    name: str
+    component: str
+    changes: list[Change] = field(default_factory=list)
+    replace_because: list[str] = field(default_factory=list)  # the inputs that force replacement
+    data: str = ""  # for data-bearing resources that are removed or replaced: what happens to the data
+    destroys_data: bool = False
+
+
+@dataclass
+class StackDiff:
+    """The difference between the base and the head plan of one stack."""
+
+    stack: str
+    base_error: Optional[dict[str, Any]] = None
+    head_error: Optional[dict[str, Any]] = None
+    resources: list[ResourceChange] = field(default_factory=list)
+    cost: dict[str, tuple[float, float]] = field(default_factory=dict)  # scale -> (base, head) $/hour
+    policy_new: list[dict[str, Any]] = field(default_factory=list)
+    policy_gone: list[dict[str, Any]] = field(default_factory=list)
+    head_cost: dict[str, float] = field(default_factory=dict)  # the head's own $/hour per scale
+    head_mandatory: int = 0
+    base_missing: bool = False  # the stack has no file in the base revision
+    head_missing: bool = False  # ... or in the working tree
+
+    def count(self, action: str) -> int:
+        """How many resources get this action."""
+        return sum(1 for r in self.resources if r.action == action)
+
+    @property
+    def exit_code(self) -> int:
+        """4 destroys data, 2/1 the head does not plan, 3 a mandatory violation in the head, else 0."""
+        if any(r.destroys_data for r in self.resources):
+            return EXIT_DATA_LOSS
+        if self.head_error:
+            return int(self.head_error.get("exitCode", EXIT_CONFIG)) or EXIT_CONFIG
+        return EXIT_POLICY if self.head_mandatory else EXIT_OK
+
+
+def compact(value: Any) -> str:
+    """A value on one short line."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= SHOW_CHARS else f"{text[:SHOW_CHARS - 20]}... ({len(text)} chars)"
+
+
+def _as_json(text: str) -> Any:
+    if text[:1] in "{[":
+        try:
+            return json.loads(text)
+        except ValueError:
+            return None
+    return None
+
+
+def input_changes(old: Any, new: Any, path: str = "") -> list[Change]:
+    """Leaf-level differences between two input trees (JSON documents inside strings are compared as JSON)."""
+    if old == new:
+        return []
+    if isinstance(old, dict) and isinstance(new, dict):
+        found: list[Change] = []
+        for key in sorted(set(old) | set(new), key=str):
+            found += input_changes(old.get(key), new.get(key), f"{path}.{key}" if path else str(key))
+        return found
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [c for i, (a, b) in enumerate(zip(old, new, strict=True)) for c in input_changes(a, b, f"{path}[{i}]")]
+    if isinstance(old, str) and isinstance(new, str):
+        a, b = _as_json(old), _as_json(new)
+        if a is not None and b is not None:
+            return input_changes(a, b, path)
+    return [Change(path or ".", old, new)]
+
+
+def text_delta(old: str, new: str, lines: int = 12) -> list[str]:
+    """The changed lines of a multi-line value (+/-), at most `lines`."""
+    out = [ln for ln in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0)
+           if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    return out[:lines] + ([f"... {len(out) - lines} more changed lines"] if len(out) > lines else [])
+
+
+def _by_urn(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["urn"]: r for r in doc.get("resources", []) if r.get("custom")}
+
+
+def _alias_urns(res: dict[str, Any]) -> list[str]:
+    """URNs the resource had under the old names its aliases list (same parent and type)."""
+    head, _, _ = res["urn"].rpartition("::")
+    return [f"{head}::{a}" for a in res.get("options", {}).get("aliases", []) if not a.startswith("urn:")]
+
+
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+
+
+def retained_classes(doc: dict[str, Any]) -> set[str]:
+    """StorageClasses with reclaimPolicy Retain: deleting a claim of theirs keeps the volume."""
+    return {str((r.get("inputs", {}).get("metadata") or {}).get("name")) for r in doc.get("resources", [])
+            if r.get("type") == "kubernetes:storage.k8s.io/v1:StorageClass" and r.get("inputs", {}).get("reclaimPolicy") == "Retain"}
+
+
+def _data_fate(res: dict[str, Any], action: str, retained: set[str]) -> tuple[str, bool]:
+    """What a delete or replacement does to a data-bearing resource's data, and whether it is destroyed."""
+    what = DATA_BEARING.get(res["type"])
+    if what is None:
+        return "", False
+    verb = "replaced (a new, empty one is created)" if action == "replace" else "deleted"
+    if res.get("options", {}).get("retainOnDelete"):
+        return (f"{what}: {verb}; the old one is retained (retainOnDelete): it stays in AWS with its data, "
+                "but this stack no longer manages or uses it"), False
+    if res["type"] == PVC and ((res.get("inputs") or {}).get("spec") or {}).get("storageClassName") in retained:
+        return (f"{what}: {verb}; its StorageClass has reclaimPolicy Retain, so the EBS volume and its data stay in "
+                "AWS, released and no longer mounted"), False
+    return f"{what}: {verb}; NOT retained, so its data is destroyed", True
+
+
+def _resource_change(action: str, res: dict[str, Any], changes: Optional[list[Change]] = None,
+                     because: Optional[list[str]] = None, retained: frozenset[str] = frozenset()) -> ResourceChange:
+    fate, destroys = _data_fate(res, action, set(retained)) if action in ("remove", "replace") else ("", False)
+    return ResourceChange(action=action, urn=res["urn"], type=res["type"], name=res["name"],
+                          component=res.get("component", ""), changes=changes or [], replace_because=because or [],
+                          data=fate, destroys_data=destroys)
+
+
+def resource_changes(base: dict[str, Any], head: dict[str, Any]) -> list[ResourceChange]:
+    """Added, removed, updated and replaced custom resources."""
+    old, new = _by_urn(base), _by_urn(head)
+    retained = frozenset(retained_classes(base))
+    out: list[ResourceChange] = []
+    matched: set[str] = set()
+    for urn, res in new.items():
+        prior = old.get(urn) or next((old[a] for a in _alias_urns(res) if a in old), None)
+        if prior is None:
+            out.append(_resource_change("add", res))
+            continue
+        matched.add(prior["urn"])
+        changes = input_changes(prior.get("inputs"), res.get("inputs"))
+        if not changes:
+            continue
+        because = forces_replacement(res, [c.path for c in changes])
+        out.append(_resource_change("replace" if because else "update", prior if because else res, changes, because,
+                                    retained))
+    out += [_resource_change("remove", res, retained=retained) for urn, res in old.items() if urn not in matched]
+    return out
+
+
+def _per_hour(doc: dict[str, Any]) -> dict[str, float]:
+    return dict(doc.get("sections", {}).get("cost", {}).get("perHour") or {})
+
+
+def _violations(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(doc.get("sections", {}).get("policy", {}).get("violations") or [])
+
+
+def _verdict_key(v: dict[str, Any]) -> tuple[str, str, str]:
+    return (str(v.get("policy")), str(v.get("urn")), str(v.get("message")))
+
+
+def diff_stack(stack: str, base: Optional[dict[str, Any]], head: Optional[dict[str, Any]]) -> StackDiff:
+    """Compare the base and head plan documents of one stack (None: no such stack on that side)."""
+    result = StackDiff(stack=stack, base_missing=base is None, head_missing=head is None)
+    base, head = base or {}, head or {}
+    result.base_error, result.head_error = base.get("error"), head.get("error")
+    if result.head_error:
+        result.head_error = {**result.head_error, "exitCode": head.get("exitCode", EXIT_CONFIG)}
+        return result
+    if result.head_missing:  # the stack file is gone; its resources stay until someone runs `pulumi destroy`
+        return result
+    if result.base_error:  # nothing to compare with: the report shows the error and the head's own figures
+        result.head_cost = _per_hour(head)
+        return result
+    usable_base = base
+    result.resources = resource_changes(usable_base, head)
+    b, h = _per_hour(usable_base), _per_hour(head)
+    result.head_cost = h
+    result.cost = {scale: (float(b.get(scale, 0.0)), float(h[scale])) for scale in h}
+    old_v, new_v = {_verdict_key(v): v for v in _violations(usable_base)}, {_verdict_key(v): v for v in _violations(head)}
+    result.policy_new = [v for k, v in new_v.items() if k not in old_v]
+    result.policy_gone = [v for k, v in old_v.items() if k not in new_v]
+    result.head_mandatory = int(head.get("sections", {}).get("policy", {}).get("mandatory") or 0)
+    return result
+
+
+def overall_exit(diffs: list[StackDiff]) -> int:
+    """One exit code for several stacks: data loss first, then a failed head plan, then a mandatory violation."""
+    codes = [d.exit_code for d in diffs]
+    for code in (EXIT_DATA_LOSS, EXIT_CONFIG, EXIT_FAILED, EXIT_POLICY):
+        if code in codes:
+            return code
+    return EXIT_OK

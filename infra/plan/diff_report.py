@@ -1,0 +1,157 @@
+"""The diff as a terminal report, a pull-request comment (markdown) and JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from infra.plan.diff import Change, ResourceChange, StackDiff, compact, overall_exit, text_delta
+
+MARK = {"add": "+", "remove": "-", "update": "~", "replace": "±"}
+# GitHub colours a ```diff block: "+" lines green, "-" red, "!" orange
+COLOUR = {" +": "+", " -": "-", " ~": "!", " ±": "-±"}
+WORD = {"add": "create", "remove": "delete", "update": "update", "replace": "replace"}
+COMMENT_LIMIT = 65536  # GitHub refuses a comment body longer than this ("Body is too long (maximum is 65536 characters)")
+
+
+def money(delta: float) -> str:
+    """A signed $/hour delta."""
+    if abs(delta) < 0.00005:
+        return "±0"
+    return f"{'+' if delta > 0 else '−'}${abs(delta):.4f}"
+
+
+def status(d: StackDiff) -> str:
+    """One phrase for the summary table."""
+    if d.head_error:
+        return f"fails to plan ({d.head_error.get('kind', 'config')} error)"
+    if d.head_missing:
+        return "stack file removed"
+    if d.base_error:
+        return "base does not plan"
+    if any(r.destroys_data for r in d.resources):
+        return "DESTROYS DATA"
+    if d.head_mandatory:
+        return f"{d.head_mandatory} mandatory violation(s)"
+    return "ok"
+
+
+def _scales(diffs: list[StackDiff]) -> list[str]:
+    seen: list[str] = []
+    for d in diffs:
+        seen += [s for s in d.cost if s not in seen]
+    return seen
+
+
+def summary_rows(diffs: list[StackDiff]) -> list[str]:
+    """The markdown summary table: one row per stack."""
+    scales = _scales(diffs)
+    head = "| stack | + | − | ~ | ± | " + " | ".join(f"Δ$/h {s}" for s in scales) + " | new violations | status |"
+    rows = [head, "|---|---:|---:|---:|---:|" + "---:|" * len(scales) + "---:|---|"]
+    for d in diffs:
+        cost = [money(d.cost[s][1] - d.cost[s][0]) if s in d.cost else "" for s in scales]
+        rows.append(f"| `{d.stack}` | {d.count('add')} | {d.count('remove')} | {d.count('update')} | "
+                    f"{d.count('replace')} | " + " | ".join(cost) + f" | {len(d.policy_new)} | {status(d)} |")
+    return rows
+
+
+def _change_lines(c: Change) -> list[str]:
+    if isinstance(c.old, str) and isinstance(c.new, str) and ("\n" in c.old or "\n" in c.new):
+        return [f"{c.path}: (multi-line)", *[f"    {ln}" for ln in text_delta(c.old, c.new)]]
+    return [f"{c.path}: {compact(c.old) if c.old is not None else '(none)'} → "
+            f"{compact(c.new) if c.new is not None else '(none)'}"]
+
+
+def _resource_lines(r: ResourceChange) -> list[str]:
+    short = r.type.rsplit(":", 1)[-1]
+    line = f"{MARK[r.action]:>2} {r.name} ({short}) {WORD[r.action]}"
+    if r.replace_because:
+        line += f" because {', '.join(r.replace_because)} cannot change in place"
+    out = [line]
+    if r.data:
+        out.append(f"   !! {r.data}")
+    out += [f"     {ln}" for c in r.changes for ln in _change_lines(c)]
+    return out
+
+
+def _problems(err: dict[str, Any]) -> list[str]:
+    return [str(p) for p in err.get("problems") or [err.get("message", "")]]
+
+
+def stack_lines(d: StackDiff, base_label: str) -> list[str]:
+    """The details of one stack as plain lines."""
+    out: list[str] = []
+    if d.head_error:
+        return [f"the working tree does not plan ({d.head_error.get('kind')} error):", *[f"  {p}" for p in _problems(d.head_error)]]
+    if d.head_missing:
+        return ["no stack file in the working tree: its resources stay until `pulumi destroy -s " + d.stack + "`"]
+    if d.base_missing:
+        out.append(f"new stack (no Pulumi.{d.stack}.yaml at {base_label}): everything below is created")
+    if d.base_error:
+        out += [f"the base ({base_label}) does not plan, so there is nothing to compare with:",
+                *[f"  {p}" for p in _problems(d.base_error)],
+                "$/hour now: " + ", ".join(f"{s} {v:.4f}" for s, v in d.head_cost.items())]
+    danger = [r for r in d.resources if r.data]
+    out += [f"!! {r.name}: {r.data}" for r in danger]
+    if d.cost:
+        out.append("$/hour " + ", ".join(f"{s} {b:.4f} → {h:.4f} ({money(h - b)})" for s, (b, h) in d.cost.items()))
+    out += [f"new violation [{v.get('level')}] {v.get('policy')}: {v.get('message')}" for v in d.policy_new]
+    out += [f"resolved violation [{v.get('level')}] {v.get('policy')}: {v.get('message')}" for v in d.policy_gone]
+    if not d.resources:
+        out.append("no resource changes")
+    for r in sorted(d.resources, key=lambda r: (r.component, r.action, r.name)):
+        out += _resource_lines(r)
+    return out
+
+
+def render_text(diffs: list[StackDiff], base_label: str) -> str:
+    """Terminal report."""
+    out = [f"cloudviper diff: {base_label} → working tree, offline (mock runtime, no cloud calls)", ""]
+    for d in diffs:
+        out += [f"== stack {d.stack}: +{d.count('add')} -{d.count('remove')} ~{d.count('update')} "
+                f"±{d.count('replace')}: {status(d)}", *stack_lines(d, base_label), ""]
+    out.append(f"exit {overall_exit(diffs)}")
+    return "\n".join(out)
+
+
+def _stack_markdown(d: StackDiff, base_label: str, diagram: list[str]) -> list[str]:
+    lines = stack_lines(d, base_label)
+    danger = [ln for ln in lines if ln.startswith("!!")]
+    out = [f"> [!CAUTION]\n> {ln[3:]}" for ln in danger]
+    body = [ln for ln in lines if not ln.startswith("!!")]
+    out += ["<details><summary>stack <code>" + d.stack + f"</code>: {status(d)}</summary>", "", "```diff",
+            *[COLOUR[ln[:2]] + ln[2:] if ln[:2] in COLOUR else ln for ln in body], "```", ""]
+    if diagram:
+        out += ["", *diagram, ""]
+    out += ["</details>", ""]
+    return out
+
+
+def render_markdown(diffs: list[StackDiff], base_label: str, diagrams: dict[str, list[str]],
+                    limit: int = COMMENT_LIMIT, artifact_note: str = "") -> str:
+    """The pull-request comment: the summary table first, each stack's details collapsed. Over `limit` characters,
+    details (and then diagrams) are dropped with a pointer to the full report (`artifact_note`)."""
+    head = ["<!-- cloudviper-diff -->", f"## cloudviper diff: `{base_label}` → this pull request", "",
+            "Offline: the mock runtime plans both revisions; nothing is read from the cloud. "
+            f"Exit {overall_exit(diffs)}.", "", *summary_rows(diffs), ""]
+    full = head + [ln for d in diffs for ln in _stack_markdown(d, base_label, diagrams.get(d.stack, []))]
+    text = "\n".join(full)
+    if len(text) <= limit:
+        return text
+    lean = head + [ln for d in diffs for ln in _stack_markdown(d, base_label, [])]
+    text = "\n".join(lean)
+    if len(text) <= limit:
+        return text + "\n\n(diagrams left out to fit GitHub's comment limit" + (f"; {artifact_note}" if artifact_note else "") + ")"
+    note = "Details are too long for a comment" + (f": {artifact_note}" if artifact_note else "") + "."
+    return "\n".join([*head, note])
+
+
+def render_json(diffs: list[StackDiff], base_label: str, base_sha: str) -> str:
+    """Machine-readable diff."""
+    doc = {"base": base_label, "baseCommit": base_sha, "exitCode": overall_exit(diffs),
+           "stacks": [{**asdict(d), "exitCode": d.exit_code,
+                       "counts": {a: d.count(a) for a in ("add", "remove", "update", "replace")},
+                       "cost": {s: {"base": b, "head": h, "delta": round(h - b, 6)} for s, (b, h) in d.cost.items()}}
+                      for d in diffs]}
+    return json.dumps(doc, indent=2, sort_keys=True, default=str)

@@ -1,0 +1,110 @@
+"""Plan the base revision (from a temporary git worktree) and the working tree, side by side.
+
+Each side runs `python -m infra plan --json` from its own folder, so the base is planned with the base's
+code and stack files, not today's. The two run in parallel (one per core). Both get the same random key
+for secret digests (infra/plan/resource_list.py), made up here and never written down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Optional
+
+from infra.plan.resource_list import SECRET_KEY_ENV
+
+Docs = dict[str, dict[str, Any]]  # stack name -> plan document (or an error document)
+
+
+class DiffError(Exception):
+    """A problem with the request (no git, not a repository, an unknown ref): exit 2, no traceback."""
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo`; its stderr becomes a DiffError."""
+    try:
+        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise DiffError("git is not installed; `infra diff` reads the base revision from git") from None
+    if done.returncode != 0:
+        raise DiffError(f"git {' '.join(args)}: {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout.strip()
+
+
+def resolve(repo: Path, ref: str) -> str:
+    """The commit a ref names (a branch, tag, origin/main, HEAD~1, a sha)."""
+    git(repo, "rev-parse", "--show-toplevel")
+    try:
+        return git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except DiffError:
+        raise DiffError(f"--base {ref!r} is not a commit in this repository (in CI, fetch the base branch: "
+                        "actions/checkout with fetch-depth: 0)") from None
+
+
+@contextmanager
+def checkout(repo: Path, sha: str) -> Iterator[Path]:
+    """A detached worktree of `sha` in a temporary folder, removed afterwards; yields the project folder."""
+    top = Path(git(repo, "rev-parse", "--show-toplevel"))
+    inside = Path(repo).resolve().relative_to(top.resolve())
+    with tempfile.TemporaryDirectory(prefix="cloudviper-base-") as tmp:
+        tree = Path(tmp) / "tree"
+        git(repo, "worktree", "add", "--detach", "--quiet", str(tree), sha)
+        try:
+            yield tree / inside
+        finally:
+            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], capture_output=True,
+                           check=False)
+            subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True, check=False)
+
+
+def _command(stack: Optional[str]) -> list[str]:
+    which = ["--all"] if stack is None else ["--stack", stack]
+    return [sys.executable, "-m", "infra", "plan", "--json", *which]
+
+
+def _start(project_dir: Path, stack: Optional[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(_command(stack), cwd=project_dir, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _failed(stack: str, label: str, message: str) -> dict[str, Any]:
+    return {"stack": stack, "exitCode": 1, "error": {"kind": "internal", "message": f"{label}: {message}",
+                                                     "problems": [message]}}
+
+
+def _collect(proc: subprocess.Popen[str], project_dir: Path, stack: Optional[str], label: str) -> Docs:
+    out, err = proc.communicate()
+    names = [stack] if stack else sorted(p.name[7:-5] for p in project_dir.glob("Pulumi.*.yaml"))
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        tail = " ".join(err.strip().splitlines()[-3:]) or f"exit {proc.returncode}, no output"
+        return {n: _failed(n, label, f"the plan printed no JSON ({tail})") for n in names}
+    docs = doc.get("stacks", []) if stack is None else [doc]
+    found = {str(d.get("stack")): d for d in docs if isinstance(d, dict)}
+    if stack is None and not found and names:
+        return {n: _failed(n, label, "the plan listed no stacks (a cloudviper older than `plan --all`?)") for n in names}
+    for d in found.values():
+        if "error" not in d and "resources" not in d:
+            d.update(_failed(d.get("stack", ""), label, "the plan has no resource list (a cloudviper older than "
+                             "`infra diff`): diff against a newer base"))
+    return found
+
+
+def plan_both(repo: Path, base_dir: Path, stack: Optional[str], base_label: str) -> tuple[Docs, Docs]:
+    """(base, head) plan documents by stack; a stack without a file on a side is absent from that side."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env[SECRET_KEY_ENV] = secrets.token_hex(32)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    sides: list[tuple[Path, str]] = [(base_dir, base_label), (repo, "working tree")]
+    procs = [(_start(d, stack, env), d, label) for d, label in sides
+             if stack is None or (d / f"Pulumi.{stack}.yaml").exists()]
+    results = {label: _collect(p, d, stack, label) for p, d, label in procs}
+    return results.get(base_label, {}), results.get("working tree", {})
