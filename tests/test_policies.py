@@ -76,6 +76,19 @@ def test_budget_fails_with_estimate_and_top_items():
     assert "exceeds maxHourlyUsd $25.00" in msg and "gpu-workers $175.68/h" in msg
 
 
+def test_budget_caps_day_one_and_idle_separately():
+    # a system group that must run 1 node (minSize) and a worker group at 0..8: day one prices the system node only
+    system = {**worker_group(pct=100, worker=False, types=("m5.large",), max_size=2), "minSize": 1}
+    stack = [res(ASG, "system", system), res(ASG, "workers", worker_group(types=("m5.large",), max_size=8))]
+    one_node = 0.096 + 20 * 0.08 / 730  # m5.large on-demand + its 20 GB gp3 root volume
+    assert check_stack(cost.BUDGET, stack, config={"maxDayOneHourlyUsd": 0.2, "maxIdleHourlyUsd": 0.2}) == []
+    (msg,) = check_stack(cost.BUDGET, stack, config={"maxDayOneHourlyUsd": 0.05})
+    assert f"estimated ${one_node:.2f}/hour on day one" in msg and "exceeds maxDayOneHourlyUsd $0.05" in msg
+    (msg,) = check_stack(cost.BUDGET, stack, config={"maxIdleHourlyUsd": 0.05})
+    assert "at idle" in msg and "exceeds maxIdleHourlyUsd $0.05" in msg
+    assert check_stack(cost.BUDGET, stack) == []  # unset caps check nothing (max is under the default 25)
+
+
 def test_budget_refuses_to_price_unknown_types_as_zero():
     (msg,) = check_stack(cost.BUDGET, [res(ASG, "w", worker_group(types=("m5.huge",)))])
     assert "cannot price the stack" in msg and "'m5.huge' is not in the us-east-1 price table" in msg

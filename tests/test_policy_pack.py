@@ -89,5 +89,13 @@ def test_policy_config_errors_are_config_errors(tmp_path):
     (tmp_path / "x.json").write_text('{"max-hourly-cost": {"maxHourlyUSD": 3}}')
     doc, _ = load_policy_config("x", tmp_path)
     budget = next(p for p in POLICIES if p.name == "max-hourly-cost")
-    with pytest.raises(Exception, match=r"max-hourly-cost\.maxHourlyUSD: unknown setting; allowed: maxHourlyUsd"):
+    with pytest.raises(Exception, match=r"max-hourly-cost\.maxHourlyUSD: unknown setting; allowed: maxDayOneHourlyUsd, maxHourlyUsd, maxIdleHourlyUsd"):
         _rule_settings(budget, doc["max-hourly-cost"], "x.json")
+
+
+def test_policy_setting_values_are_checked_against_the_rule_schema():
+    budget = next(p for p in POLICIES if p.name == "max-hourly-cost")
+    with pytest.raises(Exception, match=r'max-hourly-cost\.maxDayOneHourlyUsd: "a lot" is not valid: expected '
+                                        r'\{"type": \["number", "null"\]\}'):
+        _rule_settings(budget, {"maxDayOneHourlyUsd": "a lot"}, "x.json")
+    assert _rule_settings(budget, {"maxDayOneHourlyUsd": None}, "x.json")[1]["maxDayOneHourlyUsd"] is None

@@ -76,8 +76,7 @@ class StackDiff:
 
 def compact(value: Any) -> str:
     """A value on one short line."""
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    text = text.replace("\n", "\\n")
+    text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
     return text if len(text) <= SHOW_CHARS else f"{text[:SHOW_CHARS - 20]}... ({len(text)} chars)"
 
 

@@ -37,22 +37,27 @@ def status(d: StackDiff) -> str:
     return "ok"
 
 
+ORDER = ("idle", "day_one", "desired", "max")
+
+
 def _scales(diffs: list[StackDiff]) -> list[str]:
-    seen: list[str] = []
-    for d in diffs:
-        seen += [s for s in d.cost if s not in seen]
-    return seen
+    seen = {s for d in diffs for s in d.cost}
+    return sorted(seen, key=lambda s: (ORDER.index(s) if s in ORDER else len(ORDER), s))
+
+
+def _ordered(cost: dict[str, Any]) -> list[tuple[str, Any]]:
+    return sorted(cost.items(), key=lambda kv: (ORDER.index(kv[0]) if kv[0] in ORDER else len(ORDER), kv[0]))
 
 
 def summary_rows(diffs: list[StackDiff]) -> list[str]:
     """The markdown summary table: one row per stack."""
     scales = _scales(diffs)
-    head = "| stack | + | − | ~ | ± | " + " | ".join(f"Δ$/h {s}" for s in scales) + " | new violations | status |"
+    head = "| stack | + | − | ~ | ± | " + "".join(f"Δ$/h {s.replace('_', '-')} | " for s in scales) + "new violations | status |"
     rows = [head, "|---|---:|---:|---:|---:|" + "---:|" * len(scales) + "---:|---|"]
     for d in diffs:
         cost = [money(d.cost[s][1] - d.cost[s][0]) if s in d.cost else "" for s in scales]
         rows.append(f"| `{d.stack}` | {d.count('add')} | {d.count('remove')} | {d.count('update')} | "
-                    f"{d.count('replace')} | " + " | ".join(cost) + f" | {len(d.policy_new)} | {status(d)} |")
+                    f"{d.count('replace')} | " + "".join(f"{c} | " for c in cost) + f"{len(d.policy_new)} | {status(d)} |")
     return rows
 
 
@@ -91,11 +96,12 @@ def stack_lines(d: StackDiff, base_label: str) -> list[str]:
     if d.base_error:
         out += [f"the base ({base_label}) does not plan, so there is nothing to compare with:",
                 *[f"  {p}" for p in _problems(d.base_error)],
-                "$/hour now: " + ", ".join(f"{s} {v:.4f}" for s, v in d.head_cost.items())]
+                "$/hour now: " + ", ".join(f"{s.replace('_', '-')} {v:.4f}" for s, v in _ordered(d.head_cost))]
     danger = [r for r in d.resources if r.data]
     out += [f"!! {r.name}: {r.data}" for r in danger]
     if d.cost:
-        out.append("$/hour " + ", ".join(f"{s} {b:.4f} → {h:.4f} ({money(h - b)})" for s, (b, h) in d.cost.items()))
+        out.append("$/hour " + ", ".join(f"{s.replace('_', '-')} {b:.4f} → {h:.4f} ({money(h - b)})"
+                                         for s, (b, h) in _ordered(d.cost)))
     out += [f"new violation [{v.get('level')}] {v.get('policy')}: {v.get('message')}" for v in d.policy_new]
     out += [f"resolved violation [{v.get('level')}] {v.get('policy')}: {v.get('message')}" for v in d.policy_gone]
     if not d.resources:

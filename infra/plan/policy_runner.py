@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+import jsonschema
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
@@ -81,7 +82,15 @@ def _rule_settings(policy: Policy, raw: Any, path: str) -> tuple[str, dict[str, 
     unknown = sorted(set(settings) - known)
     if unknown:
         raise ConfigError([f"{path}: {policy.name}.{unknown[0]}: unknown setting; allowed: {', '.join(sorted(known)) or 'none'}"])
-    defaults = {k: v.get("default") for k, v in (policy.config_schema.properties.items() if policy.config_schema else [])}
+    props = policy.config_schema.properties if policy.config_schema else {}
+    for key, value in settings.items():  # as the Pulumi CLI checks a pack's config against its schema
+        rule = {k: v for k, v in props[key].items() if k not in ("default", "description")}
+        try:
+            jsonschema.validate(value, rule)
+        except jsonschema.ValidationError:
+            raise ConfigError([f"{path}: {policy.name}.{key}: {json.dumps(value)} is not valid: expected "
+                               f"{json.dumps(rule)}"]) from None
+    defaults = {k: v.get("default") for k, v in props.items()}
     return level, {**defaults, **settings}
 
 

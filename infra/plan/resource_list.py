@@ -54,10 +54,12 @@ def invented_values(capture: Capture) -> dict[str, list[tuple[str, str]]]:
         digest = mock_digest(r.type, r.name)[:_KEY]
         given = {s for _, s in _strings(unwrap(r.inputs), "")}
         short = r.type.rsplit(":", 1)[-1]
-        found = [(s, f"${{{short}.{r.name}.{path}}}") for path, s in _strings(unwrap(r.outputs), "")
-                 if s not in given and digest in s.lower()]
+        found: dict[str, str] = {}  # value -> the one reference shown for it ("id" first, then by name)
+        for path, s in sorted(_strings(unwrap(r.outputs), ""), key=lambda ps: (ps[0] != "id", ps[0])):
+            if s not in given and digest in s.lower():
+                found.setdefault(s, f"${{{short}.{r.name}.{path}}}")
         if found:
-            index[digest] = sorted(set(found), key=lambda f: (-len(f[0]), f[1]))
+            index[digest] = sorted(found.items(), key=lambda f: (-len(f[0]), f[0]))
     return index
 
 
@@ -75,7 +77,7 @@ def _mark(text: str, index: dict[str, list[tuple[str, str]]]) -> str:
         low = run.lower()
         for i in range(len(low) - _KEY + 1):
             hits += index.get(low[i:i + _KEY], [])
-    for value, ref in sorted(set(hits), key=lambda h: -len(h[0])):
+    for value, ref in sorted(set(hits), key=lambda h: (-len(h[0]), h[0])):
         text = text.replace(value, ref)
     return text
 

@@ -35,7 +35,19 @@ BUDGET_SCHEMA = schema(
         "type": "number", "default": 25.0,
         "description": "Highest estimated $/hour of the whole stack at maximum scale.",
     },
+    maxDayOneHourlyUsd={
+        "type": ["number", "null"], "default": None,
+        "description": "Highest estimated $/hour right after `pulumi up` (the nodes the stack's own pods need); "
+                       "null: no cap.",
+    },
+    maxIdleHourlyUsd={
+        "type": ["number", "null"], "default": None,
+        "description": "Highest estimated $/hour with every pool at its minimum; null: no cap.",
+    },
 )
+# (config key, cost scale, what the scale means): each cap is checked on its own
+CAPS = (("maxIdleHourlyUsd", "idle", "at idle"), ("maxDayOneHourlyUsd", "day_one", "on day one"),
+        ("maxHourlyUsd", "max", "at maximum scale"))
 
 
 def stack_region(args: StackValidationArgs) -> str:
@@ -47,28 +59,33 @@ def stack_region(args: StackValidationArgs) -> str:
 
 
 def validate_budget(args: StackValidationArgs, report: Report) -> None:
-    """Price the stack at maximum scale and compare with maxHourlyUsd."""
-    limit = float(config(args, BUDGET_SCHEMA)["maxHourlyUsd"])
+    """Price the stack at idle, day one and maximum scale; compare each with its cap."""
+    cfg = config(args, BUDGET_SCHEMA)
     prices = load_prices(stack_region(args))
     try:
         est = estimate([view(r) for r in args.resources], prices)
     except PricingError as exc:
         report(f"cannot price the stack: {exc}; unknown prices are an error, not zero")
         return
-    total = est.total("max")
-    if total > limit:
-        top = "; ".join(f"{i.name} ${i.max:.2f}/h" for i in est.top(5))
-        report(
-            f"estimated ${total:.2f}/hour at maximum scale (idle ${est.total('idle'):.2f}/hour) exceeds "
-            f"maxHourlyUsd ${limit:.2f}; biggest items: {top}"
-        )
+    for key, scale, when in CAPS:
+        if cfg.get(key) is None:
+            continue
+        limit, total = float(cfg[key]), est.total(scale)
+        if total > limit:
+            top = "; ".join(f"{i.name} ${getattr(i, scale):.2f}/h" for i in
+                            sorted(est.items, key=lambda i: -getattr(i, scale))[:5])
+            report(f"estimated ${total:.2f}/hour {when} (idle ${est.total('idle'):.2f}, day one "
+                   f"${est.total('day_one'):.2f}, max ${est.total('max'):.2f}) exceeds {key} ${limit:.2f}; "
+                   f"biggest items: {top}")
 
 
 BUDGET = stack_policy(
     "max-hourly-cost",
-    "The stack's estimated hourly cost at maximum scale must not exceed maxHourlyUsd.",
+    "The stack's estimated hourly cost must not exceed maxHourlyUsd at maximum scale, nor maxDayOneHourlyUsd and "
+    "maxIdleHourlyUsd (when set) right after `pulumi up` and at idle.",
     validate_budget, EnforcementLevel.MANDATORY, Severity.HIGH, BUDGET_SCHEMA,
-    "Lower node-group maxSize, use cheaper or spot instance types, or raise maxHourlyUsd in the stack's policy config.",
+    "Lower node-group maxSize or minSize, fewer or smaller day-one pods, cheaper or spot instance types, or raise the "
+    "cap in the stack's policy config.",
 )
 
 # ----------------------------------------------------------------------------- spot workers

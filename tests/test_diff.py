@@ -1,0 +1,119 @@
+"""`python -m infra diff` end to end, through a real git history in a temporary repository.
+
+The history: the project as it is; a commit that adds a pool; one that renames the dev bucket (kept on
+destroy); one that lets the bucket be destroyed and one that renames it again (its data would go); one
+that breaks the config. Each diff plans both revisions from their own trees, as CI does.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra import ROOT
+
+GIT = ["git", "-c", "user.name=cloudviper-test", "-c", "user.email=test@example.org", "-c", "commit.gpgsign=false"]
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run([*GIT, "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def commit(repo: Path, message: str, edit) -> str:
+    path = repo / "Pulumi.dev.yaml"
+    doc = yaml.safe_load(path.read_text())
+    edit(doc["config"])
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    git(repo, "commit", "-qam", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def diff(repo: Path, base: str, head: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`infra diff --base <base>` with the working tree at `head`."""
+    git(repo, "checkout", "-q", "--detach", head)
+    return subprocess.run([sys.executable, "-m", "infra", "diff", "--base", base, "--stack", "dev", *args], cwd=repo,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory) -> dict[str, str]:
+    """The project's files (tracked and new) in a fresh repository, then one commit per change."""
+    repo = tmp_path_factory.mktemp("repo")
+    files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard"], check=True,
+                           capture_output=True, text=True).stdout.split()
+    for name in files:
+        src = ROOT / name
+        if src.is_file() and not name.startswith(("tools/actionlint/node_modules", "images/")):
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, repo / name)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    shas = {"repo": str(repo), "base": git(repo, "rev-parse", "HEAD")}
+    shas["pool"] = commit(repo, "add a pool", lambda c: c["cloudviper:nodeGroups"].append(
+        {"name": "extra", "role": "worker", "instanceTypes": ["m5.xlarge"], "minSize": 0, "maxSize": 2}))
+    shas["rename"] = commit(repo, "rename the bucket", lambda c: c["cloudviper:buckets"][0].update(
+        bucketName="rc-lab-data-renamed"))
+    shas["destroyable"] = commit(repo, "let destroy delete the bucket", lambda c: c["cloudviper:buckets"][0].update(
+        allowDestroy=True))
+    shas["rename2"] = commit(repo, "rename it again", lambda c: c["cloudviper:buckets"][0].update(
+        bucketName="rc-lab-data-again"))
+    shas["broken"] = commit(repo, "break the config", lambda c: c["cloudviper:network"].update(cidr="10.0.0.0/33"))
+    return shas
+
+
+def test_a_new_pool_is_listed_as_additions_with_its_cost(history):
+    result = diff(Path(history["repo"]), history["base"], history["pool"], "--json")
+    assert result.returncode == 0, result.stderr
+    (stack,) = json.loads(result.stdout)["stacks"]
+    added = {(r["type"], r["name"]) for r in stack["resources"] if r["action"] == "add"}
+    assert {("aws:autoscaling/group:Group", "pool-extra-asg"), ("aws:ec2/launchTemplate:LaunchTemplate", "pool-extra-lt"),
+            ("aws:autoscaling/lifecycleHook:LifecycleHook", "nth-hook-extra")} <= added
+    assert stack["counts"]["remove"] == 0 and stack["counts"]["replace"] == 0
+    # minSize 0: nothing more at idle or on day one; at max two m5.xlarge at the spot price (0.192 x 0.4) with a
+    # worker's 50 GB gp3 root volume ($0.08/GB-month)
+    assert stack["cost"]["idle"]["delta"] == 0 and stack["cost"]["day_one"]["delta"] == 0
+    assert stack["cost"]["max"]["delta"] == pytest.approx(2 * (0.192 * 0.4 + 50 * 0.08 / 730), abs=1e-4)
+    # the NTH queue's lifecycle hooks cover the new group: an existing resource changes, and says how
+    assert not any(r["action"] == "replace" for r in stack["resources"])
+
+
+def test_renaming_a_kept_bucket_is_a_replacement_that_leaves_the_old_one(history):
+    result = diff(Path(history["repo"]), history["pool"], history["rename"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "± data-data (Bucket) replace because bucket cannot change in place" in out
+    assert "the old one is retained (retainOnDelete)" in out
+    assert 'bucket: "cloudviper-dev-data-123456789012" → "rc-lab-data-renamed"' in out
+
+
+def test_renaming_a_destroyable_bucket_exits_4_and_says_the_data_goes(history):
+    result = diff(Path(history["repo"]), history["destroyable"], history["rename2"], "--markdown")
+    assert result.returncode == 4, result.stdout + result.stderr
+    md = result.stdout
+    assert "> [!CAUTION]" in md and "NOT retained, so its data is destroyed" in md
+    assert "| `dev` | 0 | 0 |" in md and "DESTROYS DATA" in md
+    assert "```mermaid" in md and "class " in md and "replace" in md  # the diagram colours the changed component
+
+
+def test_a_broken_config_is_reported_with_exit_2_and_the_key(history):
+    result = diff(Path(history["repo"]), history["rename2"], history["broken"], "--json")
+    assert result.returncode == 2
+    (stack,) = json.loads(result.stdout)["stacks"]
+    assert stack["head_error"]["kind"] == "config"
+    assert 'cloudviper:network.cidr: "10.0.0.0/33" is not a valid IPv4 network' in stack["head_error"]["message"]
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_base_is_a_usage_error(history):
+    result = diff(Path(history["repo"]), "no-such-branch", history["base"])
+    assert result.returncode == 2
+    assert "--base 'no-such-branch' is not a commit in this repository" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "cloudviper-base-" not in git(Path(history["repo"]), "worktree", "list")  # nothing left behind
