@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     dfmt.add_argument("--markdown", action="store_true", help="print the pull-request comment (markdown)")
     diff.add_argument("--artifact-note", default="",
                       help="where the full report is, for a comment too long for GitHub (markdown only)")
+    diff.add_argument("--output-dir", metavar="DIR", default=None,
+                      help="also write diff.txt, diff.json, diff.md (full) and comment.md (fits a GitHub comment)")
+    diff.add_argument("--previous-comment", metavar="FILE", default=None,
+                      help="the comment this run replaces: its summaries are kept under 'Earlier pushes'")
+    diff.add_argument("--head-label", default="this pull request", help="what the working tree is called in reports")
 
     pre = sub.add_parser("preflight", help="check the AWS account can deploy the stack (boto3; honours AWS_ENDPOINT_URL)")
     pre.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
@@ -134,34 +139,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    """Plan the base ref and the working tree; print what changes per stack."""
-    from infra.plan.diagram import component_actions, mermaid
-    from infra.plan.diff import diff_stack, overall_exit
-    from infra.plan.diff_report import render_json, render_markdown, render_text
-    from infra.plan.worktree import DiffError, checkout, plan_both, resolve
+    """Plan the base ref and the working tree; print (and write) what changes per stack."""
+    from infra.plan.diff_command import run_diff
 
-    try:
-        sha = resolve(ROOT, args.base)
-        with checkout(ROOT, sha) as base_dir:
-            base, head = plan_both(ROOT, base_dir, args.stack, args.base)
-    except DiffError as exc:
-        print(f"cloudviper diff: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    names = sorted(set(base) | set(head))
-    if args.stack and not names:
-        print(f"cloudviper diff: no Pulumi.{args.stack}.yaml at {args.base} or in the working tree", file=sys.stderr)
-        return EXIT_CONFIG
-    diffs = [diff_stack(n, base.get(n), head.get(n)) for n in names]
-    label = f"{args.base} ({sha[:10]})"
-    if args.json:
-        print(render_json(diffs, args.base, sha))
-    elif args.markdown:
-        diagrams = {d.stack: mermaid(head[d.stack], base.get(d.stack), component_actions(d.resources))
-                    for d in diffs if d.stack in head and not d.head_error}
-        print(render_markdown(diffs, label, diagrams, artifact_note=args.artifact_note))
-    else:
-        print(render_text(diffs, label))
-    return overall_exit(diffs)
+    return run_diff(ROOT, args)
 
 
 def cmd_preflight(args: argparse.Namespace) -> int:

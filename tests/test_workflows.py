@@ -45,10 +45,21 @@ def test_pull_request_workflow(workflows, repo_root):
     wf = workflows["pull-request"]
     assert "pull_request" in wf[True]  # YAML reads the `on` key as True
     assert any("make test" in s.get("run", "") for s in wf["jobs"]["test"]["steps"])
-    plan_job = wf["jobs"]["plan"]
-    assert any("--markdown" in s.get("run", "") for s in plan_job["steps"])
-    (comment,) = steps_using(plan_job, "actions/github-script")
-    assert "updateComment" in comment["with"]["script"] and "cloudviper-plan" in comment["with"]["script"]
+    diff_job = wf["jobs"]["diff"]
+    (checkout,) = steps_using(diff_job, "actions/checkout")
+    assert checkout["with"]["fetch-depth"] == 0  # the base branch's commit must be there to plan it
+    runs = [s.get("run", "") for s in diff_job["steps"]]
+    assert "make venv" in runs  # the venv step plans nothing: a broken stack cannot stop the job before the comment
+    (diff_run,) = [r for r in runs if "infra diff" in r]
+    assert '--base "${BASE}" --all --output-dir diff-report' in diff_run and "--previous-comment" in diff_run
+    assert diff_job["steps"][next(i for i, r in enumerate(runs) if "infra diff" in r)]["env"]["BASE"] == \
+        "origin/${{ github.base_ref }}"
+    find, post = steps_using(diff_job, "actions/github-script")
+    assert "cloudviper-diff" in find["with"]["script"] and "updateComment" in post["with"]["script"]
+    assert post["if"] == "always()" and steps_using(diff_job, "actions/upload-artifact")[0]["if"] == "always()"
+    fail = diff_job["steps"][-1]
+    assert fail["if"] == "steps.diff.outputs.status != '0'" and "exit 1" in fail["run"] and "allow-data-loss" in fail["run"]
+    assert "labeled" in wf[True]["pull_request"]["types"]
     preview = wf["jobs"]["preview"]
     assert preview["needs"] == "cloud" and preview["permissions"]["id-token"] == "write"
     (pulumi,) = steps_using(preview, "pulumi/actions")
@@ -65,8 +76,12 @@ def test_deploy_workflow_needs_approval_per_stack(workflows, repo_root):
     assert wf[True]["push"]["branches"] == ["main"]
     up = wf["jobs"]["up"]
     assert up["environment"]["name"] == "deploy-${{ matrix.stack }}"
-    (pulumi,) = steps_using(up, "pulumi/actions")
+    preview, pulumi = steps_using(up, "pulumi/actions")
+    assert preview["with"]["command"] == "preview" and preview["with"]["policyPacks"] == "policies"
     assert pulumi["with"]["command"] == "up" and pulumi["with"]["policyPacks"] == "policies"
+    assert up["steps"].index(preview) < up["steps"].index(pulumi)  # up only after the preview passed, same job
+    for step in (preview, pulumi):  # Pulumi Cloud or a self-managed backend (S3 state + passphrase)
+        assert {"PULUMI_ACCESS_TOKEN", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE"} <= set(step["env"])
     order = up["strategy"]["matrix"]["stack"]
     assert order.index("burst") < order.index("primary") and up["strategy"]["max-parallel"] == 1
 

@@ -134,23 +134,41 @@ def _stack_markdown(d: StackDiff, base_label: str, diagram: list[str]) -> list[s
     return out
 
 
+SUMMARY_START, SUMMARY_END, HISTORY_KEEP = "<!-- summary ", "<!-- /summary -->", 10
+
+
+def earlier_summaries(previous: str) -> list[str]:
+    """The summary blocks of an earlier comment (its own and those it carried), newest first."""
+    blocks, rest = [], previous
+    while SUMMARY_START in rest and SUMMARY_END in rest.split(SUMMARY_START, 1)[1]:
+        body, rest = rest.split(SUMMARY_START, 1)[1].split(SUMMARY_END, 1)
+        blocks.append(SUMMARY_START + body + SUMMARY_END)
+    return blocks[:HISTORY_KEEP]
+
+
 def render_markdown(diffs: list[StackDiff], base_label: str, diagrams: dict[str, list[str]],
-                    limit: int = COMMENT_LIMIT, artifact_note: str = "") -> str:
-    """The pull-request comment: the summary table first, each stack's details collapsed. Over `limit` characters,
-    details (and then diagrams) are dropped with a pointer to the full report (`artifact_note`)."""
-    head = ["<!-- cloudviper-diff -->", f"## cloudviper diff: `{base_label}` → this pull request", "",
-            "Offline: the mock runtime plans both revisions; nothing is read from the cloud. "
-            f"Exit {overall_exit(diffs)}.", "", *summary_rows(diffs), ""]
-    full = head + [ln for d in diffs for ln in _stack_markdown(d, base_label, diagrams.get(d.stack, []))]
+                    limit: int = COMMENT_LIMIT, artifact_note: str = "", head_label: str = "this pull request",
+                    previous: str = "") -> str:
+    """The pull-request comment: the summary table first, each stack's details collapsed, the summaries of earlier
+    pushes (from `previous`, the comment this one replaces) at the end. Over `limit` characters, diagrams and then
+    details are dropped with a pointer to the full report (`artifact_note`)."""
+    summary = [f"{SUMMARY_START}{head_label} -->", f"**{head_label}** against `{base_label}`: exit {overall_exit(diffs)}",
+               "", *summary_rows(diffs), SUMMARY_END]
+    head = ["<!-- cloudviper-diff -->", f"## cloudviper diff: `{base_label}` → {head_label}", "",
+            "Offline: the mock runtime plans both revisions; nothing is read from the cloud.", "", *summary, ""]
+    earlier = earlier_summaries(previous)
+    tail = (["<details><summary>Earlier pushes</summary>", "", *[ln for b in earlier for ln in (b, "")], "</details>"]
+            if earlier else [])
+    full = head + [ln for d in diffs for ln in _stack_markdown(d, base_label, diagrams.get(d.stack, []))] + tail
     text = "\n".join(full)
     if len(text) <= limit:
         return text
-    lean = head + [ln for d in diffs for ln in _stack_markdown(d, base_label, [])]
+    lean = head + [ln for d in diffs for ln in _stack_markdown(d, base_label, [])] + tail
     text = "\n".join(lean)
     if len(text) <= limit:
         return text + "\n\n(diagrams left out to fit GitHub's comment limit" + (f"; {artifact_note}" if artifact_note else "") + ")"
     note = "Details are too long for a comment" + (f": {artifact_note}" if artifact_note else "") + "."
-    return "\n".join([*head, note])
+    return "\n".join([*head, note, "", *tail])
 
 
 def render_json(diffs: list[StackDiff], base_label: str, base_sha: str) -> str:
