@@ -57,6 +57,7 @@ test: lint typecheck pytest
 
 bench: venv
 	$(BIN)/python bench/plan_bench.py
+	$(BIN)/python bench/diff_bench.py
 
 # Runs Arkouda's locale launch script under the shipped capability set (and without each capability):
 # installs openssh-server and sudo and adds user `ubuntu`, so root on a throwaway machine only.

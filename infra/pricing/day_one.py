@@ -144,5 +144,6 @@ def pack(groups: list[Group], pods: list[PodSpec], daemonsets: list[PodSpec]) ->
 
 def day_one(resources: Sequence[Any], group_types: Mapping[str, Sequence[str]]) -> DayOne:
     """Pack the stack's pods (resource views of a plan or a policy run) onto its Auto Scaling groups."""
-    groups = [group_from(r, group_types.get(r.name, ())) for r in resources if r.type == ASG]
+    groups = sorted((group_from(r, group_types.get(r.name, ())) for r in resources if r.type == ASG),
+                    key=lambda g: g.name)  # registration order varies between runs; the packing must not
     return pack(groups, workload_pods(resources), daemonset_specs(resources))
