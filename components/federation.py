@@ -43,8 +43,7 @@ class FederationAddons(pulumi.ComponentResource):
         cert_manager = k8s.helm.v3.Release(
             f"{name}-cert-manager", name="cert-manager", chart="cert-manager", version=cfg.cert_manager_version,
             repository_opts={"repo": CERT_MANAGER_REPO}, namespace="cert-manager", create_namespace=True,
-            values={"crds": {"enabled": True}, "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}},
-                    "nodeSelector": {"cloudviper.io/pool-role": "system"}, "tolerations": system_tolerations},
+            values=cert_manager_values(system_tolerations),
             atomic=True, opts=k)
         self.admiralty = k8s.helm.v3.Release(
             f"{name}-admiralty", name=RELEASE, chart=ADMIRALTY_CHART, version=cfg.admiralty_version,
@@ -60,6 +59,15 @@ class FederationAddons(pulumi.ComponentResource):
             webhooks=[{"name": WEBHOOK, "objectSelector": {"matchLabels": dict(ELECTED_LABEL)}}],
             opts=k.merge(pulumi.ResourceOptions(depends_on=[self.admiralty], replace_with=[self.admiralty])))
         self.register_outputs({})
+
+
+def cert_manager_values(system_tolerations: list[dict[str, str]]) -> dict[str, Any]:
+    """cert-manager v1.16.2 places each pod from its own keys (deploy/charts/cert-manager/values.yaml: the top-level
+    resources, nodeSelector and tolerations are the controller's; webhook.*, cainjector.* and startupapicheck.*
+    place the others), so every part is pinned to the system pool."""
+    place = {"nodeSelector": {"cloudviper.io/pool-role": "system"}, "tolerations": list(system_tolerations)}
+    return {"crds": {"enabled": True}, "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}}, **place,
+            **{part: dict(place) for part in ("webhook", "cainjector", "startupapicheck")}}
 
 
 def custom_resource(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:

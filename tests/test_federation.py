@@ -93,6 +93,10 @@ def test_addons_in_order_with_the_eks_signer_and_real_chart_keys(stack_capture):
     admiralty = cap.one("kubernetes:helm.sh/v3:Release", "federation-admiralty")
     cert_manager = cap.one("kubernetes:helm.sh/v3:Release", "federation-cert-manager")
     assert cap.depends_on(admiralty, cert_manager)
+    # cert-manager v1.16.2 values.yaml: top-level placement is the controller's only; each other pod has its own keys
+    values = cert_manager.props["values"]
+    for part in (values, values["webhook"], values["cainjector"], values["startupapicheck"]):
+        assert part["nodeSelector"] == {"cloudviper.io/pool-role": "system"}
     assert admiralty.props["chart"] == "oci://public.ecr.aws/admiralty/admiralty" and admiralty.props["version"] == "0.17.0"
     values = admiralty.props["values"]
     assert values["controllerManager"]["certificateSignerName"] == "beta.eks.amazonaws.com/app-serving"
