@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--previous-comment", metavar="FILE", default=None,
                       help="the comment this run replaces: its summaries are kept under 'Earlier pushes'")
     diff.add_argument("--head-label", default="this pull request", help="what the working tree is called in reports")
+    diff.add_argument("--allow-data-loss", action="store_true",
+                      help="accept changes that destroy data (no exit 4); other failures still count")
 
     pre = sub.add_parser("preflight", help="check the AWS account can deploy the stack (boto3; honours AWS_ENDPOINT_URL)")
     pre.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")

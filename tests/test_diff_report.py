@@ -67,3 +67,48 @@ def test_a_stack_that_fails_to_plan_shows_its_error():
     d = diff_stack("s", doc(), broken)
     text = render_markdown([d], "main", {})
     assert d.exit_code == 2 and "fails to plan (config error)" in text and "cloudviper:network.cidr: bad" in text
+
+
+def test_allowing_data_loss_never_hides_a_stack_that_fails_to_plan():
+    from infra.plan.diff import overall_exit
+
+    loses = diff_stack("a", doc(bucket(retain=False)), doc())
+    broken = diff_stack("b", doc(), {"stack": "b", "exitCode": 2, "error": {"kind": "config", "problems": ["x"]}})
+    assert overall_exit([loses, broken]) == 4
+    assert overall_exit([loses, broken], allow_data_loss=True) == 2 and overall_exit([loses], allow_data_loss=True) == 0
+
+
+def test_a_base_that_does_not_plan_still_reports_the_heads_mandatory_violations():
+    head = doc()
+    head["sections"]["policy"].update(mandatory=1, violations=[{"policy": "p", "level": "mandatory", "urn": "u",
+                                                                  "message": "m"}])
+    d = diff_stack("s", {"stack": "s", "error": {"kind": "internal", "problems": ["old"]}}, head)
+    assert d.exit_code == 3 and [v["policy"] for v in d.policy_new] == ["p"]
+
+
+def test_aliases_to_an_old_parent_match_the_moved_resource_and_ignore_changes_are_dropped():
+    old = bucket()
+    old["urn"] = "urn:pulumi:s::p::cloudviper:storage:Old$aws:s3/bucket:Bucket::data"
+    moved = {**bucket(), "urn": "urn:pulumi:s::p::cloudviper:storage:New$aws:s3/bucket:Bucket::data",
+             "inputs": {"bucket": "b1", "forceDestroy": True},
+             "options": {"retainOnDelete": True, "ignoreChanges": ["forceDestroy"],
+                         "aliases": ["urn:pulumi:s::p::cloudviper:storage:Old::storage"]}}
+    d = diff_stack("s", doc(old), doc(moved))
+    assert d.resources == [] and d.exit_code == 0  # same bucket, moved; the ignored input is no change
+
+
+def test_vpc_tenancy_dedicated_to_default_is_in_place():
+    vpc = {"urn": "urn:pulumi:s::p::aws:ec2/vpc:Vpc::v", "type": "aws:ec2/vpc:Vpc", "name": "v"}
+    d = diff_stack("s", doc({**vpc, "inputs": {"instanceTenancy": "dedicated"}}),
+                   doc({**vpc, "inputs": {"instanceTenancy": "default"}}))
+    assert [r.action for r in d.resources] == ["update"]
+    d = diff_stack("s", doc({**vpc, "inputs": {"instanceTenancy": "default"}}),
+                   doc({**vpc, "inputs": {"instanceTenancy": "dedicated"}}))
+    assert [r.action for r in d.resources] == ["replace"] and d.exit_code == 4  # the VPC is not retained
+
+
+def test_a_re_run_for_the_same_commit_does_not_repeat_its_summary():
+    first = render_markdown([diff_stack("s", doc(), doc())], "main", {}, head_label="1111111")
+    again = render_markdown([diff_stack("s", doc(), doc())], "main", {}, head_label="1111111", previous=first)
+    again = render_markdown([diff_stack("s", doc(), doc())], "main", {}, head_label="1111111", previous=again)
+    assert again.count("**1111111** against") == 1 and "Earlier pushes" not in again

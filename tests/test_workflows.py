@@ -52,6 +52,7 @@ def test_pull_request_workflow(workflows, repo_root):
     assert "make venv" in runs  # the venv step plans nothing: a broken stack cannot stop the job before the comment
     (diff_run,) = [r for r in runs if "infra diff" in r]
     assert '--base "${BASE}" --all --output-dir diff-report' in diff_run and "--previous-comment" in diff_run
+    assert "mkdir -p diff-report" in diff_run and '"${allow[@]}"' in diff_run  # the label only drops exit 4
     assert diff_job["steps"][next(i for i, r in enumerate(runs) if "infra diff" in r)]["env"]["BASE"] == \
         "origin/${{ github.base_ref }}"
     find, post = steps_using(diff_job, "actions/github-script")

@@ -69,6 +69,11 @@ class StackDiff:
         """4 destroys data, 2/1 the head does not plan, 3 a mandatory violation in the head, else 0."""
         if any(r.destroys_data for r in self.resources):
             return EXIT_DATA_LOSS
+        return self.exit_code_ignoring_data_loss
+
+    @property
+    def exit_code_ignoring_data_loss(self) -> int:
+        """The exit code when destroying data is accepted (the `allow-data-loss` label)."""
         if self.head_error:
             return int(self.head_error.get("exitCode", EXIT_CONFIG)) or EXIT_CONFIG
         return EXIT_POLICY if self.head_mandatory else EXIT_OK
@@ -119,9 +124,22 @@ def _by_urn(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _alias_urns(res: dict[str, Any]) -> list[str]:
-    """URNs the resource had under the old names its aliases list (same parent and type)."""
-    head, _, _ = res["urn"].rpartition("::")
-    return [f"{head}::{a}" for a in res.get("options", {}).get("aliases", []) if not a.startswith("urn:")]
+    """URNs the resource had before, from its aliases: old names (same parent), old parents (given as their URNs:
+    the old URN is the old parent's type chain, then this type), or both."""
+    aliases = res.get("options", {}).get("aliases", [])
+    head, _, name = res["urn"].rpartition("::")
+    prefix, typ = "::".join(head.split("::")[:2]), head.rsplit("$", 1)[-1].rsplit("::", 1)[-1]
+    names = [name, *[a for a in aliases if not a.startswith("urn:")]]
+    found = [f"{head}::{n}" for n in names[1:]]
+    for parent in (a for a in aliases if a.startswith("urn:")):
+        chain = parent.split("::")[2] if parent.count("::") >= 3 else ""
+        found += [f"{prefix}::{chain}${typ}::{n}" if chain else f"{prefix}::{typ}::{n}" for n in names]
+    return found
+
+
+def _ignored(path: str, ignore: list[str]) -> bool:
+    """Whether a changed path is under one of the resource's ignoreChanges paths (the engine drops those)."""
+    return any(path == p or path.startswith((p + ".", p + "[")) for p in ignore)
 
 
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
@@ -168,10 +186,11 @@ def resource_changes(base: dict[str, Any], head: dict[str, Any]) -> list[Resourc
             out.append(_resource_change("add", res))
             continue
         matched.add(prior["urn"])
-        changes = input_changes(prior.get("inputs"), res.get("inputs"))
+        ignore = list(res.get("options", {}).get("ignoreChanges", []))
+        changes = [c for c in input_changes(prior.get("inputs"), res.get("inputs")) if not _ignored(c.path, ignore)]
         if not changes:
             continue
-        because = forces_replacement(res, [c.path for c in changes])
+        because = forces_replacement(res, [c.path for c in changes], prior.get("inputs"))
         out.append(_resource_change("replace" if because else "update", prior if because else res, changes, because,
                                     retained))
     out += [_resource_change("remove", res, retained=retained) for urn, res in old.items() if urn not in matched]
@@ -186,8 +205,9 @@ def _violations(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return list(doc.get("sections", {}).get("policy", {}).get("violations") or [])
 
 
-def _verdict_key(v: dict[str, Any]) -> tuple[str, str, str]:
-    return (str(v.get("policy")), str(v.get("urn")), str(v.get("message")))
+def _verdict_key(v: dict[str, Any]) -> tuple[str, str]:
+    """A verdict is the same one when the rule and the resource are (the budget rule's figures change)."""
+    return (str(v.get("policy")), str(v.get("urn")))
 
 
 def diff_stack(stack: str, base: Optional[dict[str, Any]], head: Optional[dict[str, Any]]) -> StackDiff:
@@ -200,8 +220,10 @@ def diff_stack(stack: str, base: Optional[dict[str, Any]], head: Optional[dict[s
         return result
     if result.head_missing:  # the stack file is gone; its resources stay until someone runs `pulumi destroy`
         return result
+    result.head_mandatory = int(head.get("sections", {}).get("policy", {}).get("mandatory") or 0)
     if result.base_error:  # nothing to compare with: the report shows the error and the head's own figures
         result.head_cost = _per_hour(head)
+        result.policy_new = _violations(head)
         return result
     usable_base = base
     result.resources = resource_changes(usable_base, head)
@@ -211,13 +233,15 @@ def diff_stack(stack: str, base: Optional[dict[str, Any]], head: Optional[dict[s
     old_v, new_v = {_verdict_key(v): v for v in _violations(usable_base)}, {_verdict_key(v): v for v in _violations(head)}
     result.policy_new = [v for k, v in new_v.items() if k not in old_v]
     result.policy_gone = [v for k, v in old_v.items() if k not in new_v]
-    result.head_mandatory = int(head.get("sections", {}).get("policy", {}).get("mandatory") or 0)
     return result
 
 
-def overall_exit(diffs: list[StackDiff]) -> int:
-    """One exit code for several stacks: data loss first, then a failed head plan, then a mandatory violation."""
+def overall_exit(diffs: list[StackDiff], allow_data_loss: bool = False) -> int:
+    """One exit code for several stacks: data loss first (unless allowed), then a failed head plan, then a mandatory
+    violation. Allowing data loss never hides the other failures of any stack."""
     codes = [d.exit_code for d in diffs]
+    if allow_data_loss:
+        codes = [d.exit_code_ignoring_data_loss for d in diffs]
     for code in (EXIT_DATA_LOSS, EXIT_CONFIG, EXIT_FAILED, EXIT_POLICY):
         if code in codes:
             return code

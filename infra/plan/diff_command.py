@@ -35,7 +35,8 @@ def run_diff(repo: Path, args: argparse.Namespace) -> int:
         "diff.json": lambda: render_json(diffs, args.base, sha),
         "diff.md": lambda: render_markdown(diffs, label, diagrams, limit=10**9, head_label=args.head_label),
         "comment.md": lambda: render_markdown(diffs, label, diagrams, artifact_note=args.artifact_note,
-                                              head_label=args.head_label, previous=previous),
+                                              head_label=args.head_label, previous=previous,
+                                              allow_data_loss=args.allow_data_loss),
     }
     if args.output_dir:
         out = Path(args.output_dir)
@@ -43,4 +44,4 @@ def run_diff(repo: Path, args: argparse.Namespace) -> int:
         for name, render in reports.items():
             (out / name).write_text(render() + "\n")
     print(reports["diff.json" if args.json else "comment.md" if args.markdown else "diff.txt"]())
-    return overall_exit(diffs)
+    return overall_exit(diffs, args.allow_data_loss)

@@ -124,10 +124,10 @@ def render_text(diffs: list[StackDiff], base_label: str) -> str:
 def _stack_markdown(d: StackDiff, base_label: str, diagram: list[str]) -> list[str]:
     lines = stack_lines(d, base_label)
     danger = [ln for ln in lines if ln.startswith("!!")]
-    out = [f"> [!CAUTION]\n> {ln[3:]}" for ln in danger]
+    out = [f"> [!CAUTION]\n> {ln[3:]}\n" for ln in danger]  # a blank line between alerts: each its own blockquote
     body = [ln for ln in lines if not ln.startswith("!!")]
-    out += ["<details><summary>stack <code>" + d.stack + f"</code>: {status(d)}</summary>", "", "```diff",
-            *[COLOUR[ln[:2]] + ln[2:] if ln[:2] in COLOUR else ln for ln in body], "```", ""]
+    out += ["<details><summary>stack <code>" + d.stack + f"</code>: {status(d)}</summary>", "", "````diff",
+            *[COLOUR[ln[:2]] + ln[2:] if ln[:2] in COLOUR else ln for ln in body], "````", ""]  # values may hold ```
     if diagram:
         out += ["", *diagram, ""]
     out += ["</details>", ""]
@@ -139,24 +139,29 @@ SUMMARY_START, SUMMARY_END, HISTORY_KEEP = "<!-- summary ", "<!-- /summary -->",
 
 def earlier_summaries(previous: str) -> list[str]:
     """The summary blocks of an earlier comment (its own and those it carried), newest first."""
-    blocks, rest = [], previous
+    blocks, rest, seen = [], previous, set()
     while SUMMARY_START in rest and SUMMARY_END in rest.split(SUMMARY_START, 1)[1]:
         body, rest = rest.split(SUMMARY_START, 1)[1].split(SUMMARY_END, 1)
-        blocks.append(SUMMARY_START + body + SUMMARY_END)
+        label = body.split(" -->", 1)[0]
+        if label not in seen:  # a re-run for the same commit (a label event) replaces, not repeats
+            seen.add(label)
+            blocks.append(SUMMARY_START + body + SUMMARY_END)
     return blocks[:HISTORY_KEEP]
 
 
 def render_markdown(diffs: list[StackDiff], base_label: str, diagrams: dict[str, list[str]],
                     limit: int = COMMENT_LIMIT, artifact_note: str = "", head_label: str = "this pull request",
-                    previous: str = "") -> str:
+                    previous: str = "", allow_data_loss: bool = False) -> str:
     """The pull-request comment: the summary table first, each stack's details collapsed, the summaries of earlier
     pushes (from `previous`, the comment this one replaces) at the end. Over `limit` characters, diagrams and then
     details are dropped with a pointer to the full report (`artifact_note`)."""
-    summary = [f"{SUMMARY_START}{head_label} -->", f"**{head_label}** against `{base_label}`: exit {overall_exit(diffs)}",
+    code = overall_exit(diffs, allow_data_loss)
+    accepted = " (destroying data accepted: `allow-data-loss`)" if overall_exit(diffs) == 4 and code != 4 else ""
+    summary = [f"{SUMMARY_START}{head_label} -->", f"**{head_label}** against `{base_label}`: exit {code}{accepted}",
                "", *summary_rows(diffs), SUMMARY_END]
     head = ["<!-- cloudviper-diff -->", f"## cloudviper diff: `{base_label}` → {head_label}", "",
             "Offline: the mock runtime plans both revisions; nothing is read from the cloud.", "", *summary, ""]
-    earlier = earlier_summaries(previous)
+    earlier = [b for b in earlier_summaries(previous) if not b.startswith(f"{SUMMARY_START}{head_label} -->")]
     tail = (["<details><summary>Earlier pushes</summary>", "", *[ln for b in earlier for ln in (b, "")], "</details>"]
             if earlier else [])
     full = head + [ln for d in diffs for ln in _stack_markdown(d, base_label, diagrams.get(d.stack, []))] + tail
@@ -164,9 +169,10 @@ def render_markdown(diffs: list[StackDiff], base_label: str, diagrams: dict[str,
     if len(text) <= limit:
         return text
     lean = head + [ln for d in diffs for ln in _stack_markdown(d, base_label, [])] + tail
-    text = "\n".join(lean)
+    text = "\n".join(lean) + "\n\n(diagrams left out to fit GitHub's comment limit" + (
+        f"; {artifact_note}" if artifact_note else "") + ")"
     if len(text) <= limit:
-        return text + "\n\n(diagrams left out to fit GitHub's comment limit" + (f"; {artifact_note}" if artifact_note else "") + ")"
+        return text
     note = "Details are too long for a comment" + (f": {artifact_note}" if artifact_note else "") + "."
     return "\n".join([*head, note, "", *tail])
 

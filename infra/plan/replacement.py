@@ -82,13 +82,17 @@ def replace_paths(res: dict[str, Any]) -> tuple[str, ...]:
     typ = res["type"]
     if typ == HELM_RELEASE:
         return ("name", "namespace")
-    if typ.startswith("kubernetes:") and not typ.endswith("Patch"):
-        return (*K8S_ALWAYS, *K8S_REPLACE.get(typ.split(":", 1)[1], ()))
+    if typ.startswith("kubernetes:"):  # Patch kinds replace on name and namespace too (provider.go Diff)
+        return (*K8S_ALWAYS, *(() if typ.endswith("Patch") else K8S_REPLACE.get(typ.split(":", 1)[1], ())))
     return AWS_REPLACE.get(typ, ())
 
 
-def forces_replacement(res: dict[str, Any], paths: list[str]) -> list[str]:
-    """The changed input paths (of `paths`) that force replacing `res`."""
+def forces_replacement(res: dict[str, Any], paths: list[str], old: Any = None) -> list[str]:
+    """The changed input paths (of `paths`) that force replacing `res` (`old`: its inputs before the change)."""
     fixed = replace_paths(res)
     patterns = [_pattern(p) for p in res.get("options", {}).get("replaceOnChanges", [])]
-    return [p for p in paths if any(_under(p, f) for f in fixed) or any(rx.match(p) for rx in patterns)]
+    found = [p for p in paths if any(_under(p, f) for f in fixed) or any(rx.match(p) for rx in patterns)]
+    if res["type"] == "aws:ec2/vpc:Vpc" and "instanceTenancy" in found and (old or {}).get("instanceTenancy") == \
+            "dedicated" and (res.get("inputs") or {}).get("instanceTenancy") == "default":
+        found.remove("instanceTenancy")  # vpc_.go resourceVPCCustomizeDiff: dedicated -> default is in place
+    return found

@@ -100,11 +100,11 @@ def _collect(proc: subprocess.Popen[str], project_dir: Path, stack: Optional[str
 
 def plan_both(repo: Path, base_dir: Path, stack: Optional[str], base_label: str) -> tuple[Docs, Docs]:
     """(base, head) plan documents by stack; a stack without a file on a side is absent from that side."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env = dict(os.environ)  # each side imports its own code: PYTHONPATH is its folder (PYTHONSAFEPATH-proof)
     env[SECRET_KEY_ENV] = secrets.token_hex(32)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     sides: list[tuple[Path, str]] = [(base_dir, base_label), (repo, "working tree")]
-    procs = [(_start(d, stack, env), d, label) for d, label in sides
+    procs = [(_start(d, stack, {**env, "PYTHONPATH": str(d)}), d, label) for d, label in sides
              if stack is None or (d / f"Pulumi.{stack}.yaml").exists()]
     results = {label: _collect(p, d, stack, label) for p, d, label in procs}
     return results.get(base_label, {}), results.get("working tree", {})
