@@ -114,3 +114,25 @@ def test_groups_are_read_from_the_autoscaler_template_tags():
 def pod_template(pod: PodSpec) -> dict:
     return {"spec": {"containers": [{"resources": {"requests": {"cpu": f"{int(pod.cpu_m)}m"}}}],
                      "nodeSelector": pod.node_selector}}
+
+
+def test_add_on_and_chart_pods_are_the_upstream_defaults():
+    from infra.documents.admiralty import chart_values
+    from infra.pricing.node_pods import EKS_ADDON_PODS, chart_pods
+
+    # eksctl-io/eksctl pkg/addons/default/assets/coredns-1.33.json (@99984adb): 2 replicas, 100m / 70Mi
+    coredns = EKS_ADDON_PODS["coredns"]
+    assert coredns.replicas == 2 and effective_requests(coredns.pod["spec"])[:2] == (100, 70)
+    # kubernetes-sigs/aws-ebs-csi-driver charts/aws-ebs-csi-driver values.yaml + templates/controller.yaml (2.64.0):
+    # replicaCount 2; five containers at controller.resources 10m/40Mi, liveness-probe 10m/32Mi
+    ebs = EKS_ADDON_PODS["aws-ebs-csi-driver"]
+    assert ebs.replicas == 2 and effective_requests(ebs.pod["spec"])[:2] == (60, 5 * 40 + 32)
+    # cert-manager v1.16.2 values.yaml: three Deployments of one replica; only the controller gets `resources`
+    parts = chart_pods("cert-manager", {"resources": {"requests": {"cpu": "50m", "memory": "128Mi"}}}, "cert-manager")
+    assert [(p.workload, p.replicas, effective_requests(p.pod["spec"])[0]) for p in parts] == [
+        ("cert-manager", 1, 50), ("cert-manager-webhook", 1, 0), ("cert-manager-cainjector", 1, 0)]
+    # admiraltyio/admiralty v0.17.0 charts/multicluster-scheduler/templates/deploy.yaml: controller-manager
+    # (controllerManager.replicas 2), proxy- and candidate-scheduler and restarter (all scheduler.replicas 2)
+    pods = chart_pods("oci://public.ecr.aws/admiralty/admiralty", chart_values(True, []), "admiralty")
+    assert sum(p.replicas for p in pods) == 8
+    assert {effective_requests(p.pod["spec"])[:2] for p in pods} == {(100, 128)}
