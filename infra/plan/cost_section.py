@@ -24,7 +24,7 @@ def stack_estimate(plan: Plan) -> Estimate:
 
 
 def day_one_rows(nodes: DayOne) -> list[dict[str, Any]]:
-    """Per Auto Scaling group: day-one nodes and the workloads that need them; then the pods that fit nowhere."""
+    """Per Auto Scaling group: day-one nodes and the workloads that need them."""
     return [{"group": g, "nodes": len(ns), "workloads": nodes.reasons(g)} for g, ns in nodes.nodes.items()]
 
 

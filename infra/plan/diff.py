@@ -225,12 +225,11 @@ def diff_stack(stack: str, base: Optional[dict[str, Any]], head: Optional[dict[s
         result.head_cost = _per_hour(head)
         result.policy_new = _violations(head)
         return result
-    usable_base = base
-    result.resources = resource_changes(usable_base, head)
-    b, h = _per_hour(usable_base), _per_hour(head)
+    result.resources = resource_changes(base, head)
+    b, h = _per_hour(base), _per_hour(head)
     result.head_cost = h
     result.cost = {scale: (float(b.get(scale, 0.0)), float(h[scale])) for scale in h}
-    old_v, new_v = {_verdict_key(v): v for v in _violations(usable_base)}, {_verdict_key(v): v for v in _violations(head)}
+    old_v, new_v = {_verdict_key(v): v for v in _violations(base)}, {_verdict_key(v): v for v in _violations(head)}
     result.policy_new = [v for k, v in new_v.items() if k not in old_v]
     result.policy_gone = [v for k, v in old_v.items() if k not in new_v]
     return result

@@ -62,9 +62,10 @@ def resource_views(capture: Capture) -> list[ResourceView]:
 
 def diagram_section(plan: Plan) -> Section:
     """Components and which waits for which, as a Mermaid flowchart (markdown only)."""
-    sizes, edges = component_graph({"resources": graph_entries(plan.capture)})
+    doc = {"resources": graph_entries(plan.capture)}
+    sizes, edges = component_graph(doc)
     lines = [f"{len(sizes)} components, {len(edges)} dependencies between them (the markdown report draws them)"]
-    md = mermaid({"resources": graph_entries(plan.capture)})
+    md = mermaid(doc)
     return Section("Diagram", lines, {"components": dict(sorted(sizes.items())), "edges": sorted(edges)}, md)
 
 

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
+from infra.config.stackfile import list_stacks
 from infra.plan.resource_list import SECRET_KEY_ENV
 
 Docs = dict[str, dict[str, Any]]  # stack name -> plan document (or an error document)
@@ -81,7 +82,7 @@ def _failed(stack: str, label: str, message: str) -> dict[str, Any]:
 
 def _collect(proc: subprocess.Popen[str], project_dir: Path, stack: Optional[str], label: str) -> Docs:
     out, err = proc.communicate()
-    names = [stack] if stack else sorted(p.name[7:-5] for p in project_dir.glob("Pulumi.*.yaml"))
+    names = [stack] if stack else list_stacks(project_dir)
     try:
         doc = json.loads(out)
     except ValueError:

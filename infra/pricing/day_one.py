@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.pricing.day_one_pods import PodSpec, daemonset_specs, workload_pods
+from infra.pricing.day_one_pods import PodSpec, daemonset_specs, mib, workload_pods
 from infra.pricing.instance_facts import instance_arch
 
 ASG = "aws:autoscaling/group:Group"
@@ -80,14 +80,6 @@ class DayOne:
         return [f"{w} x{n}" if n > 1 else w for w, n in counts.items()]
 
 
-def _quantity(text: str) -> float:
-    units = {"Ki": 2**-10, "Mi": 1, "Gi": 2**10, "Ti": 2**20, "k": 1e3 / 2**20, "M": 1e6 / 2**20, "G": 1e9 / 2**20}
-    for suffix in sorted(units, key=len, reverse=True):
-        if text.endswith(suffix):
-            return float(text[: -len(suffix)]) * units[suffix]
-    return float(text) / 2**20
-
-
 def group_from(asg: Any, instance_types: Sequence[str]) -> Group:
     """A pool from an Auto Scaling group's node-template tags (values in MiB and millicores)."""
     tags = {str(t.get("key")): str(t.get("value")) for t in asg.props.get("tags") or [] if isinstance(t, Mapping)}
@@ -105,8 +97,8 @@ def group_from(asg: Any, instance_types: Sequence[str]) -> Group:
     start = max(lo, int(float(asg.props.get("desiredCapacity") or 0)))
     return Group(name=asg.name, labels=labels, taints=taints,
                  cpu_m=int(float(cpu[:-1])) if cpu.endswith("m") else int(float(cpu) * 1000),
-                 memory_mib=_quantity(res.get("memory", "0")), pods=int(res.get("pods", "110")),
-                 ephemeral_gib=_quantity(res.get("ephemeral-storage", "0")) / 1024, start=start,
+                 memory_mib=mib(res.get("memory", "0")), pods=int(res.get("pods", "110")),
+                 ephemeral_gib=mib(res.get("ephemeral-storage", "0")) / 1024, start=start,
                  max=int(float(asg.props.get("maxSize") or 0)), arch=arch)
 
 
