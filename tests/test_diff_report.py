@@ -112,3 +112,10 @@ def test_a_re_run_for_the_same_commit_does_not_repeat_its_summary():
     again = render_markdown([diff_stack("s", doc(), doc())], "main", {}, head_label="1111111", previous=first)
     again = render_markdown([diff_stack("s", doc(), doc())], "main", {}, head_label="1111111", previous=again)
     assert again.count("**1111111** against") == 1 and "Earlier pushes" not in again
+
+
+def test_a_changed_secret_is_reported_without_its_digest():
+    (change,) = input_changes({"data": {"token": "[secret:0123456789abcdef]"}},
+                              {"data": {"token": "[secret:fedcba9876543210]"}})
+    assert (change.path, change.old, change.new) == ("data.token", "[secret]", "[secret]")
+    assert input_changes({"t": "[secret:0123456789abcdef]"}, {"t": "[secret:0123456789abcdef]"}) == []

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from infra.plan.replacement import DATA_BEARING, forces_replacement
+from infra.plan.resource_list import SECRET_MASK
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_POLICY, EXIT_DATA_LOSS = 0, 1, 2, 3, 4
 SHOW_CHARS = 160
+SECRET_DIGEST = re.compile(r"\[secret:[0-9a-f]{16}\]")  # infra/plan/resource_list.py _secret
 
 
 @dataclass
@@ -109,7 +112,19 @@ def input_changes(old: Any, new: Any, path: str = "") -> list[Change]:
         a, b = _as_json(old), _as_json(new)
         if a is not None and b is not None:
             return input_changes(a, b, path)
-    return [Change(path or ".", old, new)]
+    return [Change(path or ".", _masked(old), _masked(new))]
+
+
+def _masked(value: Any) -> Any:
+    """The value as reports show it: a secret's keyed digest (only there to tell changed from unchanged) is
+    `[secret]` again, so no digest leaves the comparison."""
+    if isinstance(value, str):
+        return SECRET_MASK if SECRET_DIGEST.fullmatch(value) else value
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
 
 
 def text_delta(old: str, new: str, lines: int = 12) -> list[str]:
