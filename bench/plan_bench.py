@@ -64,8 +64,11 @@ def main() -> int:
         return 0
     imports = wall([PY, "-c", "import pulumi, pulumi_aws, pulumi_kubernetes"])
     print(f"bare import of pulumi + pulumi_aws + pulumi_kubernetes: {imports:.2f} s (median of {REPEAT})")
+    sys.path.insert(0, str(ROOT))
+    from tests.conftest import stacks_project  # the test stacks: the examples are the user's to change or delete
+
     for stack in ("dev", "reference"):
-        t = wall([PY, "-m", "infra", "plan", "--stack", stack, "--json"])
+        t = wall([PY, "-m", "infra", "plan", "--stack", stack, "--json", "--project-dir", str(stacks_project())])
         print(f"offline plan, stack {stack:<9}: {t:.2f} s  = {t / imports:.1f} x the bare import")
     print(f"node-group sweep (program evaluation under mocks, fresh process each, median of {REPEAT} after a warm-up):")
     rows = []

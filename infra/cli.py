@@ -48,6 +48,19 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--allow-data-loss", action="store_true",
                       help="accept changes that destroy data (no exit 4); other failures still count")
 
+    init = sub.add_parser("init", help="a new stack: Pulumi.NAME.yaml and policies/config/NAME.json, then its plan")
+    init.add_argument("name", metavar="NAME", help="stack name: lowercase letters, digits, hyphens (e.g. mylab)")
+    init.add_argument("--region", required=True, help="AWS region, e.g. eu-central-1 (also the only allowed region)")
+    init.add_argument("--owner", default=None, help="owner tag (default: your user name)")
+    init.add_argument("--cost-center", default=None, help="cost-center tag (default: NAME)")
+    init.add_argument("--budget", type=float, default=None, metavar="USD",
+                      help="highest $/hour at maximum scale, enforced by the policy pack (default: 2)")
+    init.add_argument("--project-dir", default=None, help="folder with Pulumi.yaml and the stack files (default: this repo)")
+
+    stacks = sub.add_parser("stacks", help="the project's stacks (Pulumi.*.yaml) in deploy order: targets first")
+    stacks.add_argument("--project-dir", default=None, help="folder with Pulumi.yaml and the stack files (default: this repo)")
+    stacks.add_argument("--json", action="store_true", help="one JSON list (the workflows' matrix)")
+
     pre = sub.add_parser("preflight", help="check the AWS account can deploy the stack (boto3; honours AWS_ENDPOINT_URL)")
     pre.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
     pre.add_argument("--project-dir", default=None, help="folder with Pulumi.yaml and the stack files (default: this repo)")
@@ -60,20 +73,38 @@ def _parser() -> argparse.ArgumentParser:
     prices_sub = prices.add_subparsers(dest="prices_command", required=True)
     refresh = prices_sub.add_parser("refresh", help="rebuild the price table from the AWS Pricing API and spot history")
     refresh.add_argument("--region", default="us-east-1", help="region to price (default: us-east-1)")
-    refresh.add_argument("--output-dir", default=None, help="where to write the tables (default: infra/pricing)")
+    refresh.add_argument("--output-dir", default=None,
+                         help="where to write the tables (default: infra/pricing, where the cost model reads them; "
+                              "the bundled tables are never overwritten)")
 
     data = sub.add_parser("data", help="datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     up = data_sub.add_parser("upload", help="stage a file or folder into a bucket (resumable)")
     up.add_argument("path", help="file or folder to upload")
-    up.add_argument("--bucket", required=True, help="bucket name (see the stack output dataBuckets)")
+    up.add_argument("--bucket", required=True,
+                    help="with --stack: the bucket's name in the stack (cloudviper:buckets[].name); without: the S3 "
+                         "bucket name (see the stack output dataBuckets)")
+    up.add_argument("--stack", default=None, help="stack whose bucket --bucket names: reads Pulumi.<stack>.yaml and "
+                                                  "builds the physical name (account id from STS)")
+    up.add_argument("--project-dir", default=None, help="folder with Pulumi.yaml and the stack files (default: this repo)")
     up.add_argument("--prefix", default="", help="key prefix inside the bucket")
+    up.add_argument("--jobs", type=int, default=4, help="files uploaded at once, 1 to 64 (default: 4)")
 
     push = sub.add_parser("image-push-policy", help="the IAM policy the image workflow's role needs (JSON)")
     push.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
     push.add_argument("--account", required=True, help="the AWS account id (12 digits)")
     push.add_argument("--project-dir", default=None, help="folder with Pulumi.yaml and the stack files (default: this repo)")
     return parser
+
+
+PROGRAM_FILES = ("Pulumi.yaml", "__main__.py")  # what `plan` evaluates; the other commands read Pulumi.yaml only
+
+
+def project_dir(args: argparse.Namespace, needs: tuple[str, ...] = ("Pulumi.yaml",)) -> Path:
+    """The --project-dir folder (default: this repo), or ConfigError naming what it lacks."""
+    from infra.config.stackfile import project_folder
+
+    return project_folder(getattr(args, "project_dir", None), ROOT, needs)
 
 
 def _plan_one(name: str, project_dir: Any, args: argparse.Namespace) -> tuple[int, Any, str]:
@@ -118,13 +149,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
     """Run the offline plan of one stack (or all) and print it; failures are reported, per stack."""
     import json
 
+    from infra.config.errors import ConfigError
     from infra.config.stackfile import list_stacks
 
-    project_dir = Path(args.project_dir) if args.project_dir else ROOT
-    names = list_stacks(project_dir) if args.all else [args.stack]
+    try:
+        folder = project_dir(args, PROGRAM_FILES)
+    except ConfigError as exc:
+        print(f"cloudviper plan: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    names = list_stacks(folder) if args.all else [args.stack]
     codes, docs = [], []
     for name in names:
-        code, doc, text = _plan_one(name, project_dir, args)
+        code, doc, text = _plan_one(name, folder, args)
         codes.append(code)
         docs.append(doc)
         if args.json:
@@ -147,78 +183,68 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return run_diff(ROOT, args)
 
 
-def cmd_preflight(args: argparse.Namespace) -> int:
-    """Run the preflight checks of one stack and print the table."""
-    from pathlib import Path
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write a new stack's files from the templates (never over a file), then plan it."""
+    from infra.config.errors import ConfigError
+    from infra.config.scaffold import new_stack, write_stack
+
+    try:
+        folder = project_dir(args, PROGRAM_FILES)
+        paths = write_stack(folder, new_stack(args.name, args.region, args.owner, args.cost_center, args.budget))
+    except ConfigError as exc:
+        print(f"cloudviper init: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    for path in paths:
+        print(f"wrote {path.relative_to(folder)}", file=sys.stderr)
+    print(f"next: edit them (publicAccessCidrs, pools, buckets; README \"Your own stack\"), then "
+          f"`python -m infra plan --stack {args.name}` and `python -m infra preflight --stack {args.name}`",
+          file=sys.stderr)
+    plan_args = argparse.Namespace(stack=args.name, all=False, project_dir=str(folder), render_k8s=None, json=False,
+                                   markdown=False)
+    return cmd_plan(plan_args)
+
+
+def cmd_stacks(args: argparse.Namespace) -> int:
+    """Print the stacks in deploy order (the workflows build their matrix from it)."""
+    import json
 
     from infra.config.errors import ConfigError
-    from infra.config.loader import parse_stack_config
-    from infra.config.stackfile import load_stack_file
-    from infra.ops.preflight import FAIL, Preflight, render
+    from infra.config.stackfile import deploy_order
 
-    project_dir = Path(args.project_dir) if args.project_dir else ROOT
     try:
-        stack = load_stack_file(project_dir, args.stack)
-        cfg = parse_stack_config(stack.project, args.stack, stack.values)
+        order = deploy_order(project_dir(args))
     except ConfigError as exc:
-        print(f"cloudviper preflight: stack {args.stack}: {exc}", file=sys.stderr)
+        print(f"cloudviper stacks: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    from infra.ops.access_checks import managed_buckets
+    print(json.dumps(order) if args.json else "\n".join(order))
+    return EXIT_OK
 
-    try:
-        managed = managed_buckets(args.pulumi_state)
-    except ValueError as exc:
-        print(f"cloudviper preflight: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    checks = Preflight(cfg, project_dir / "policies" / "config", offline=args.offline, managed_buckets=managed).run()
-    print(f"cloudviper preflight: stack {args.stack} ({cfg.region})")
-    print(render(checks))
-    return EXIT_CHECKS_FAILED if any(c.status == FAIL for c in checks) else EXIT_OK
+
+def cmd_preflight(args: argparse.Namespace) -> int:
+    """Run the preflight checks of one stack and print the table (only the identity check when it fails)."""
+    from infra.ops.commands import run_preflight
+
+    return run_preflight(ROOT, args)
 
 
 def cmd_prices(args: argparse.Namespace) -> int:
-    """Refresh the price tables."""
-    from pathlib import Path
+    """Refresh the price tables: one line per AWS error, nothing written unless every call succeeded."""
+    from infra.ops.commands import run_prices_refresh
 
-    import botocore.exceptions
-
-    from infra.ops.prices_refresh import refresh
-
-    try:
-        meta = refresh(args.region, Path(args.output_dir) if args.output_dir else None)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, RuntimeError) as exc:
-        print(f"cloudviper prices refresh: {exc}", file=sys.stderr)
-        return EXIT_CHECKS_FAILED
-    print(f"refreshed {meta['instance_types']} instance types and {meta['spot_prices']} spot prices for "
-          f"{meta['region']} ({meta['date']})")
-    return EXIT_OK
+    return run_prices_refresh(args)
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    """Upload a dataset."""
-    from pathlib import Path
+    """Upload a dataset (by the bucket's name in the stack with --stack), several files at once, with progress."""
+    from infra.ops.commands import run_data_upload
 
-    import botocore.exceptions
-
-    from infra.ops.upload import UploadError, upload
-
-    try:
-        summary = upload(Path(args.path), args.bucket, args.prefix)
-    except UploadError as exc:
-        print(f"cloudviper data upload: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-        print(f"cloudviper data upload: AWS error: {exc}", file=sys.stderr)
-        return EXIT_CHECKS_FAILED
-    print(summary.line())
-    return EXIT_OK
+    return run_data_upload(ROOT, args)
 
 
 def cmd_image_push_policy(args: argparse.Namespace) -> int:
     """Print the push policy for the stack's Dask image repository."""
     import json
     import re
-    from pathlib import Path
 
     from infra.config.errors import ConfigError
     from infra.config.loader import parse_stack_config
@@ -229,8 +255,8 @@ def cmd_image_push_policy(args: argparse.Namespace) -> int:
         print(f"cloudviper image-push-policy: --account {args.account!r} is not a 12-digit AWS account id", file=sys.stderr)
         return EXIT_CONFIG
     try:
-        stack = load_stack_file(Path(args.project_dir) if args.project_dir else ROOT, args.stack)
-        cfg = parse_stack_config(stack.project, args.stack, stack.values)
+        stack = load_stack_file(project_dir(args), args.stack)
+        cfg = parse_stack_config(stack.project, args.stack, stack.values, set(stack.secret_keys), stack.plain_secrets)
     except ConfigError as exc:
         print(f"cloudviper image-push-policy: stack {args.stack}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -253,6 +279,6 @@ def main(argv: Optional[list[str]] = None) -> int:
     except ValueError as exc:
         print(f"cloudviper: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    commands = {"plan": cmd_plan, "diff": cmd_diff, "preflight": cmd_preflight, "prices": cmd_prices, "data": cmd_data,
+    commands = {"plan": cmd_plan, "diff": cmd_diff, "stacks": cmd_stacks, "init": cmd_init, "preflight": cmd_preflight, "prices": cmd_prices, "data": cmd_data,
                 "image-push-policy": cmd_image_push_policy}
     return commands[args.command](args) if args.command in commands else EXIT_UNEXPECTED

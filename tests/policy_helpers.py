@@ -15,7 +15,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from infra.plan.policy_runner import _rule_settings
+from infra.plan.policy_runner import rule_config
 
 DEFAULT_TAGS = {"project": "cloudviper", "stack": "t", "owner": "o", "cost-center": "c"}
 
@@ -39,7 +39,7 @@ def _opts() -> PolicyResourceOptions:
 def check(policy: Policy, type_token: str, props: dict[str, Any], *, name: str = "r",
           prov: Optional[PolicyProviderResource] = None, config: Optional[dict[str, Any]] = None) -> list[str]:
     """Violations a resource rule reports for one resource."""
-    _, cfg = _rule_settings(policy, config, "test")
+    _, cfg = rule_config(policy, config, "test")
     found: list[str] = []
     args = ResourceValidationArgs(type_token, unknown_checking_proxy(props), f"urn:pulumi:t::p::{type_token}::{name}",
                                   name, _opts(), prov if prov is not None else provider(tags=DEFAULT_TAGS), cfg)
@@ -56,7 +56,7 @@ def res(type_token: str, name: str, props: dict[str, Any], **prop_deps: list[Pol
 
 def check_stack(policy: Policy, resources: list[PolicyResource], config: Optional[dict[str, Any]] = None) -> list[str]:
     """Violations a stack rule reports."""
-    _, cfg = _rule_settings(policy, config, "test")
+    _, cfg = rule_config(policy, config, "test")
     found: list[str] = []
     policy.validate(StackValidationArgs(resources, cfg), lambda msg, urn=None: found.append(msg))  # type: ignore[attr-defined]
     return found

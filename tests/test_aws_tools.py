@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,8 @@ import yaml
 
 from infra import ROOT
 from infra.pricing.tables import load_prices
-from tests.aws_emulator import EC2_QUOTAS, CheckIpStub, PricingStub, start_moto
-from tests.conftest import import_without
+from tests.aws_emulator import EC2_QUOTAS, CheckIpStub, LoopbackServer, PricingStub, start_moto
+from tests.conftest import copy_test_project, import_without, stacks_project
 
 MY_ADDRESS = "198.18.7.7"  # what the checkip stub says this machine is (RFC 2544, not a documentation range)
 
@@ -45,8 +46,11 @@ def aws():
 
 
 def cli(env, *args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "infra", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
+    """`python -m infra ARGS`; a command that reads a stack reads the test stacks unless ARGS name a --project-dir."""
+    stack_command = args[:1] in (("preflight",), ("data",)) and "--stack" in args
+    project = ["--project-dir", str(stacks_project())] if stack_command and "--project-dir" not in args else []
+    return subprocess.run([sys.executable, "-m", "infra", *args, *project], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
 
 
 def statuses(stdout: str) -> dict[str, str]:
@@ -134,13 +138,12 @@ def test_the_deployer_listed_as_admin_fails(aws, tmp_path):
 
 
 def project_with(tmp_path: Path, name: str, edit) -> Path:
-    for f in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(ROOT / f, tmp_path / f)
-    shutil.copytree(ROOT / "policies" / "config", tmp_path / "policies" / "config")
-    doc = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    """The test dev stack as stack `name` after `edit` (with dev's policy config) in a project folder."""
+    copy_test_project(tmp_path, ("dev",))
+    doc = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())
     edit(doc["config"])
     (tmp_path / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(doc))
-    shutil.copy(ROOT / "policies" / "config" / "dev.json", tmp_path / "policies" / "config" / f"{name}.json")
+    shutil.copy(tmp_path / "policies" / "config" / "dev.json", tmp_path / "policies" / "config" / f"{name}.json")
     return tmp_path
 
 
@@ -187,6 +190,74 @@ def test_region_not_enabled_for_the_account_fails(aws, tmp_path):
     assert statuses(result.stdout)["region"] == "fail" and "ap-east-1 is not enabled for this account" in result.stdout
 
 
+def no_credentials_env(tmp_path: Path, config: str = "", **extra: str) -> dict[str, str]:
+    """No AWS_* variable, empty credentials file, `config` as the config file, no instance metadata: botocore's
+    chain (botocore/credentials.py, create_credential_resolver) then finds nothing."""
+    (tmp_path / "aws-credentials").write_text("")
+    (tmp_path / "aws-config").write_text(config)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "aws-credentials"), AWS_CONFIG_FILE=str(tmp_path / "aws-config"),
+               AWS_EC2_METADATA_DISABLED="true", **extra)
+    return env
+
+
+def only_identity_failed(result: subprocess.CompletedProcess[str]) -> str:
+    """The one failure line of a preflight that stopped after the identity check (and its fix line)."""
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and result.stderr == ""
+    assert set(statuses(result.stdout)) == {"identity"}  # no other check ran
+    failed = [line for line in result.stdout.splitlines() if "  fail  " in line]
+    assert len(failed) == 1 and failed[0].startswith("identity "), result.stdout
+    assert "stopped after the identity check" in result.stdout
+    return result.stdout
+
+
+def test_preflight_without_credentials_stops_after_the_identity_check(tmp_path):
+    # botocore.exceptions.NoCredentialsError ("Unable to locate credentials", botocore/exceptions.py): before this,
+    # each of the four checks that call AWS printed the same failure.
+    out = only_identity_failed(cli(no_credentials_env(tmp_path), "preflight", "--stack", "dev"))
+    assert "no AWS credentials found" in out
+    assert ("fix: run `aws sso login --profile NAME` and set AWS_PROFILE=NAME, or export "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY") in out
+
+
+def test_preflight_names_a_profile_that_does_not_exist(tmp_path):
+    # boto3.session.Session() raises botocore.exceptions.ProfileNotFound (botocore/session.py, get_scoped_config)
+    # for an AWS_PROFILE missing from the config files; botocore still lists the ones there (available_profiles).
+    config = "[profile alpha]\nregion = us-east-1\n[profile beta]\nregion = us-east-1\n"
+    out = only_identity_failed(cli(no_credentials_env(tmp_path, config, AWS_PROFILE="nope"), "preflight", "--stack", "dev"))
+    assert "AWS profile 'nope' does not exist (configured profiles: alpha, beta)" in out
+    assert "aws configure sso --profile nope" in out
+
+
+def test_preflight_asks_for_sso_login_when_the_sso_token_is_missing(tmp_path):
+    # An SSO profile without a cached token: botocore raises SSOTokenLoadError ("Token for s does not exist",
+    # botocore/utils.py, SSOTokenLoader), a subclass of SSOError like UnauthorizedSSOTokenError (expired), in
+    # botocore/exceptions.py. HOME points at an empty folder, so ~/.aws/sso/cache has no token.
+    config = ("[profile lab]\nsso_session = s\nsso_account_id = 123456789012\nsso_role_name = Admin\n"
+              "region = us-east-1\n[sso-session s]\nsso_start_url = https://example.awsapps.com/start\n"
+              "sso_region = us-east-1\nsso_registration_scopes = sso:account:access\n")
+    env = no_credentials_env(tmp_path, config, AWS_PROFILE="lab", HOME=str(tmp_path))
+    out = only_identity_failed(cli(env, "preflight", "--stack", "dev"))
+    assert "the SSO login of profile lab has expired or was never made" in out
+    assert "fix: run `aws sso login --profile lab`" in out
+
+
+def test_preflight_asks_for_a_new_login_when_the_session_token_expired(tmp_path):
+    # STS answers an expired session token with the error code ExpiredToken (AWS's common errors). botocore has
+    # no model entry for that code (only STS's ExpiredTokenException, botocore/data/sts/2011-06-15/service-2.json.gz,
+    # also handled); STS speaks the query protocol, so the answer is an XML ErrorResponse (botocore/parsers.py).
+    body = (b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+            b"<Code>ExpiredToken</Code><Message>The security token included in the request is expired</Message>"
+            b"</Error><RequestId>r-1</RequestId></ErrorResponse>")
+    with LoopbackServer(lambda *_: (403, "text/xml", body)) as sts:
+        env = no_credentials_env(tmp_path, AWS_ACCESS_KEY_ID="ASIAEXAMPLE", AWS_SECRET_ACCESS_KEY="s",
+                                 AWS_SESSION_TOKEN="t", AWS_ENDPOINT_URL_STS=sts.url, AWS_MAX_ATTEMPTS="1")
+        out = only_identity_failed(cli(env, "preflight", "--stack", "dev"))
+    assert "the AWS session token has expired (ExpiredToken)" in out
+    assert "fix: run `aws sso login --profile NAME` and set AWS_PROFILE=NAME (or get new temporary credentials)" in out
+
+
 def test_eks_version_verdicts():
     from infra.ops.preflight import eks_version_verdict
 
@@ -211,6 +282,113 @@ def test_prices_refresh_writes_the_table_the_cost_model_reads(aws, tmp_path):
     table = load_prices("us-east-1", tmp_path)
     assert table.on_demand("m5.large") == 0.097 and "refreshed table ec2-us-east-1.refreshed.csv (20" in table.source
     assert table.spot_price("m5.large") == pytest.approx(0.00001)  # the emulator's spot history
+
+
+HTML_503 = (b"<!DOCTYPE html><html><head><title>503 Service Unavailable</title></head><body>"
+            + b"<p>The server is busy.</p>" * 400 + b"</body></html>")
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def one_error_line(result: subprocess.CompletedProcess[str], start: str) -> str:
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(start), result.stderr
+    assert "<" not in lines[0] and "Traceback" not in result.stderr and len(lines[0]) < 300
+    return lines[0]
+
+
+@pytest.mark.parametrize("status, page, pricing_ok, start", [
+    # The JSON protocol (pricing) keeps a non-JSON error body as the message (botocore/parsers.py,
+    # BaseJSONParser._parse_body_as_json): here a whole HTML page, code "503".
+    (503, HTML_503, False, "cloudviper prices refresh: pricing GetProducts: 503: an HTML page (503 Service Unavailable)"),
+    # A 5xx body starting with <html> is a "generic error response" (parsers.py, _is_generic_error_response).
+    (503, b"<html><body><b>Http/1.1 Service Unavailable</b></body></html>", False,
+     "cloudviper prices refresh: pricing GetProducts: 503: Service Unavailable"),
+    # The XML protocol (ec2) finds no <Error> in an HTML body: a ClientError without code or message (which
+    # botocore/exceptions.py, ClientError, prints as "Unknown"); the HTTP status is shown instead.
+    (503, HTML_503, True, "cloudviper prices refresh: ec2 DescribeInstanceTypes: HTTP 503: the answer is not an AWS error"),
+    # A 200 page that is not JSON parses as an empty answer (parsers.py, _parse_body_as_json keeps it as `message`):
+    # no PriceList, which a real GetProducts answer always has.
+    (200, HTML_503, False, "cloudviper prices refresh: pricing GetProducts: UnexpectedResponse: the answer has no PriceList"),
+], ids=["json-api-html-page", "generic-html-error", "xml-api-html-page", "html-page-with-200"])
+def test_prices_refresh_reports_an_html_answer_in_one_line(aws, tmp_path, status, page, pricing_ok, start):
+    with LoopbackServer(lambda *_: (status, "text/html", page)) as proxy, \
+            PricingStub({"m5.large": 0.097}, "us-east-1") as pricing:
+        env = {**aws, "AWS_ENDPOINT_URL": proxy.url, "AWS_MAX_ATTEMPTS": "1"}
+        if pricing_ok:
+            env["AWS_ENDPOINT_URL_PRICING"] = pricing.url
+        result = cli(env, "prices", "refresh", "--output-dir", str(tmp_path / "out"))
+    one_error_line(result, start)
+    assert not (tmp_path / "out").exists()  # nothing written: no half-refreshed table
+
+
+def test_prices_refresh_reports_missing_credentials_and_no_endpoint_in_one_line(aws, tmp_path):
+    # NoCredentialsError and EndpointConnectionError are BotoCoreErrors (botocore/exceptions.py).
+    one_error_line(cli(no_credentials_env(tmp_path), "prices", "refresh", "--output-dir", str(tmp_path / "out")),
+                   "cloudviper prices refresh: pricing GetProducts: NoCredentialsError: Unable to locate credentials")
+    env = {**aws, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}", "AWS_MAX_ATTEMPTS": "1"}
+    one_error_line(cli(env, "prices", "refresh", "--output-dir", str(tmp_path / "out")),
+                   "cloudviper prices refresh: pricing GetProducts: EndpointConnectionError: Could not connect")
+    assert not (tmp_path / "out").exists()
+
+
+def test_prices_refresh_writes_by_default_where_the_cost_model_reads(aws, tmp_path, monkeypatch):
+    # README: `infra/pricing/ec2-<region>.refreshed.csv`, `spot-<region>.csv`, `ec2-<region>.refreshed.json`,
+    # next to the bundled table; load_prices looks there first (infra/pricing/tables.py).
+    from infra.ops import prices_refresh
+    from infra.pricing.tables import PRICING_DIR
+
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert ("writing `infra/pricing/ec2-<region>.refreshed.csv` (the bundled table's format), `spot-<region>.csv` and "
+            "`ec2-<region>.refreshed.json`") in readme
+    assert prices_refresh.output_names("<region>") == ("ec2-<region>.refreshed.csv", "spot-<region>.csv",
+                                                      "ec2-<region>.refreshed.json")
+    assert PRICING_DIR == ROOT / "infra" / "pricing"
+    monkeypatch.setattr(prices_refresh, "PRICING_DIR", tmp_path)  # stands in for infra/pricing
+    with PricingStub({"m5.large": 0.097}, "us-east-1") as pricing:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", pricing.url)
+        meta = prices_refresh.refresh("us-east-1")
+    assert meta["files"] == [str(tmp_path / n) for n in prices_refresh.output_names("us-east-1")]
+    assert load_prices.__wrapped__("us-east-1", tmp_path).source.startswith("refreshed table ec2-us-east-1.refreshed.csv")
+
+
+def test_prices_refresh_never_replaces_a_bundled_table(tmp_path):
+    from infra.ops.prices_refresh import BUNDLED_TABLES, RefreshError, check_destination, output_names
+    from infra.pricing.tables import PRICING_DIR
+
+    tracked = subprocess.run(["git", "ls-files", "infra/pricing"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    assert BUNDLED_TABLES == {Path(p).name for p in tracked if p.endswith(".csv")}
+    assert not set(output_names("us-east-1")) & BUNDLED_TABLES
+    check_destination("us-east-1", PRICING_DIR)  # the default: only the refresh's own files
+    with pytest.raises(RefreshError, match=r"spot-us-east-1\.csv is one of them: refusing to overwrite it"):
+        check_destination("us-east-1", PRICING_DIR / ".." / "pricing", bundled={"spot-us-east-1.csv"})
+    check_destination("us-east-1", tmp_path, bundled={"spot-us-east-1.csv"})  # elsewhere is fine
+    result = cli(os.environ.copy(), "prices", "refresh", "--region", "../../etc", "--output-dir", str(PRICING_DIR))
+    assert result.returncode == 2 and "is not an AWS region name" in result.stderr
+
+
+def test_the_pricing_api_is_asked_in_a_region_that_serves_it(monkeypatch):
+    # botocore/data/endpoints.json: api.pricing has endpoints in us-east-1, eu-central-1 and ap-south-1 of the aws
+    # partition; the rule set (botocore/data/pricing/2017-10-15/endpoint-rule-set-1.json.gz) builds
+    # https://api.pricing.{Region}.amazonaws.com.
+    import botocore
+
+    from infra.ops.prices_refresh import PRICING_REGION
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_PRICING"):
+        monkeypatch.delenv(name, raising=False)
+    data = json.loads((Path(botocore.__file__).parent / "data" / "endpoints.json").read_text())
+    partition = next(p for p in data["partitions"] if p["partition"] == "aws")
+    assert PRICING_REGION in partition["services"]["api.pricing"]["endpoints"]
+    client = boto3.session.Session().client("pricing", region_name=PRICING_REGION, aws_access_key_id="x",
+                                            aws_secret_access_key="y")
+    assert client.meta.endpoint_url == "https://api.pricing.us-east-1.amazonaws.com"
 
 
 def make_files(root: Path) -> dict[str, bytes]:
@@ -259,6 +437,7 @@ def test_upload_to_a_missing_bucket_is_a_clear_error(aws, tmp_path):
 
 def test_boto3_tools_need_only_the_runtime_requirements():
     # Users who install requirements.txt only (the Pulumi CLI does) must still be able to run them.
-    result = import_without(["infra.ops.preflight", "infra.ops.prices_refresh", "infra.ops.upload", "infra.cli"],
+    result = import_without(["infra.ops.preflight", "infra.ops.prices_refresh", "infra.ops.upload", "infra.ops.commands",
+                             "infra.ops.buckets", "infra.ops.aws_errors", "infra.ops.transfer_progress", "infra.cli"],
                             ("pulumi_policy", "pytest", "moto", "hypothesis"))
     assert result.returncode == 0, result.stderr

@@ -102,8 +102,8 @@ def test_reference_worker_node_arithmetic():
     assert with_ebs == (pytest.approx(7.73), pytest.approx((118312 - 104) / 1024))
 
 
-def test_the_reference_stacks_32_workers_fit_their_nodes_with_margin(repo_root):
-    stack = load_stack_file(repo_root, "reference")
+def test_the_reference_stacks_32_workers_fit_their_nodes_with_margin(stacks_dir):
+    stack = load_stack_file(stacks_dir, "reference")
     cfg = parse_stack_config(stack.project, "reference", stack.values)
     workers = next(g for g in cfg.node_groups if g.name == "workers")
     assert cfg.dask is not None and workers.max_size == 32

@@ -11,12 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infra import ROOT
 from infra.config.errors import ConfigError
 from infra.config.loader import SECTIONS, parse_stack_config
 from infra.config.stack import StackConfig
-from infra.config.stackfile import load_stack_file
-from tests.conftest import BASE_CONFIG
+from tests.conftest import BASE_CONFIG, stack_file
 
 
 def parse(values: dict[str, Any]) -> StackConfig:
@@ -33,7 +31,7 @@ def with_key(key: str, value: Any) -> dict[str, Any]:
 
 
 def test_dev_stack_config_loads():
-    stack = load_stack_file(ROOT, "dev")
+    stack = stack_file("dev")
     cfg = parse_stack_config(stack.project, "dev", stack.values)
     assert cfg.region == "us-east-1"
     assert cfg.network.zone_count == 2
@@ -61,7 +59,7 @@ BAD_VALUES = [
     ("cloudviper:network", {"azs": ["us-east-1a", "us-east-1a"]}, "cloudviper:network.azs: "),
     ("cloudviper:network", {"natStrategy": "two"}, "cloudviper:network.natStrategy: \"two\" is not allowed: expected 'none', 'single' or 'per-az'"),
     ("cloudviper:network", {"flowLogs": "sometimes"}, 'cloudviper:network.flowLogs: "sometimes" is not allowed: expected true or false'),
-    ("cloudviper:network", {"cidrBlock": "10.0.0.0/16"}, "cloudviper:network.cidrBlock: unknown key; allowed keys: cidr, azCount, azs"),
+    ("cloudviper:network", {"cidrBlock": "10.0.0.0/16"}, 'cloudviper:network.cidrBlock: unknown key; did you mean "cidr"? allowed keys: azCount, azs, cidr'),
     ("cloudviper:network", ["10.0.0.0/16"], "cloudviper:network: [\"10.0.0.0/16\"] is not allowed: expected a map"),
     ("cloudviper:tags", {"owner": "x"}, "cloudviper:tags.costCenter is required"),
     ("cloudviper:tags", None, "cloudviper:tags is required"),
@@ -69,24 +67,24 @@ BAD_VALUES = [
     ("cloudviper:tags", {"owner": "x", "costCenter": "y", "extra": {"stack": "1"}}, "is set by cloudviper"),
     ("cloudviper:tags", {"owner": "x<y", "costCenter": "y"}, 'cloudviper:tags.owner: "x<y" has characters AWS does not accept'),
     ("cloudviper:buckets", {"name": "raw"}, 'cloudviper:buckets: {"name": "raw"} is not allowed: expected a list'),
-    ("cloudviper:buckets", [{"name": "Raw"}], 'cloudviper:buckets[0].name: "Raw" must be 1-32 lowercase letters'),
+    ("cloudviper:buckets", [{"name": "Raw"}], 'cloudviper:buckets[Raw].name: "Raw" must be 1-32 lowercase letters'),
     ("cloudviper:buckets", [{"name": "a"}, {"name": "a"}], 'cloudviper:buckets[1].name: "a" is already used by buckets[0]'),
-    ("cloudviper:buckets", [{"name": "a", "encryption": "aes"}], "cloudviper:buckets[0].encryption: \"aes\" is not allowed: expected 'kms' or 's3'"),
-    ("cloudviper:buckets", [{"name": "a", "bucketName": "Not_Valid"}], 'cloudviper:buckets[0].bucketName: "Not_Valid" is not a valid S3 bucket name'),
+    ("cloudviper:buckets", [{"name": "a", "encryption": "aes"}], "cloudviper:buckets[a].encryption: \"aes\" is not allowed: expected 'kms' or 's3'"),
+    ("cloudviper:buckets", [{"name": "a", "bucketName": "Not_Valid"}], 'cloudviper:buckets[a].bucketName: "Not_Valid" is not a valid S3 bucket name'),
     ("cloudviper:buckets", [{"name": "a", "lifecycle": {"glacierIrAfterDays": 90, "expireAfterDays": 30}}],
-     "cloudviper:buckets[0].lifecycle: "),
+     "cloudviper:buckets[a].lifecycle: "),
     ("cloudviper:buckets", [{"name": "a", "lifecycle": {"expireAfterDays": 0}}],
-     "cloudviper:buckets[0].lifecycle.expireAfterDays: 0 is not allowed: expected greater than or equal to 1"),
-    ("cloudviper:buckets", [{"name": "a", "allowDestory": True}], "cloudviper:buckets[0].allowDestory: unknown key; allowed keys: name, purpose"),
-    ("cloudviper:netwrok", {}, "cloudviper:netwrok: unknown key; allowed keys: cloudviper:arkouda, cloudviper:buckets, cloudviper:cluster"),
+     "cloudviper:buckets[a].lifecycle.expireAfterDays: 0 is not allowed: expected greater than or equal to 1"),
+    ("cloudviper:buckets", [{"name": "a", "allowDestory": True}], 'cloudviper:buckets[a].allowDestory: unknown key; did you mean "allowDestroy"? allowed keys: allowDestroy'),
+    ("cloudviper:netwrok", {}, 'cloudviper:netwrok: unknown key; did you mean "cloudviper:network"? allowed keys: cloudviper:arkouda'),
     ("cloudviper:nodeGroups", [{"name": "w", "instanceTypes": ["m5.large", "m5.xlarge"], "maxSize": 2}],
-     'cloudviper:nodeGroups[0].instanceTypes: ["m5.large", "m5.xlarge"] mixes shapes (m5.large 2 vCPU/8 GiB, m5.xlarge 4 vCPU/16 GiB)'),
+     'cloudviper:nodeGroups[w].instanceTypes: ["m5.large", "m5.xlarge"] mixes shapes (m5.large 2 vCPU/8 GiB, m5.xlarge 4 vCPU/16 GiB)'),
     ("cloudviper:nodeGroups", [{"name": "w", "instanceTypes": ["m5.metal"], "maxSize": 2, "disableSmt": True}],
      "disableSmt cannot be used with bare-metal types (m5.metal)"),
     ("cloudviper:nodeGroups", [{"name": "w", "instanceTypes": ["m5.large"], "minSize": 3, "maxSize": 2}],
      "minSize (3) is larger than maxSize (2)"),
     ("cloudviper:nodeGroups", [{"name": "w", "instanceTypes": ["m5.lrge"], "maxSize": 2}],
-     "cloudviper:nodeGroups[0].instanceTypes: [\"m5.lrge\"] instance type 'm5.lrge' is not in the us-east-1 price table"),
+     "cloudviper:nodeGroups[w].instanceTypes: [\"m5.lrge\"] instance type 'm5.lrge' is not in the us-east-1 price table"),
     ("cloudviper:nodeGroups", [{"name": "w", "instanceTypes": ["m6g.large", "m5.large"], "maxSize": 2}], "mixes"),
     ("cloudviper:nodeGroups", [{"name": "w", "instanceTypes": ["g5.xlarge"], "maxSize": 2}], "set gpu: true"),
     ("cloudviper:nodeGroups", [{"name": "w", "instanceTypes": ["m5.large"], "maxSize": 2}], "node groups need a cluster"),
@@ -95,17 +93,17 @@ BAD_VALUES = [
     ("cloudviper:cluster", {"publicAccessCidrs": ["192.0.2.0/24"], "version": "1.29"}, "cloudviper:cluster.version: \"1.29\" is not allowed: expected '1.31'"),
     ("cloudviper:cluster", {"publicAccessCidrs": ["192.0.2.0/24"], "admins": ["alice"]}, "'alice' is not an IAM role or user ARN"),
     ("cloudviper:cluster", {"publicAccessCidrs": ["192.0.2.0/24"]}, "needs a node group with role: system and minSize >= 1"),
-    ("cloudviper:namespaces", [{"name": "kube-system"}], 'cloudviper:namespaces[0].name: "kube-system" is a system namespace'),
-    ("cloudviper:namespaces", [{"name": "a", "quota": {"cpu": "lots"}}], 'cloudviper:namespaces[0].quota.cpu: "lots" is not a Kubernetes quantity'),
+    ("cloudviper:namespaces", [{"name": "kube-system"}], 'cloudviper:namespaces[kube-system].name: "kube-system" is a system namespace'),
+    ("cloudviper:namespaces", [{"name": "a", "quota": {"cpu": "lots"}}], 'cloudviper:namespaces[a].quota.cpu: "lots" is not a Kubernetes quantity'),
     ("cloudviper:namespaces", [{"name": "a", "podSecurityWarn": "baseline"}],
      "podSecurityWarn 'baseline' is looser than podSecurity 'restricted', so it would warn about nothing"),
     ("cloudviper:rbac", {"namespaceAccess": [{"namespace": "x", "group": "g", "user": "u"}]}, "set exactly one of group or user"),
     ("cloudviper:rbac", {"jobRobots": [{"name": "bot", "namespace": "nowhere"}]},
-     'cloudviper:rbac.jobRobots[0].namespace: "nowhere" is not a namespace of this stack'),
+     'cloudviper:rbac.jobRobots[bot].namespace: "nowhere" is not a namespace of this stack'),
     ("cloudviper:secrets", [{"name": "s", "namespace": "x", "type": "kubernetes.io/dockerconfigjson", "values": {"a": "b"}}],
      "exactly one key: .dockerconfigjson"),
     ("cloudviper:dask", {}, "cloudviper:dask: Dask needs a cluster"),
-    ("aws:region", "us-east", 'aws:region: "us-east" is not an AWS region name'),
+    ("aws:region", "us-east", 'aws:region: "us-east" is not an AWS region; did you mean "us-east-2"?'),
 ]
 
 
@@ -171,7 +169,7 @@ def test_arbitrary_json_gives_a_model_or_a_config_error(section, value):
 def test_stack_name_that_makes_an_invalid_default_bucket_name_is_rejected():
     with pytest.raises(ConfigError) as info:
         parse_stack_config("cloudviper", "Prod", BASE_CONFIG)
-    assert "cloudviper:buckets[0]: the default bucket name cloudviper-Prod-raw-<account id>" in str(info.value)
+    assert "cloudviper:buckets[raw]: the default bucket name cloudviper-Prod-raw-<account id>" in str(info.value)
     assert "set bucketName" in str(info.value)
     custom = copy.deepcopy(BASE_CONFIG)
     custom["cloudviper:buckets"] = [{"name": "raw", "bucketName": "my-lab-raw-data"}]
@@ -189,7 +187,7 @@ def test_service_range_must_not_overlap_the_vpc():
 def test_reference_stack_reaches_256_threads_and_2_tb():
     from infra.pricing.tables import load_prices
 
-    stack = load_stack_file(ROOT, "reference")
+    stack = stack_file("reference")
     cfg = parse_stack_config(stack.project, "reference", stack.values)
     workers = [g for g in cfg.node_groups if g.role == "worker"]
     table = load_prices()

@@ -17,8 +17,8 @@ import yaml
 
 from infra.config.dask import DEFAULT_IMAGE
 from infra.config.loader import parse_stack_config
-from infra.config.stackfile import load_stack_file
 from infra.documents import naming
+from tests.conftest import stack_file, stacks_project
 from tests.test_dask_s3 import dask_python
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +103,7 @@ def target_step(env: dict[str, str], tmp_path: Path) -> tuple[int, dict[str, str
     step = next(s for s in image_job()["steps"] if s.get("id") == "target")
     out_file = tmp_path / "github_output"
     out_file.write_text("")
-    proc = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=ROOT, capture_output=True, text=True, timeout=60,
+    proc = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=stacks_project(), capture_output=True, text=True, timeout=60,
                           env={"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(out_file),
                                **env})
     outputs = dict(line.split("=", 1) for line in out_file.read_text().splitlines() if "=" in line)
@@ -111,7 +111,7 @@ def target_step(env: dict[str, str], tmp_path: Path) -> tuple[int, dict[str, str
 
 
 def test_the_workflow_pushes_to_the_repository_the_stack_creates(tmp_path):
-    stack = load_stack_file(ROOT, "dev")
+    stack = stack_file("dev")
     cfg = parse_stack_config(stack.project, "dev", stack.values)
     rc, outputs, log = target_step({"STACK": "dev", "TAG": "2026.11.1", "ROLE": "arn:aws:iam::1:role/x"}, tmp_path)
     assert rc == 0, log
@@ -133,7 +133,7 @@ def test_the_push_policy_command_prints_the_stacks_repository(tmp_path):
 
     env = {**os.environ}
     out = subprocess.run([sys.executable, "-m", "infra", "image-push-policy", "--stack", "dev", "--account",
-                          "123456789012"], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+                          "123456789012", "--project-dir", str(stacks_project())], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
     # dev has no repository (imageRepository is off there): a clear error, no traceback
     assert out.returncode == 2 and "cloudviper:dask.imageRepository: true" in out.stderr
     assert "Traceback" not in out.stderr
@@ -143,7 +143,7 @@ def test_the_push_policy_command_prints_the_stacks_repository(tmp_path):
     project = tmp_path / "p"
     project.mkdir()
     (project / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
-    doc = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    doc = yaml.safe_load((stacks_project() / "Pulumi.dev.yaml").read_text())
     doc["config"]["cloudviper:dask"]["imageRepository"] = True
     (project / "Pulumi.img.yaml").write_text(yaml.safe_dump(doc))
     good = subprocess.run([sys.executable, "-m", "infra", "image-push-policy", "--stack", "img", "--account",

@@ -11,12 +11,13 @@ from infra.plan.build import make_plan
 from infra.plan.report import Plan
 from infra.pricing.cost import estimate, storage_gib
 from infra.pricing.tables import HOURS_PER_MONTH, load_prices
+from tests.conftest import stacks_project
 from tests.test_cost import v
 
 
 @functools.cache
 def plan_of(stack: str) -> Plan:
-    return make_plan(stack)
+    return make_plan(stack, stacks_project())
 
 
 def section(plan: Plan, title: str):

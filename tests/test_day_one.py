@@ -8,10 +8,11 @@ from infra.plan.build import make_plan
 from infra.pricing.cost import ResourceView
 from infra.pricing.day_one import Group, day_one, pack
 from infra.pricing.day_one_pods import PodSpec, effective_requests, pod_spec
+from tests.conftest import stacks_project
 
 
 def section(stack: str, title: str = "Cost"):
-    (found,) = [s for s in make_plan(stack).sections if s.title == title]
+    (found,) = [s for s in make_plan(stack, stacks_project()).sections if s.title == title]
     return found.data
 
 

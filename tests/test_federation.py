@@ -6,7 +6,6 @@ import base64
 import copy
 import json
 import re
-import shutil
 from pathlib import Path
 
 import kubernetes_validate
@@ -19,7 +18,7 @@ from infra.documents.admiralty import API_VERSION, CustomResourceError, target, 
 from infra.documents.rbac import Rbac, Subject
 from infra.plan.manifests import manifests
 from infra.plan.secret_values import is_secret_value, secret_paths, unwrap
-from tests.conftest import BASE_CONFIG, CLUSTER_CONFIG
+from tests.conftest import BASE_CONFIG, CLUSTER_CONFIG, STACKS, copy_test_project
 from tests.test_plan_cli import plan
 
 SA = Subject("ServiceAccount", "admiralty-source-primary", "dask")
@@ -225,8 +224,8 @@ def test_delegated_pods_find_their_service_account_in_the_target(stack_capture):
     assert burst.outputs["federationServiceAccounts"].value == {"primary": [worker_sa]}
 
 
-def test_a_target_without_the_workers_service_account_is_a_clear_error(repo_root, tmp_path):
-    burst = copy_project(repo_root, tmp_path)
+def test_a_target_without_the_workers_service_account_is_a_clear_error(tmp_path):
+    burst = copy_project(tmp_path)
     burst["config"]["cloudviper:federation"]["sources"][0]["serviceAccounts"] = []
     (tmp_path / "Pulumi.burst.yaml").write_text(yaml.safe_dump(burst))
     result = plan("--stack", "primary", "--project-dir", str(tmp_path))
@@ -246,13 +245,13 @@ def test_admiralty_on_an_untested_kubernetes_version_needs_an_explicit_choice():
 
 
 def stack_values(name: str) -> dict:
-    return yaml.safe_load((Path(__file__).parent.parent / f"Pulumi.{name}.yaml").read_text())["config"]
+    return yaml.safe_load((STACKS / f"Pulumi.{name}.yaml").read_text())["config"]
 
 
-def copy_project(repo_root, tmp_path) -> dict:
-    for name in ("Pulumi.yaml", "__main__.py", "Pulumi.primary.yaml", "Pulumi.burst.yaml"):
-        shutil.copy(repo_root / name, tmp_path / name)
-    return yaml.safe_load((repo_root / "Pulumi.burst.yaml").read_text())
+def copy_project(tmp_path) -> dict:
+    """The federated pair of test stacks in `tmp_path`; burst's stack file, to edit."""
+    copy_test_project(tmp_path, ("primary", "burst"))
+    return yaml.safe_load((tmp_path / "Pulumi.burst.yaml").read_text())
 
 
 def test_custom_resources_are_checked_against_the_crd():
@@ -287,7 +286,7 @@ GOOD_KUBECONFIG = yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current
     ({"targets": [{"name": "a", "kind": "self", "namespace": "science"}, {"name": "a", "kind": "self", "namespace": "science"}]},
      None, 'cloudviper:federation.targets[1].name: "a" is already used by federation.targets[0]'),
     ({"targets": [{"name": "onprem", "kind": "external", "kubeconfigSecretValue": "onprem", "namespace": "science"}]},
-     {"onprem": "clusters: [oops"}, "cloudviper:federation.targets[0].kubeconfigSecretValue: the kubeconfig in "
+     {"onprem": "clusters: [oops"}, "cloudviper:federation.targets[onprem].kubeconfigSecretValue: the kubeconfig in "
                                     "cloudviper:secretValues.onprem is not YAML"),
     ({"targets": [{"name": "onprem", "kind": "external", "kubeconfigSecretValue": "onprem", "namespace": "science"}]},
      {"onprem": "kind: Config\nclusters: []\n"}, "cloudviper:secretValues.onprem has no clusters"),
@@ -297,7 +296,7 @@ GOOD_KUBECONFIG = yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current
      {}, '"missing" is not in cloudviper:secretValues'),
     ({"targets": [{"name": "x", "kind": "stack", "namespace": "science"}]}, None, "kind stack needs stack:"),
     ({"sources": [{"name": "p", "namespace": "nowhere"}]}, None,
-     'cloudviper:federation.sources[0].namespace: "nowhere" is not a namespace of this stack'),
+     'cloudviper:federation.sources[p].namespace: "nowhere" is not a namespace of this stack'),
     ({"sources": [{"name": "p"}]}, None, "set either namespace (a namespaced Source) or clusterWide: true"),
 ])
 def test_federation_config_errors(federation, secrets, message):
@@ -326,8 +325,8 @@ def test_external_kubeconfig_reaches_a_secret_only_as_a_secret(run_stack):
     assert unwrap(secret.inputs)["stringData"]["config"] == GOOD_KUBECONFIG
 
 
-def test_a_target_stack_without_our_credential_is_a_clear_error(repo_root, tmp_path):
-    burst = copy_project(repo_root, tmp_path)
+def test_a_target_stack_without_our_credential_is_a_clear_error(tmp_path):
+    burst = copy_project(tmp_path)
     burst["config"]["cloudviper:federation"]["sources"] = [{"name": "someone-else", "namespace": "dask"}]
     (tmp_path / "Pulumi.burst.yaml").write_text(yaml.safe_dump(burst))
     result = plan("--stack", "primary", "--project-dir", str(tmp_path))

@@ -122,8 +122,8 @@ def test_network_policies_admit_the_burst_network_to_scheduler_and_workers(stack
     assert not [p for p in dev.props["spec"]["ingress"][0]["from"] if "ipBlock" in p]
 
 
-def test_overlapping_vpcs_are_refused_before_anything_is_created(repo_root, tmp_path):
-    burst = copy_project(repo_root, tmp_path)
+def test_overlapping_vpcs_are_refused_before_anything_is_created(tmp_path):
+    burst = copy_project(tmp_path)
     burst["config"]["cloudviper:network"]["cidr"] = "10.60.0.0/16"
     (tmp_path / "Pulumi.burst.yaml").write_text(yaml.safe_dump(burst))
     result = plan("--stack", "primary", "--project-dir", str(tmp_path))
@@ -133,11 +133,11 @@ def test_overlapping_vpcs_are_refused_before_anything_is_created(repo_root, tmp_
     assert "Traceback" not in result.stderr
 
 
-def test_a_transit_gateway_connects_the_pair_when_chosen(repo_root, tmp_path):
+def test_a_transit_gateway_connects_the_pair_when_chosen(tmp_path):
     from infra.config.stackfile import load_stack_file
     from infra.plan.program import run_program
 
-    copy_project(repo_root, tmp_path)
+    copy_project(tmp_path)
     primary = yaml.safe_load((tmp_path / "Pulumi.primary.yaml").read_text())
     primary["config"]["cloudviper:federation"]["targets"][1]["network"] = "transitGateway"
     (tmp_path / "Pulumi.primary.yaml").write_text(yaml.safe_dump(primary))
@@ -158,7 +158,7 @@ def test_a_transit_gateway_connects_the_pair_when_chosen(repo_root, tmp_path):
     ({"name": "onprem", "kind": "external", "kubeconfigSecretValue": "onprem", "namespace": "dask"},
      "target onprem would run Dask workers with no network path back to the scheduler"),
     ({"name": "onprem", "kind": "external", "kubeconfigSecretValue": "onprem", "namespace": "dask", "network": "vpn",
-      "cidrs": ["10.60.128.0/20"]}, 'cloudviper:federation.targets[2].cidrs[0]: "10.60.128.0/20" overlaps this stack\'s '
+      "cidrs": ["10.60.128.0/20"]}, 'cloudviper:federation.targets[onprem].cidrs[0]: "10.60.128.0/20" overlaps this stack\'s '
                                     "10.60.0.0/16"),
     ({"name": "onprem", "kind": "external", "kubeconfigSecretValue": "onprem", "namespace": "dask", "network": "peering"},
      "network peering connects stacks of this project; for kind external use vpn"),
@@ -230,7 +230,7 @@ def test_a_target_with_a_private_api_cannot_accept_a_source_stack_and_service_ac
     values["cloudviper:cluster"].pop("publicAccessCidrs")
     with pytest.raises(ConfigError) as info:
         parse_stack_config("cloudviper", "burst", values)
-    assert "cloudviper:federation.sources[0].stack: the source calls this cluster's public API endpoint" in str(info.value)
+    assert "cloudviper:federation.sources[primary].stack: the source calls this cluster's public API endpoint" in str(info.value)
     values = stack_values("burst")
     values["cloudviper:federation"]["sources"] = [{"name": "primary", "clusterWide": True, "serviceAccounts": ["dask"]}]
     with pytest.raises(ConfigError) as info:

@@ -11,11 +11,14 @@ from pathlib import Path
 import pytest
 
 from infra import ROOT
+from tests.conftest import stacks_project
 
 
 def plan(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`python -m infra plan ARGS`, of the test stacks unless ARGS name a --project-dir."""
+    project = [] if "--project-dir" in args else ["--project-dir", str(stacks_project())]
     return subprocess.run(
-        [sys.executable, "-m", "infra", "plan", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "infra", "plan", *args, *project], cwd=cwd, capture_output=True, text=True, timeout=300
     )
 
 
@@ -60,7 +63,7 @@ def test_broken_stack_file_exits_2_with_the_key_path(project_copy):
 
 
 def test_missing_stack_file_exits_2_and_lists_the_stacks(project_copy):
-    shutil.copy(ROOT / "Pulumi.dev.yaml", project_copy / "Pulumi.dev.yaml")
+    shutil.copy(stacks_project() / "Pulumi.dev.yaml", project_copy / "Pulumi.dev.yaml")
     result = plan("--stack", "nope", "--project-dir", str(project_copy))
     assert result.returncode == 2
     assert "Pulumi.nope.yaml: no such file; stacks here: dev" in result.stderr

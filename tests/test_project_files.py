@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import yaml
 
-from infra.config.stackfile import list_stacks
-
 # Pulumi's project schema: a declared type must be one of these, and keys of another
 # namespace (aws:region) may only carry a `value`, never a type or default.
 SIMPLE_TYPES = {"string", "integer", "boolean", "array"}
@@ -26,10 +24,3 @@ def test_project_file_follows_the_pulumi_schema(repo_root):
                 if decl["type"] == "array":
                     assert "items" in decl, key
 
-
-def test_every_stack_file_sets_region_and_only_plain_or_secure_values(repo_root):
-    stacks = list_stacks(repo_root)
-    assert "dev" in stacks
-    for name in stacks:
-        doc = yaml.safe_load((repo_root / f"Pulumi.{name}.yaml").read_text())
-        assert "aws:region" in doc["config"], name

@@ -42,9 +42,9 @@ def test_reference_dask_budget_admits_the_32_worker_benchmark(stack_capture):
     assert (h["limits.cpu"], h["limits.memory"], h["pods"]) == ("292500m", "4088064Mi", "38")
 
 
-def test_arkouda_budget_is_its_locales(stack_capture, repo_root):
+def test_arkouda_budget_is_its_locales(stack_capture, stacks_dir):
     h = hard(stack_capture("arkouda"), "arkouda")
-    ak = yaml.safe_load((repo_root / "Pulumi.arkouda.yaml").read_text())["config"]["cloudviper:arkouda"]
+    ak = yaml.safe_load((stacks_dir / "Pulumi.arkouda.yaml").read_text())["config"]["cloudviper:arkouda"]
     assert cores(h["limits.cpu"]) == ak["locales"] * ak["threadsPerLocale"] and h["pods"] == str(ak["locales"])
 
 

@@ -224,17 +224,17 @@ def test_a_long_lived_token_for_an_outside_harvester_is_opt_in_and_secret(grid_c
 NOT_ITS_OWN = "a job robot needs a namespace of its own"
 # (config changes, expected problem text)
 SHARED_NAMESPACES = [
-    ({"dask": {"namespace": "grid"}}, 'cloudviper:rbac.jobRobots[0].namespace: "grid" is also the Dask namespace'),
+    ({"dask": {"namespace": "grid"}}, 'cloudviper:rbac.jobRobots[harvester].namespace: "grid" is also the Dask namespace'),
     ({"dask": {"clientNamespaces": ["grid"]}},
-     'cloudviper:rbac.jobRobots[0].namespace: "grid" is also a Dask client namespace (cloudviper:dask.clientNamespaces[0])'),
-    ({"arkouda": {"namespace": "grid"}}, 'cloudviper:rbac.jobRobots[0].namespace: "grid" is also the Arkouda namespace'),
+     'cloudviper:rbac.jobRobots[harvester].namespace: "grid" is also a Dask client namespace (cloudviper:dask.clientNamespaces[0])'),
+    ({"arkouda": {"namespace": "grid"}}, 'cloudviper:rbac.jobRobots[harvester].namespace: "grid" is also the Arkouda namespace'),
     ({"rbac": {**GRID_CONFIG["cloudviper:rbac"], "namespaceAccess": [{"namespace": "grid", "group": "g", "access": "view"}]}},
-     'cloudviper:rbac.jobRobots[0].namespace: "grid" is also a namespace people use (cloudviper:rbac.namespaceAccess[0])'),
+     'cloudviper:rbac.jobRobots[harvester].namespace: "grid" is also a namespace people use (cloudviper:rbac.namespaceAccess[0])'),
     ({"rbac": {"jobRobots": [{"name": "a", "namespace": "grid"}, {"name": "b", "namespace": "grid"}]}},
-     'cloudviper:rbac.jobRobots[1].namespace: "grid" is also the namespace of job robot a (cloudviper:rbac.jobRobots[0])'),
+     'cloudviper:rbac.jobRobots[b].namespace: "grid" is also the namespace of job robot a (cloudviper:rbac.jobRobots[a])'),
     ({"federation": {"sources": [{"name": "primary", "namespace": "grid"}]}},
-     'cloudviper:rbac.jobRobots[0].namespace: "grid" is also a federation namespace (cloudviper:federation.sources[0])'),
-    ({"namespaces": [{"name": "atlas"}]}, 'cloudviper:rbac.jobRobots[0].namespace: "grid" is not a namespace of this stack'),
+     'cloudviper:rbac.jobRobots[harvester].namespace: "grid" is also a federation namespace (cloudviper:federation.sources[primary])'),
+    ({"namespaces": [{"name": "atlas"}]}, 'cloudviper:rbac.jobRobots[harvester].namespace: "grid" is not a namespace of this stack'),
 ]
 
 
@@ -248,17 +248,17 @@ def test_a_robot_namespace_shared_with_anything_else_is_refused(changes, message
 
 @pytest.mark.parametrize(("changes", "message"), [
     ({"secrets": [{"name": "registry", "namespace": "grid", "values": {"k": "gridProxy"}}]},
-     'cloudviper:secrets[0].name: "registry" is in grid, the namespace of job robot harvester, which can read every '
+     'cloudviper:secrets[registry].name: "registry" is in grid, the namespace of job robot harvester, which can read every '
      "Secret there; only its grid proxy (proxy-secret) may live there"),
     ({"secrets": [{"name": "proxy-secret", "namespace": "grid", "values": {"k": "gridProxy"}}]},
-     'cloudviper:secrets[0].name: "proxy-secret" in grid is also made from job robot harvester\'s proxySecretValue'),
+     'cloudviper:secrets[proxy-secret].name: "proxy-secret" in grid is also made from job robot harvester\'s proxySecretValue'),
     ({"namespaces": [{"name": "atlas"}, {"name": "grid", "podSecurity": "privileged"}]},
-     'cloudviper:namespaces[1].podSecurity: "privileged" is set on grid, the namespace of job robot harvester, whose own '
-     "podSecurity decides it; leave it out and set cloudviper:rbac.jobRobots[0].podSecurity (restricted or baseline)"),
+     'cloudviper:namespaces[grid].podSecurity: "privileged" is set on grid, the namespace of job robot harvester, whose own '
+     "podSecurity decides it; leave it out and set cloudviper:rbac.jobRobots[harvester].podSecurity (restricted or baseline)"),
     ({"rbac": {"jobRobots": [{"name": "harvester", "namespace": "grid", "proxySecretValue": "nope"}]}},
-     'cloudviper:rbac.jobRobots[0].proxySecretValue: "nope" is not in cloudviper:secretValues'),
+     'cloudviper:rbac.jobRobots[harvester].proxySecretValue: "nope" is not in cloudviper:secretValues'),
     ({"rbac": {"jobRobots": [{"name": "harvester", "namespace": "grid", "podSecurity": "privileged"}]}},
-     "cloudviper:rbac.jobRobots[0].podSecurity: \"privileged\" is not allowed: expected 'restricted' or 'baseline'"),
+     "cloudviper:rbac.jobRobots[harvester].podSecurity: \"privileged\" is not allowed: expected 'restricted' or 'baseline'"),
 ])
 def test_robot_namespace_secrets_and_levels_are_checked(changes, message):
     with pytest.raises(ConfigError) as info:

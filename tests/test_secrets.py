@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from infra.config.errors import ConfigError
 from infra.config.loader import parse_stack_config
-from infra.config.stackfile import StackFile
+from infra.config.stackfile import StackFile, plain_secret_leaves
 from infra.plan.harness import Capture
 from infra.plan.program import run_program
 from infra.plan.secret_values import secret_paths, unwrap, without_secrets
-from tests.conftest import BASE_CONFIG, CLUSTER_CONFIG
+from tests.conftest import BASE_CONFIG, CLUSTER_CONFIG, copy_test_project
+from tests.test_plan_cli import plan
 
 SECRETS = {"gridProxy": "-----BEGIN PROXY-----SUPER-SECRET-PROXY-1234", "jupyterToken": "tok-5678-very-secret"}
 # JupyterLab's home volume lives in one zone: its pool (here system) gets one node group per zone.
@@ -91,5 +97,49 @@ def test_plain_text_secret_values_are_refused():
 def test_a_secret_naming_a_missing_value_is_refused():
     values = full_values()
     values["cloudviper:secrets"] = [{"name": "x", "namespace": "atlas", "values": {"k": "nope"}}]
-    with pytest.raises(ConfigError, match=r"cloudviper:secrets\[0\]\.values\.k: \"nope\" is not in cloudviper:secretValues"):
+    with pytest.raises(ConfigError, match=r"cloudviper:secrets\[x\]\.values\.k: \"nope\" is not in cloudviper:secretValues"):
         parse_stack_config("cloudviper", "test", values, secret_keys={"cloudviper:secretValues"})
+
+
+def secret_stack(project: Path, leaves: dict[str, object]) -> None:
+    """Pulumi.sec.yaml: the test dev stack with these secretValues leaves (each `{secure: ...}` or plain text)."""
+    doc = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())
+    doc["config"]["cloudviper:secretValues"] = leaves
+    (project / "Pulumi.sec.yaml").write_text(yaml.safe_dump(doc))
+    shutil.copy(project / "policies" / "config" / "dev.json", project / "policies" / "config" / "sec.json")
+
+
+def test_a_plain_leaf_next_to_an_encrypted_one_is_refused_by_name_without_echoing_it(tmp_path):
+    # What `pulumi config set --secret --path K.a` followed by `pulumi config set --path K.b` (no --secret) writes.
+    project = copy_test_project(tmp_path, ("dev",))
+    secret_stack(project, {"a": {"secure": "v1:AAAAencrypted"}, "b": "hunter2-plain-credential"})
+    result = plan("--stack", "sec", "--project-dir", str(project))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert ("cloudviper:secretValues.b: is stored in plain text in Pulumi.sec.yaml (and so in git: rotate it); set it "
+            "encrypted with `pulumi config set --stack sec --secret --path 'cloudviper:secretValues.b' VALUE`"
+            ) in result.stderr
+    assert "cloudviper:secretValues.a:" not in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr and "Traceback" not in result.stderr
+
+
+def test_every_leaf_encrypted_plans(tmp_path):
+    project = copy_test_project(tmp_path, ("dev",))
+    secret_stack(project, {"a": {"secure": "offline-placeholder"}})  # the README's recipe for the offline plan
+    result = plan("--stack", "sec", "--project-dir", str(project))
+    assert result.returncode == 0, result.stderr
+
+
+@given(st.dictionaries(st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,8}", fullmatch=True),
+                       st.one_of(st.builds(lambda t: {"secure": t}, st.text(max_size=6)), st.text(max_size=6),
+                                 st.integers(), st.none(), st.lists(st.text(max_size=3), max_size=2)),
+                       max_size=5))
+def test_exactly_the_plain_leaves_are_reported(leaves):
+    found = plain_secret_leaves("cloudviper", {"cloudviper:secretValues": leaves, "cloudviper:tags": {"owner": "x"}})
+    expected = sorted(f"cloudviper:secretValues.{k}" for k, v in leaves.items()
+                      if not (isinstance(v, dict) and set(v) == {"secure"}))
+    assert found == expected
+    if found:
+        with pytest.raises(ConfigError) as info:
+            parse_stack_config("cloudviper", "lab", full_values(), {"cloudviper:secretValues"}, found)
+        plain = [p for p in info.value.problems if "plain text" in p]
+        assert [p.split(": is stored", 1)[0] for p in plain] == found

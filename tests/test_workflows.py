@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
 
+from infra import ROOT
+from tests.conftest import copy_test_project
 from tests.test_plan_cli import plan
 
 
@@ -67,8 +70,8 @@ def test_pull_request_workflow(workflows, repo_root):
     w = pulumi["with"]
     assert w["command"] == "preview" and w["comment-on-pr"] is True and w["policyPacks"] == "policies"
     assert w["policyPackConfigs"] == "policies/config/${{ matrix.stack }}.json"
-    stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in repo_root.glob("Pulumi.*.yaml"))
-    assert sorted(preview["strategy"]["matrix"]["stack"]) == stacks
+    assert preview["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.cloud.outputs.stacks) }}"
+    assert_stacks_come_from_the_files(wf["jobs"]["cloud"])
     assert (repo_root / ".ci" / "run").read_text().strip().endswith("make test")
 
 
@@ -83,8 +86,35 @@ def test_deploy_workflow_needs_approval_per_stack(workflows, repo_root):
     assert up["steps"].index(preview) < up["steps"].index(pulumi)  # up only after the preview passed, same job
     for step in (preview, pulumi):  # Pulumi Cloud or a self-managed backend (S3 state + passphrase)
         assert {"PULUMI_ACCESS_TOKEN", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE"} <= set(step["env"])
-    order = up["strategy"]["matrix"]["stack"]
-    assert order.index("burst") < order.index("primary") and up["strategy"]["max-parallel"] == 1
+    assert up["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.cloud.outputs.stacks) }}"
+    assert up["strategy"]["max-parallel"] == 1 and up["needs"] == "cloud"
+    assert_stacks_come_from_the_files(wf["jobs"]["cloud"])
+
+
+def assert_stacks_come_from_the_files(job: dict) -> None:
+    """The job's `stacks` output is `infra stacks --json`: no stack name is written into a workflow."""
+    assert job["outputs"]["stacks"] == "${{ steps.stacks.outputs.stacks }}"
+    (step,) = [s for s in job["steps"] if s.get("id") == "stacks"]
+    assert 'echo "stacks=$(.venv/bin/python -m infra stacks --json)" >> "${GITHUB_OUTPUT}"' in step["run"]
+    assert "make venv" in step["run"] and steps_using(job, "actions/checkout")
+
+
+def test_the_stack_matrix_lists_every_stack_file_targets_first(tmp_path):
+    project = copy_test_project(tmp_path)
+    (project / "Pulumi.mylab.yaml").write_text((project / "Pulumi.dev.yaml").read_text())
+    out = subprocess.run([sys.executable, "-m", "infra", "stacks", "--json", "--project-dir", str(project)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    order = json.loads(out.stdout)
+    # burst before primary: primary reads burst's federation credential (a StackReference to a target)
+    assert order == ["arkouda", "burst", "dev", "mylab", "primary", "reference"]
+    # a target whose name sorts after its source still comes first
+    (project / "Pulumi.burst.yaml").rename(project / "Pulumi.zz-burst.yaml")
+    primary = project / "Pulumi.primary.yaml"
+    primary.write_text(primary.read_text().replace("organization/cloudviper/burst", "organization/cloudviper/zz-burst"))
+    out = subprocess.run([sys.executable, "-m", "infra", "stacks", "--project-dir", str(project)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["arkouda", "dev", "mylab", "reference", "zz-burst", "primary"]
 
 
 def test_deploy_runs_where_the_api_is_reachable_and_preflight_guards_it(workflows, repo_root):

@@ -6,7 +6,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from infra.config.base import Model, byte_size, dns_label, quantity
+from infra.config.base import Model, byte_size, dns_label, pinned_image, quantity
 from infra.config.namespaces import QuotaConfig
 
 
@@ -38,6 +38,8 @@ class ArkoudaConfig(Model):
 
     quota: Optional[QuotaConfig] = Field(
         None, description="Resource budget of the namespace; default: what the locales and the server request.")
+
+    _pinned = field_validator("image")(classmethod(lambda cls, v: pinned_image(v)))
 
     _ns = field_validator("namespace")(classmethod(lambda cls, v: dns_label(v)))
     _q = field_validator("memory_per_locale")(classmethod(lambda cls, v: byte_size(v, "1Gi")))

@@ -72,11 +72,23 @@ def bytes_of(v: str) -> int:
     return int(float(v[: m.start(2)]) * BYTE_UNITS[m.group(2)])
 
 
+# The reference grammar of distribution/reference (regexp.go): tag `[\w][\w.-]{0,127}`, a sha256 digest is 64 hex
+# digits (Kubernetes pulls by what the runtime resolves; an image without a tag means :latest).
+TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
 def pinned_image(v: str) -> str:
-    """The image reference, if it names a fixed version: a tag other than latest, or a digest."""
-    name = v.rsplit("/", 1)[-1]
-    if "@sha256:" in v:
+    """The image reference, if it names a fixed version: a tag other than latest, or a sha256 digest."""
+    name, at, digest = v.partition("@")
+    if at:
+        if not DIGEST_RE.match(digest):
+            raise ValueError("has a malformed digest: expected @sha256: and 64 hex digits")
         return v
-    if ":" not in name or name.endswith(":latest") or name.endswith(":"):
+    last = name.rsplit("/", 1)[-1]
+    tag = last.rpartition(":")[2] if ":" in last else ""
+    if not tag or tag == "latest":
         raise ValueError("is not pinned: name a version tag (not latest) or a digest, e.g. repo/image:2026.1.1")
+    if not TAG_RE.match(tag):
+        raise ValueError(f"has an invalid tag {tag!r}: letters, digits, _ . - (at most 128, not starting with . or -)")
     return v

@@ -8,7 +8,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from infra.config.base import Model
+from infra.config.base import Model, pinned_image
 from infra.pricing.eks_support import calendar
 
 # Newest cluster-autoscaler patch release of each minor (kubernetes/autoscaler tags
@@ -72,6 +72,8 @@ class AutoscalerConfig(Model):
     scale_down_unneeded_time: str = Field("10m", pattern=r"^\d+[smh]$", description="How long a node must be unneeded before removal.")
     scale_down_delay_after_add: str = Field("10m", pattern=r"^\d+[smh]$", description="Wait after a scale-up before scaling down.")
     scale_down_utilization_threshold: float = Field(0.5, gt=0, le=1, description="Requested/allocatable below which a node may go.")
+
+    _pinned = field_validator("image")(classmethod(lambda cls, v: v if v is None else pinned_image(v)))
     # No `price`: the AWS provider has no pricing model, and the expander exits at start (klog.Fatalf).
     expander: Literal["least-waste", "least-nodes", "random", "most-pods", "priority"] = Field(
         "least-waste", description="How to choose between node groups on scale-up.")
@@ -102,6 +104,27 @@ class TerminationHandlerConfig(Model):
         -1, ge=-1, le=110, description="Seconds each pod gets when a node drains; -1 uses the pod's own (fits the 2-minute spot notice)."
     )
 
+    _pinned = field_validator("image")(classmethod(lambda cls, v: pinned_image(v)))
+
+
+def version_text(v: object) -> object:
+    """A version YAML read as a number, as text when that is unambiguous: 1.33 -> "1.33".
+
+    YAML reads `version: 1.30` as the number 1.3, so a one-digit minor cannot tell 1.3 from 1.30: refused with how
+    to write it; a two-digit minor is what was written."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return v
+    text = repr(v)
+    minor = text.partition(".")[2]
+    if isinstance(v, float) and len(minor) == 2:
+        return text
+    allowed = ", ".join(K8S_VERSIONS)
+    if isinstance(v, int) or len(minor) != 1:
+        raise ValueError(f"is a number, not a Kubernetes minor version; write it as text, e.g. version: "
+                         f'"{DEFAULT_VERSION}" (allowed: {allowed})')
+    raise ValueError(f"is a YAML number, and YAML drops trailing zeros (it may have been written {text}0); write the "
+                     f'version as text: version: "{text}0" (allowed: {allowed})')
+
 
 class ClusterConfig(Model):
     """The EKS control plane."""
@@ -126,6 +149,11 @@ class ClusterConfig(Model):
     autoscaler: AutoscalerConfig = Field(default_factory=lambda: AutoscalerConfig.model_validate({}), description="Cluster Autoscaler.")
     termination_handler: TerminationHandlerConfig = Field(
         default_factory=lambda: TerminationHandlerConfig.model_validate({}), description="Node Termination Handler.")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, v: object) -> object:
+        return version_text(v)
 
     @field_validator("public_access_cidrs")
     @classmethod

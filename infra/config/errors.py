@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import pulumi
@@ -17,6 +19,19 @@ def render_value(value: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+def did_you_mean(value: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
+    """`did you mean "x"?` for the closest choice, or "" when none is close."""
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=cutoff)
+    return f'did you mean "{close[0]}"?' if close else ""
+
+
+def unknown(what: str, value: str, choices: Iterable[str]) -> str:
+    """`unknown key; did you mean "azs"? allowed keys: azCount, azs, cidr` (what = "key", "rule", "setting")."""
+    allowed = sorted(choices)
+    hint = did_you_mean(value, allowed)
+    return f"unknown {what}; " + (f"{hint} " if hint else "") + f"allowed {what}s: {', '.join(allowed) or 'none'}"
+
+
 def key_path(namespace: str, key: str, loc: tuple[Any, ...] = ()) -> str:
     """Build `ns:key.sub[2].leaf` from a config key and a pydantic-style location."""
     path = f"{namespace}:{key}"
@@ -28,14 +43,17 @@ def key_path(namespace: str, key: str, loc: tuple[Any, ...] = ()) -> str:
 class ConfigError(pulumi.RunError):
     """A stack configuration problem. RunError makes the Pulumi CLI print it without a traceback."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], note: str = "") -> None:
         self.problems = problems
+        self.note = note  # shown after the problems, e.g. which checks did not run
         super().__init__(str(self))
 
     def __str__(self) -> str:
         if len(self.problems) == 1:
-            return f"config error: {self.problems[0]}"
-        return "config errors:\n" + "\n".join(f"  - {p}" for p in self.problems)
+            text = f"config error: {self.problems[0]}"
+        else:
+            text = "config errors:\n" + "\n".join(f"  - {p}" for p in self.problems)
+        return f"{text}\n  ({self.note})" if self.note else text
 
     @classmethod
     def single(cls, path: str, value: Any, allowed: str) -> ConfigError:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Optional
 
 import pulumi
@@ -12,14 +14,16 @@ from infra.config.arkouda import ArkoudaConfig
 from infra.config.cluster import ClusterConfig
 from infra.config.cluster_checks import cluster_problems
 from infra.config.dask import DaskConfig
-from infra.config.errors import ConfigError, key_path, render_value
+from infra.config.errors import ConfigError, key_path, render_value, unknown
 from infra.config.federation import FederationConfig
-from infra.config.messages import describe_errors, duplicate_names
+from infra.config.messages import describe_errors, duplicate_names, with_names
 from infra.config.namespaces import NamespaceConfig, RbacConfig, SecretConfig
 from infra.config.network import BUCKET_NAME_RE, Buckets, NetworkConfig
 from infra.config.pools import NodeGroups
+from infra.config.regions import region_problem
 from infra.config.robots import expand_robots
 from infra.config.stack import REGION_RE, SECRET_VALUES, StackConfig, TagsConfig
+from infra.config.stackfile import stack_file_secrets
 from infra.config.workload_checks import workload_problems
 
 PROJECT = "cloudviper"
@@ -42,10 +46,11 @@ SECTIONS: dict[str, tuple[Any, bool]] = {
 
 
 def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
-                       secret_keys: Optional[set[str]] = None) -> StackConfig:
+                       secret_keys: Optional[set[str]] = None, plain_secrets: Sequence[str] = ()) -> StackConfig:
     """Validate decoded config values (`ns:key` -> value) into a StackConfig or raise ConfigError.
 
-    `secret_keys` are the keys the stack stores encrypted; cloudviper:secretValues must be one.
+    `secret_keys` are the keys the stack stores encrypted; cloudviper:secretValues must be one. `plain_secrets` are
+    the leaves of it the stack file holds in plain text (stackfile.plain_secret_leaves): each is refused.
     Secret values are never put into the model, only their names.
     """
     problems: list[str] = []
@@ -53,7 +58,11 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
     if secrets_key in raw and secret_keys is not None and secrets_key not in secret_keys:
         problems.append(f"{secrets_key}: is stored in plain text; set each value with "
                         f"`pulumi config set --secret --path '{secrets_key}.NAME' VALUE`")
+    for leaf in plain_secrets:  # the value itself is never repeated: it is a credential
+        problems.append(f"{leaf}: is stored in plain text in Pulumi.{stack}.yaml (and so in git: rotate it); set it "
+                        f"encrypted with `pulumi config set --stack {stack} --secret --path '{leaf}' VALUE`")
     values: dict[str, Any] = {}
+    failed: list[str] = []  # sections that did not validate: the checks across sections are not run
     for key, (validator, required) in SECTIONS.items():
         full = f"{project}:{key}"
         if full not in raw:
@@ -67,18 +76,21 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
                 values[key] = validator.model_validate(raw[full])
         except ValidationError as exc:
             problems.extend(describe_errors(project, key, validator, exc))
+            failed.append(key)
     known = {f"{project}:{k}" for k in SECTIONS}
     for full in sorted(raw):
         if full.startswith(f"{project}:") and full not in known:
-            problems.append(
-                f"{full}: unknown key; allowed keys: {', '.join(sorted(known))}"
-            )
+            problems.append(f"{full}: {unknown('key', full, known)}")
     region = raw.get("aws:region")
     if region is None:
         problems.append("aws:region is required (e.g. `pulumi config set aws:region us-east-1`)")
-    elif not (isinstance(region, str) and REGION_RE.match(region)):
-        problems.append(f"aws:region: {render_value(region)} is not an AWS region name; expected e.g. us-east-1")
+    elif not (isinstance(region, str) and REGION_RE.match(region)) or region_problem(region):
+        problems.append(f"aws:region: {render_value(region)} {region_problem(region)}")
         region = None
+    if failed:  # a check across sections would read a failed one as absent and point to the wrong place
+        raise ConfigError([with_names(p, project, raw) for p in problems],
+                          f"checks across sections run once {', '.join(f'{project}:{k}' for k in failed)} "
+                          f"{'is' if len(failed) == 1 else 'are'} fixed")
     network = values.get("network")
     if isinstance(region, str) and isinstance(network, NetworkConfig) and network.azs:
         for i, az in enumerate(network.azs):
@@ -103,7 +115,7 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
     problems += cluster_problems(project, values)
     problems += workload_problems(project, values, values.get(SECRET_VALUES) or {})
     if problems or not isinstance(region, str):
-        raise ConfigError(problems)
+        raise ConfigError([with_names(p, project, raw) for p in problems])
     names = sorted(values.pop(SECRET_VALUES, {}) or {})
     values = expand_robots(values)  # a robot's podSecurity and proxy become its namespace's labels and a Secret
     try:
@@ -134,8 +146,9 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def load_stack_config() -> StackConfig:
-    """Read this stack's config from the Pulumi runtime and validate it."""
+def load_stack_config(project_dir: Optional[Path] = None) -> StackConfig:
+    """Read this stack's config from the Pulumi runtime and validate it; `project_dir` holds the stack file, read
+    only to find secretValues set without --secret (the runtime hands the program the decrypted whole)."""
     from pulumi.runtime import config as runtime_config  # the runtime's view of every key
 
     keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
@@ -147,4 +160,5 @@ def load_stack_config() -> StackConfig:
         ns = full.split(":", 1)[0]
         raw[full] = value if (ns == "aws" or ":" not in full) else _decode(value)
     secret_keys = set(runtime_config.get_config_secret_keys_env()) | set(runtime_config._SECRET_KEYS.get())
-    return parse_stack_config(pulumi.get_project(), pulumi.get_stack(), raw, secret_keys)
+    plain = stack_file_secrets(project_dir, pulumi.get_stack()) if project_dir is not None else []
+    return parse_stack_config(pulumi.get_project(), pulumi.get_stack(), raw, secret_keys, plain)

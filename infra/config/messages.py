@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from infra.config.errors import key_path, render_value
+from infra.config.errors import key_path, render_value, unknown
 
 _FRIENDLY = {
     "missing": "is required",
@@ -72,8 +73,7 @@ def describe_errors(namespace: str, key: str, validator: Any, exc: ValidationErr
             if isinstance(validator, TypeAdapter):
                 parent_loc = tuple(p for p in parent_loc if not isinstance(p, int))
             allowed = _allowed_keys(model, parent_loc) if model is not None else None
-            hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
-            problems.append(f"{path}: unknown key{hint}")
+            problems.append(f"{path}: {unknown('key', str(loc[-1]), allowed)}" if allowed else f"{path}: unknown key")
             continue
         message = _FRIENDLY.get(kind)
         if message is None:
@@ -86,6 +86,37 @@ def describe_errors(namespace: str, key: str, validator: Any, exc: ValidationErr
                 message = "is not allowed: list should have" + message[len("List should have"):]
         problems.append(f"{path}: {value} {message}")
     return problems
+
+
+PATH_RE = re.compile(r"\b([a-z][\w-]*):([A-Za-z]\w*)((?:\[\d+\]|\.[A-Za-z]\w*)*)")
+PART_RE = re.compile(r"\[(\d+)\]|\.([A-Za-z]\w*)")
+
+
+def _named_path(raw: dict[str, Any], ns: str, key: str, rest: str) -> str:
+    """`ns:key[2].x` with each list index replaced by the element's name (`[workers]`) when names are unique."""
+    node: Any = raw.get(f"{ns}:{key}")
+    out = ""
+    for index, attr in PART_RE.findall(rest):
+        if attr:
+            out += f".{attr}"
+            node = node.get(attr) if isinstance(node, dict) else None
+            continue
+        i = int(index)
+        item = node[i] if isinstance(node, list) and i < len(node) else None
+        names = [e.get("name") for e in node] if isinstance(node, list) and all(isinstance(e, dict) for e in node) else []
+        name = item.get("name") if isinstance(item, dict) else None
+        unique = isinstance(name, str) and names.count(name) == 1 and re.fullmatch(r"[\w.-]+", name)
+        out += f"[{name}]" if unique else f"[{i}]"
+        node = item
+    return f"{ns}:{key}{out}"
+
+
+def with_names(problem: str, project: str, raw: dict[str, Any]) -> str:
+    """The problem with list indices of config paths replaced by element names: nodeGroups[workers], not [1]."""
+    def swap(m: re.Match[str]) -> str:
+        return _named_path(raw, m.group(1), m.group(2), m.group(3)) if m.group(1) == project else m.group(0)
+
+    return PATH_RE.sub(swap, problem)
 
 
 def duplicate_names(project: str, key: str, prefix: tuple[Any, ...], names: list[str]) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from infra.config.errors import ConfigError
+from infra.config.stack import SECRET_VALUES
 
 SECRET_PLACEHOLDER = "[secret: encrypted in the stack file; not decrypted offline]"
 
@@ -22,6 +23,7 @@ class StackFile:
     stack: str
     values: dict[str, Any]
     secret_keys: list[str] = field(default_factory=list)
+    plain_secrets: list[str] = field(default_factory=list)  # leaves of secretValues written without `secure:`
 
     @property
     def region(self) -> str:
@@ -41,6 +43,19 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError([f"{path.name}: no such file; stacks here: {', '.join(list_stacks(path.parent)) or 'none'}"]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path.name}: not valid YAML: {exc}".replace("\n", " ")]) from None
+
+
+def project_folder(arg: str | None, default: Path, needs: tuple[str, ...] = ("Pulumi.yaml",)) -> Path:
+    """The folder a --project-dir argument names (default when unset), or ConfigError naming what it lacks."""
+    folder = Path(arg) if arg else default
+    if not folder.is_dir():
+        raise ConfigError([f"--project-dir {folder}: no such folder"])
+    missing = [name for name in needs if not (folder / name).is_file()]
+    if missing:
+        raise ConfigError([f"--project-dir {folder}: has no {' and '.join(missing)}; a cloudviper project folder holds "
+                           "Pulumi.yaml, __main__.py (copy both from this repo), Pulumi.<stack>.yaml files and "
+                           "policies/config/<stack>.json"])
+    return folder
 
 
 def list_stacks(root: Path) -> list[str]:
@@ -66,6 +81,32 @@ def _mask(value: Any) -> Any:
     return value
 
 
+def plain_secret_leaves(project: str, config: dict[str, Any]) -> list[str]:
+    """Paths (`cloudviper:secretValues.NAME`) of the secretValues leaves a stack file holds in plain text.
+
+    Pulumi decrypts the whole key for the program and marks it secret, so only the file shows a value that was set
+    without --secret next to encrypted ones (`pulumi config set --path` without --secret does exactly that)."""
+    found: list[str] = []
+    for key, value in config.items():
+        full = key if ":" in key else f"{project}:{key}"
+        if full != f"{project}:{SECRET_VALUES}":
+            continue
+        if not isinstance(value, dict) or set(value) == {"secure"}:
+            continue  # a whole encrypted object, or a shape the config check reports
+        found += [f"{full}.{name}" for name, leaf in value.items() if not (isinstance(leaf, dict) and set(leaf) == {"secure"})]
+    return sorted(found)
+
+
+def stack_file_secrets(root: Path, stack: str) -> list[str]:
+    """plain_secret_leaves of Pulumi.<stack>.yaml in `root`, or [] when there is no such file (config kept elsewhere)."""
+    path = root / f"Pulumi.{stack.rsplit('/', 1)[-1]}.yaml"
+    if not path.is_file():
+        return []
+    project = str(_read_yaml(root / "Pulumi.yaml").get("name", "")) if (root / "Pulumi.yaml").is_file() else ""
+    config = _read_yaml(path).get("config") or {}
+    return plain_secret_leaves(project, config) if isinstance(config, dict) else []
+
+
 def load_stack_file(root: Path, stack: str) -> StackFile:
     """Project defaults from Pulumi.yaml overlaid by Pulumi.<stack>.yaml; secure values masked."""
     project_doc = _read_yaml(root / "Pulumi.yaml")
@@ -87,4 +128,34 @@ def load_stack_file(root: Path, stack: str) -> StackFile:
         if _has_secret(value):
             secret_keys.append(full)
         values[full] = _mask(value)
-    return StackFile(project=project, stack=stack, values=values, secret_keys=secret_keys)
+    return StackFile(project=project, stack=stack, values=values, secret_keys=secret_keys,
+                     plain_secrets=plain_secret_leaves(project, config))
+
+
+def referenced_stacks(stack: StackFile) -> list[tuple[str, bool]]:
+    """Stack references (organization/project/stack) the stack's federation names, each with whether it names a
+    source (True) or a target (False)."""
+    fed = stack.values.get(f"{stack.project}:federation")
+    targets = fed.get("targets", []) if isinstance(fed, dict) else []
+    sources = fed.get("sources", []) if isinstance(fed, dict) else []
+    found = {t["stack"]: False for t in targets
+             if isinstance(t, dict) and t.get("kind") == "stack" and isinstance(t.get("stack"), str)}
+    for s in sources:
+        if isinstance(s, dict) and isinstance(s.get("stack"), str):
+            found.setdefault(s["stack"], True)
+    return list(found.items())
+
+
+def deploy_order(root: Path) -> list[str]:
+    """The project's stacks in the order to deploy them: each after the target stacks it reads (a source reads its
+    target's federation credential), otherwise by name. A federated pair's target comes first."""
+    names = list_stacks(root)
+    needs = {name: {ref.rsplit("/", 1)[-1] for ref, is_source in referenced_stacks(load_stack_file(root, name))
+                    if not is_source} & set(names) - {name} for name in names}
+    order: list[str] = []
+    while len(order) < len(names):
+        ready = [n for n in names if n not in order and needs[n] <= set(order)]
+        if not ready:  # a cycle of targets: the config check of those stacks names it; deploy them by name
+            ready = [n for n in names if n not in order]
+        order.append(ready[0])
+    return order

@@ -14,24 +14,19 @@ from typing import Any, Optional
 import boto3
 import botocore.exceptions
 
+from infra.config.errors import ConfigError
 from infra.config.placement import pool_zones
-from infra.config.policy_file import DEFAULT_ALLOWED_REGIONS, load_policy_config
+from infra.config.policy_file import load_policy_config
 from infra.config.stack import StackConfig
 from infra.ops import access_checks
+from infra.ops.aws_errors import AWS_ERRORS, describe_failure, one_line
+from infra.ops.buckets import physical_name
 from infra.ops.prices_refresh import fetch_spot
-from infra.pricing.cost import split_on_demand
-from infra.pricing.tables import PriceTable, load_prices
+from infra.ops.vcpu_quotas import QUOTAS, max_vcpus
+from infra.pricing.tables import load_prices
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
-# EC2 vCPU quotas by instance family (first letters of the type): (on-demand, spot) quota codes.
-QUOTAS = {
-    "standard": ("L-1216C47A", "L-34B43A08"),  # A, C, D, H, I, M, R, T, Z
-    "g": ("L-DB2E81BA", "L-3819A6DF"),  # G and VT
-    "p": ("L-417A185B", "L-7212CCBC"),
-    "x": ("L-7295265B", "L-E3A00192"),
-}
-STANDARD_FAMILIES = tuple("acdhimrtz")
-AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+STOPPED = "preflight: stopped after the identity check: every other check needs working AWS credentials"
 
 
 @dataclass
@@ -44,68 +39,60 @@ class Check:
     fix: str = ""
 
 
-def quota_family(instance_type: str) -> Optional[str]:
-    """Which vCPU quota an instance type counts against (None: not checked here)."""
-    family = instance_type.split(".")[0]
-    if family.startswith("vt") or family[0] == "g":
-        return "g"
-    if family[0] in ("p", "x"):
-        return family[0]
-    if family[0] in STANDARD_FAMILIES:
-        return "standard"
-    return None
-
-
-def max_vcpus(cfg: StackConfig, prices: PriceTable) -> dict[tuple[str, str], int]:
-    """vCPUs the stack can reach, by (quota family, on-demand|spot), every group at maxSize."""
-    totals: dict[tuple[str, str], int] = {}
-    for g in cfg.node_groups:
-        vcpu = max(prices.instance(t).vcpu for t in g.instance_types)
-        family = quota_family(g.instance_types[0]) or "other"
-        n_od, n_spot = split_on_demand(g.max_size, g.on_demand_base, 0 if g.spot else 100)
-        totals[(family, "on-demand")] = totals.get((family, "on-demand"), 0) + n_od * vcpu
-        totals[(family, "spot")] = totals.get((family, "spot"), 0) + n_spot * vcpu
-    return totals
-
-
 def allowed_regions(stack: str, config_dir: Path) -> list[str]:
-    """allowedRegions from the stack's policy config, else the rule's default."""
-    doc, _ = load_policy_config(stack, config_dir)
-    entry = doc.get("allowed-regions")
-    if isinstance(entry, dict) and "allowedRegions" in entry:
-        return list(entry["allowedRegions"])
-    return list(DEFAULT_ALLOWED_REGIONS)
+    """allowedRegions from the stack's policy config (policies/config/<stack>.json, validated), else the rule's default."""
+    from policies.pack import pack_specs
+
+    config = load_policy_config(stack, config_dir, pack_specs())
+    return list(config.rules["allowed-regions"][1]["allowedRegions"])
 
 
 class Preflight:
-    """Runs every check for one stack; each check catches its own AWS errors."""
+    """Runs every check for one stack; each check catches its own AWS errors.
+
+    The identity check runs first: when it fails (no credentials, an expired SSO login, a profile that does not
+    exist) every other check would fail the same way, so preflight stops there with one hint (`stopped`).
+    """
 
     def __init__(self, cfg: StackConfig, policy_config_dir: Path, session: Optional[boto3.session.Session] = None,
                  offline: bool = False, managed_buckets: Optional[set[str]] = None) -> None:
         self.cfg = cfg
         self.policy_config_dir = policy_config_dir
-        self.session = session or boto3.session.Session(region_name=cfg.region)
+        self._session = session  # made on first use: boto3 raises ProfileNotFound there, inside the identity check
         self.prices = load_prices(cfg.region)
         self.offline = offline
         self.managed_buckets = managed_buckets  # from `pulumi stack export`; None: unknown
         self._zones: Optional[list[str]] = None
         self._caller: Optional[dict[str, str]] = None
+        self.stopped = False
+
+    @property
+    def session(self) -> boto3.session.Session:
+        if self._session is None:
+            self._session = boto3.session.Session(region_name=self.cfg.region)
+        return self._session
 
     def client(self, service: str) -> Any:
         return self.session.client(service, region_name=self.cfg.region)
 
     def run(self) -> list[Check]:
-        """All checks, in order."""
-        checks: list[Callable[[], Check]] = [self.identity, self.region, self.offerings, self.spot_prices,
-                                             self.quotas, self.eks_version, self.api_access, self.access_entries,
-                                             self.kept_buckets]
-        results = []
+        """The identity check, then (if it passed) every other check, in order."""
+        try:
+            results = [self.identity()]
+        except AWS_ERRORS as exc:
+            self.stopped = True
+            return [Check("identity", FAIL, *describe_failure(exc, "sts", "GetCallerIdentity"))]
+        checks: list[Callable[[], Check]] = [self.region, self.offerings, self.spot_prices, self.quotas,
+                                             self.eks_version, self.api_access, self.access_entries, self.kept_buckets]
         for check in checks:
+            name = check.__name__.replace("_", " ")
             try:
                 results.append(check())
             except AWS_ERRORS as exc:
-                results.append(Check(check.__name__.replace("_", " "), FAIL, f"AWS error: {exc}",
-                                     "check credentials, region and permissions, then run preflight again"))
+                detail, fix = describe_failure(exc, "AWS", "")
+                results.append(Check(name, FAIL, detail, fix))
+            except ConfigError as exc:
+                results.append(Check(name, FAIL, str(exc), "fix the file and run preflight again"))
         return results
 
     def caller(self) -> dict[str, str]:
@@ -130,7 +117,7 @@ class Preflight:
         s3, account = self.client("s3"), self.caller()["Account"]
         verdicts = []
         for b in self.cfg.buckets:
-            name = b.bucket_name or f"{self.cfg.project}-{self.cfg.stack}-{b.name}-{account}"
+            name = physical_name(self.cfg, b, account)
             try:
                 s3.head_bucket(Bucket=name, ExpectedBucketOwner=account)
                 state = "ours"
@@ -234,7 +221,7 @@ class Preflight:
             try:
                 value = sq.get_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]["Value"]
             except AWS_ERRORS as exc:
-                unchecked.append(f"{family} {market} ({code}: {exc.__class__.__name__})")
+                unchecked.append(f"{family} {market} ({code}: {one_line('service-quotas', 'GetServiceQuota', exc)})")
                 continue
             (short if vcpus > value else ok).append(f"{family} {market}: {vcpus} vCPU needed, quota {value:g} ({code})")
         if short:
@@ -271,7 +258,7 @@ def eks_version_verdict(version: str, found: list[dict[str, Any]]) -> Check:
     return Check("EKS version", FAIL, f"{version} is {status}", "set cloudviper:cluster.version to a supported version")
 
 
-def render(checks: list[Check]) -> str:
+def render(checks: list[Check], stopped: bool = False) -> str:
     """The pass/warn/fail table with a fix line under each failure or warning that has one."""
     width = max(len(c.name) for c in checks)
     lines = [f"{'check':<{width}}  status  detail"]
@@ -281,6 +268,7 @@ def render(checks: list[Check]) -> str:
             lines.append(f"{'':<{width}}  {'':<6}  fix: {c.fix}")
     failed = sum(c.status == FAIL for c in checks)
     warned = sum(c.status == WARN for c in checks)
-    lines.append(f"preflight: {len(checks) - failed - warned} checks passed, {warned} warnings, {failed} failed")
+    lines.append(STOPPED if stopped else
+                 f"preflight: {len(checks) - failed - warned} checks passed, {warned} warnings, {failed} failed")
     return "\n".join(lines)
 

@@ -8,12 +8,10 @@ config file (policies/config/<stack>.json, the same file `--policy-pack-config` 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import jsonschema
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
@@ -30,7 +28,7 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from infra.config.errors import ConfigError
-from infra.config.policy_file import POLICY_CONFIG_DIR, load_policy_config
+from infra.config.policy_file import POLICY_CONFIG_DIR, PolicyConfig, load_policy_config, rule_settings
 from infra.plan.harness import Capture, CapturedResource
 
 
@@ -64,34 +62,14 @@ class PolicyReport:
         return self.at("mandatory")
 
 
-def _rule_settings(policy: Policy, raw: Any, path: str) -> tuple[str, dict[str, Any]]:
-    """(enforcement level, config with schema defaults) for one rule."""
-    level = policy.enforcement_level.value if policy.enforcement_level else EnforcementLevel.ADVISORY.value
-    settings: dict[str, Any] = {}
-    if isinstance(raw, str):
-        level = raw
-    elif isinstance(raw, dict):
-        settings = {k: v for k, v in raw.items() if k != "enforcementLevel"}
-        level = raw.get("enforcementLevel", level)
-    elif raw is not None:
-        raise ConfigError([f"{path}: {policy.name}: expected an enforcement level or a map of settings"])
-    allowed_levels = {e.value for e in EnforcementLevel}
-    if level not in allowed_levels:
-        raise ConfigError([f"{path}: {policy.name}.enforcementLevel: {json.dumps(level)} is not one of {sorted(allowed_levels)}"])
-    known = set(policy.config_schema.properties) if policy.config_schema else set()
-    unknown = sorted(set(settings) - known)
-    if unknown:
-        raise ConfigError([f"{path}: {policy.name}.{unknown[0]}: unknown setting; allowed: {', '.join(sorted(known)) or 'none'}"])
-    props = policy.config_schema.properties if policy.config_schema else {}
-    for key, value in settings.items():  # as the Pulumi CLI checks a pack's config against its schema
-        rule = {k: v for k, v in props[key].items() if k not in ("default", "description")}
-        try:
-            jsonschema.validate(value, rule)
-        except jsonschema.ValidationError:
-            raise ConfigError([f"{path}: {policy.name}.{key}: {json.dumps(value)} is not valid: expected "
-                               f"{json.dumps(rule)}"]) from None
-    defaults = {k: v.get("default") for k, v in props.items()}
-    return level, {**defaults, **settings}
+def rule_config(policy: Policy, raw: Any, where: str) -> tuple[str, dict[str, Any]]:
+    """(enforcement level, config with schema defaults) of one rule's entry, or ConfigError naming what is wrong."""
+    from policies.pack import spec_of
+
+    level, settings, problems = rule_settings(policy.name, spec_of(policy), raw, f"{where}: {policy.name}")
+    if problems:
+        raise ConfigError(problems)
+    return level, settings
 
 
 def _options(res: CapturedResource) -> PolicyResourceOptions:
@@ -137,13 +115,12 @@ class _Graph:
         )
 
 
-def run_policies(capture: Capture, policies: list[Policy], policy_config: dict[str, Any],
-                 config_path: str = "policy config") -> PolicyReport:
-    """Evaluate every rule over the captured stack."""
+def run_policies(capture: Capture, policies: list[Policy], config: PolicyConfig) -> PolicyReport:
+    """Evaluate every rule over the captured stack with a validated policy config."""
     graph = _Graph(capture)
     report = PolicyReport(rules=len(policies))
     for policy in policies:
-        level, cfg = _rule_settings(policy, policy_config.get(policy.name), config_path)
+        level, cfg = config.rules.get(policy.name) or rule_config(policy, None, "defaults")
         if level == EnforcementLevel.DISABLED.value:
             continue
         severity = policy.severity.value if policy.severity else "medium"
@@ -169,10 +146,10 @@ def run_policies(capture: Capture, policies: list[Policy], policy_config: dict[s
 
 
 def run_pack(capture: Capture, stack: str, directory: Path = POLICY_CONFIG_DIR) -> PolicyReport:
-    """The whole cloudviper pack with the stack's policy config."""
-    from policies.pack import POLICIES
+    """The whole cloudviper pack with the stack's policy config (validated: a mistake is a ConfigError)."""
+    from policies.pack import POLICIES, pack_specs
 
-    policy_config, path = load_policy_config(stack, directory)
-    report = run_policies(capture, POLICIES, policy_config, path.name if path else "policy config")
-    report.config_file = f"policies/config/{path.name}" if path else None
+    config = load_policy_config(stack, directory, pack_specs())
+    report = run_policies(capture, POLICIES, config)
+    report.config_file = f"policies/config/{config.path.name}" if config.path else None
     return report

@@ -12,23 +12,9 @@ from pathlib import Path
 
 from infra import ROOT
 from infra.config.errors import ConfigError
-from infra.config.stackfile import StackFile, load_stack_file
+from infra.config.stackfile import StackFile, load_stack_file, referenced_stacks
 from infra.plan.harness import Capture, evaluate
 from infra.plan.secret_values import StackOutput
-
-
-def referenced_stacks(stack: StackFile) -> list[tuple[str, bool]]:
-    """Stack references (organization/project/stack) the stack's federation names, each with whether it names a
-    source (True) or a target (False)."""
-    fed = stack.values.get(f"{stack.project}:federation")
-    targets = fed.get("targets", []) if isinstance(fed, dict) else []
-    sources = fed.get("sources", []) if isinstance(fed, dict) else []
-    found = {t["stack"]: False for t in targets
-             if isinstance(t, dict) and t.get("kind") == "stack" and isinstance(t.get("stack"), str)}
-    for s in sources:
-        if isinstance(s, dict) and isinstance(s.get("stack"), str):
-            found.setdefault(s["stack"], True)
-    return list(found.items())
 
 
 def resolve_references(stack: StackFile, project_dir: Path, depth: int,

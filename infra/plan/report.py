@@ -44,6 +44,7 @@ class Plan:
     project_dir: Path = ROOT
     sections: list[Section] = field(default_factory=list)
     exit_code: int = 0
+    notices: list[str] = field(default_factory=list)  # shown under the header: what the user should know first
 
 
 def header(plan: Plan) -> str:
@@ -53,7 +54,7 @@ def header(plan: Plan) -> str:
 
 def render_text(plan: Plan) -> str:
     """Plain-text report for a terminal."""
-    out = [header(plan), ""]
+    out = [header(plan), *[f"note: {n}" for n in plan.notices], ""]
     for s in plan.sections:
         out += [f"== {s.title}", *s.lines, ""]
     return "\n".join(out)
@@ -61,7 +62,7 @@ def render_text(plan: Plan) -> str:
 
 def render_markdown(plan: Plan) -> str:
     """Markdown report for a pull-request comment."""
-    out = [f"### {header(plan)}", ""]
+    out = [f"### {header(plan)}", "", *[f"> [!NOTE]\n> {n}\n" for n in plan.notices]]
     for s in plan.sections:
         out += [f"#### {s.title}", *s.as_markdown(), ""]
     return "\n".join(out)
@@ -74,6 +75,7 @@ def render_json(plan: Plan) -> str:
         "stack": plan.stack.stack,
         "region": plan.stack.region,
         "exitCode": plan.exit_code,
+        "notices": plan.notices,
         "sections": {s.title.lower(): s.data for s in plan.sections},
         "resources": resource_entries(plan.capture),
     }

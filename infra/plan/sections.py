@@ -13,6 +13,7 @@ from infra.plan.report import Plan, Section
 from infra.plan.resource_list import component_label, graph_entries
 from infra.plan.secret_values import StackOutput
 from infra.pricing.cost import ResourceView
+from policies.pack import pack_specs
 
 EXIT_POLICY = 3
 SECRET_MASK = "[secret]"
@@ -79,6 +80,14 @@ def policy_section(plan: Plan) -> Section:
     mandatory, advisory = report.mandatory, report.at("advisory")
     if mandatory:
         plan.exit_code = EXIT_POLICY
+    name = plan.stack.stack
+    if report.config_file is None:
+        specs = pack_specs()
+        regions = ", ".join(specs["allowed-regions"].properties["allowedRegions"]["default"])
+        budget = specs["max-hourly-cost"].properties["maxHourlyUsd"]["default"]
+        plan.notices.append(f"no policies/config/{name}.json: every rule runs with its defaults (allowed regions "
+                            f"{regions}; ${budget:g}/hour at maximum scale); `python -m infra init` writes one for a new "
+                            f"stack, or copy policies/config/dev.json to policies/config/{name}.json and edit it")
     config = report.config_file or "rule defaults (no policies/config/<stack>.json)"
     summary = f"{len(mandatory)} mandatory violations, {len(advisory)} advisory ({report.rules} rules, config: {config})"
     lines = [summary, *[f"  {_violation_line(v)}" for v in mandatory + advisory]]
