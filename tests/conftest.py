@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import copy
 import functools
+import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,11 @@ from typing import Any
 import pytest
 
 from infra import ROOT
+from infra.pricing.tables import BUNDLED_ONLY
+
+# Cost figures in the tests come from the bundled tables, also on a machine where `prices refresh` wrote newer ones
+# (subprocesses inherit it).
+os.environ[BUNDLED_ONLY] = "1"
 from infra.config.stackfile import StackFile, list_stacks, load_stack_file
 from infra.plan.harness import Capture
 from infra.plan.program import run_program

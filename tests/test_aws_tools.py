@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from infra import ROOT
-from infra.pricing.tables import load_prices
+from infra.pricing.tables import BUNDLED_ONLY, load_prices
 from tests.aws_emulator import EC2_QUOTAS, CheckIpStub, LoopbackServer, PricingStub, start_moto
 from tests.conftest import copy_test_project, import_without, stacks_project
 
@@ -266,7 +266,8 @@ def test_eks_version_verdicts():
     assert eks_version_verdict("1.35", []).status == "fail"
 
 
-def test_prices_refresh_writes_the_table_the_cost_model_reads(aws, tmp_path):
+def test_prices_refresh_writes_the_table_the_cost_model_reads(aws, tmp_path, monkeypatch):
+    monkeypatch.delenv(BUNDLED_ONLY)  # the tests pin the bundled tables; here the refreshed one must win
     with PricingStub({"m5.large": 0.097, "m5dn.4xlarge": 1.1}, "us-east-1") as pricing:
         env = {**aws, "AWS_ENDPOINT_URL_PRICING": pricing.url}
         result = cli(env, "prices", "refresh", "--region", "us-east-1", "--output-dir", str(tmp_path))
@@ -282,6 +283,9 @@ def test_prices_refresh_writes_the_table_the_cost_model_reads(aws, tmp_path):
     table = load_prices("us-east-1", tmp_path)
     assert table.on_demand("m5.large") == 0.097 and "refreshed table ec2-us-east-1.refreshed.csv (20" in table.source
     assert table.spot_price("m5.large") == pytest.approx(0.00001)  # the emulator's spot history
+    monkeypatch.setenv(BUNDLED_ONLY, "1")  # how the tests keep their figures: the refreshed files are ignored
+    bundled = load_prices.__wrapped__("us-east-1", tmp_path)
+    assert "refreshed" not in bundled.source and bundled.spot_price("m5.large") != pytest.approx(0.00001)
 
 
 HTML_503 = (b"<!DOCTYPE html><html><head><title>503 Service Unavailable</title></head><body>"
@@ -339,6 +343,7 @@ def test_prices_refresh_reports_missing_credentials_and_no_endpoint_in_one_line(
 
 
 def test_prices_refresh_writes_by_default_where_the_cost_model_reads(aws, tmp_path, monkeypatch):
+    monkeypatch.delenv(BUNDLED_ONLY)
     # README: `infra/pricing/ec2-<region>.refreshed.csv`, `spot-<region>.csv`, `ec2-<region>.refreshed.json`,
     # next to the bundled table; load_prices looks there first (infra/pricing/tables.py).
     from infra.ops import prices_refresh

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import fnmatch
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -100,6 +101,9 @@ def _read_spot(path: Path) -> dict[str, float]:
         return {row["instance_type"]: float(row["spot_usd_per_hour"]) for row in csv.DictReader(fh)}
 
 
+BUNDLED_ONLY = "CLOUDVIPER_BUNDLED_PRICES"  # set (the tests do): refreshed tables are ignored, figures stay reproducible
+
+
 @cache
 def load_prices(region: str = BUNDLED_REGION, directory: Optional[Path] = None) -> PriceTable:
     """The price table for a region: a refreshed one if present, else the bundled us-east-1 table."""
@@ -107,7 +111,7 @@ def load_prices(region: str = BUNDLED_REGION, directory: Optional[Path] = None) 
     refreshed = folder / f"ec2-{region}.refreshed.csv"
     own = folder / f"ec2-{region}.csv"
     notes = []
-    if refreshed.exists():
+    if refreshed.exists() and not os.environ.get(BUNDLED_ONLY):
         ec2_path = refreshed
         meta_path = folder / f"ec2-{region}.refreshed.json"
         date = json.loads(meta_path.read_text()).get("date", "?") if meta_path.exists() else "?"
@@ -121,7 +125,7 @@ def load_prices(region: str = BUNDLED_REGION, directory: Optional[Path] = None) 
     fixed_path = next((p for p in (folder / f"aws-fixed-{region}.csv", PRICING_DIR / f"aws-fixed-{region}.csv")
                        if p.exists()), PRICING_DIR / f"aws-fixed-{BUNDLED_REGION}.csv")
     spot_path = folder / f"spot-{region}.csv"
-    spot = _read_spot(spot_path) if spot_path.exists() else {}
+    spot = _read_spot(spot_path) if spot_path.exists() and not os.environ.get(BUNDLED_ONLY) else {}
     notes.append(f"spot from {spot_path.name}" if spot else f"spot = on-demand x {DEFAULT_SPOT_RATIO}")
     return PriceTable(
         region=region, instances=_read_instances(ec2_path), fixed=_read_fixed(fixed_path), spot=spot,
