@@ -212,7 +212,13 @@ def cmd_stacks(args: argparse.Namespace) -> int:
     from infra.config.stackfile import deploy_order
 
     try:
-        order = deploy_order(project_dir(args))
+        folder = project_dir(args)
+        order = deploy_order(folder)
+        missing = [n for n in order if not (folder / "policies" / "config" / f"{n}.json").is_file()]
+        if missing:  # the workflows pass the file to pulumi (--policy-pack-config), which fails without it
+            raise ConfigError([f"Pulumi.{n}.yaml: has no policies/config/{n}.json, which the workflows pass to "
+                               "`pulumi preview/up --policy-pack-config`; `python -m infra init` writes one for a new "
+                               "stack, or copy another stack's and edit it" for n in missing])
     except ConfigError as exc:
         print(f"cloudviper stacks: {exc}", file=sys.stderr)
         return EXIT_CONFIG

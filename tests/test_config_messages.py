@@ -19,11 +19,15 @@ from tests.test_plan_cli import plan
 
 
 def test_the_region_list_is_the_pinned_botocores():
-    # botocore/data/endpoints.json: partitions[].regions (the SDK's own list of region names)
-    data = json.loads((Path(botocore.__file__).parent / "data" / "endpoints.json").read_text())
+    # botocore/data/endpoints.json and botocore/data/partitions.json: partitions[].regions (the SDK's own lists of
+    # region names; partitions.json also names *-global pseudo-regions, which are not regions to deploy to)
+    found: set[str] = set()
+    for name in ("endpoints.json", "partitions.json"):
+        data = json.loads((Path(botocore.__file__).parent / "data" / name).read_text())
+        found |= {r for p in data["partitions"] for r in p["regions"] if not r.endswith("-global")}
     assert botocore.__version__ == BOTOCORE
-    assert list(known_regions()) == sorted(r for p in data["partitions"] for r in p["regions"])
-    assert {"us-east-1", "eu-central-1", "us-gov-west-1", "cn-north-1"} <= set(known_regions())
+    assert list(known_regions()) == sorted(found)
+    assert {"us-east-1", "eu-central-1", "us-gov-west-1", "cn-north-1", "me-west-1", "sa-west-1"} <= set(known_regions())
 
 
 def edited(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:

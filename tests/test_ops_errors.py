@@ -17,6 +17,7 @@ from infra.ops.aws_errors import AwsCallError, aws_call, code_and_message, crede
 from infra.ops.buckets import UnknownBucketError, resolve_bucket
 from infra.ops.transfer_progress import TransferProgress, duration_text, size_text
 from infra.ops.upload import Summary, failure_text
+from tests.conftest import STACKS
 
 
 def client_error(code: str, message: str, operation: str = "GetProducts", status: int = 400) -> botocore.exceptions.ClientError:
@@ -152,8 +153,7 @@ def test_sizes_durations_and_the_summary_line():
 
 
 def dev_config():
-    values = copy.deepcopy(yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"])
-    return values
+    return copy.deepcopy(yaml.safe_load((STACKS / "Pulumi.dev.yaml").read_text())["config"])
 
 
 def test_resolve_bucket_builds_the_programs_default_name_and_asks_sts_only_then():

@@ -127,3 +127,23 @@ def test_any_document_is_accepted_or_refused_with_named_problems(doc):
         assert level in LEVELS and set(cfg) == set(SPECS[name].properties)
     json.dumps(config.rules)
 
+
+
+def test_remediate_counts_as_mandatory_offline_as_the_analyzer_reports_it(tmp_path):
+    # pulumi_policy/policy.py (1.21.0) Analyze: a violation at `remediate` is reported as mandatory (stack rules
+    # cannot remediate; none of ours has a remediation), so it stops `pulumi up` and must stop the plan too
+    project = copy_test_project(tmp_path, ("dev",))
+    (project / "policies" / "config" / "dev.json").write_text(
+        '{"max-hourly-cost": {"maxHourlyUsd": 0.01, "enforcementLevel": "remediate"}}')
+    result = plan("--stack", "dev", "--project-dir", str(project))
+    assert result.returncode == 3, result.stdout[-2000:]
+    assert "[mandatory] max-hourly-cost" in result.stdout
+
+
+def test_all_sets_every_level_and_a_rules_entry_overrides_it():
+    # pulumi/pulumi pkg/resource/analyzer/config.go: `all` applies one enforcement level to every policy first
+    config = validate_policy_config({"all": "advisory", "max-hourly-cost": {"enforcementLevel": "mandatory"},
+                                     "environments": ["lab/policy"]}, FILE, SPECS)
+    assert config.rules["spot-workers"][0] == "advisory" and config.rules["max-hourly-cost"][0] == "mandatory"
+    assert any(p.startswith(f'{FILE}: all: "sometimes" is not allowed') for p in problems({"all": "sometimes"}))
+    assert any(p.startswith(f"{FILE}: environments: 3 is not allowed") for p in problems({"environments": 3}))

@@ -143,3 +143,18 @@ def test_exactly_the_plain_leaves_are_reported(leaves):
             parse_stack_config("cloudviper", "lab", full_values(), {"cloudviper:secretValues"}, found)
         plain = [p for p in info.value.problems if "plain text" in p]
         assert [p.split(": is stored", 1)[0] for p in plain] == found
+
+
+def test_a_secret_of_the_wrong_shape_is_named_but_never_shown():
+    # `pulumi config set --secret --path 'cloudviper:secretValues.db.password' s3cr3t` hands the program a nested map,
+    # and a plain `--path` value of digits becomes a number (pulumi sdk/go/common/resource/config/value.go coerceObject)
+    values = full_values()
+    values["cloudviper:secretValues"] = {**SECRETS, "db": {"password": "s3cr3t-nested"}, "pin": 987654321}
+    with pytest.raises(ConfigError) as info:
+        parse_stack_config("cloudviper", "test", values, {"cloudviper:secretValues"})
+    text = str(info.value)
+    assert "cloudviper:secretValues.db: (a secret: its value is not shown) is not allowed: expected a string" in text
+    assert "cloudviper:secretValues.pin:" in text
+    assert "s3cr3t-nested" not in text and "987654321" not in text
+    # the encrypted nested leaf is not mistaken for a plain one
+    assert plain_secret_leaves("cloudviper", {"cloudviper:secretValues": {"db": {"password": {"secure": "v1:x"}}}}) == []

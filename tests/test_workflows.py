@@ -87,6 +87,11 @@ def test_deploy_workflow_needs_approval_per_stack(workflows, repo_root):
     for step in (preview, pulumi):  # Pulumi Cloud or a self-managed backend (S3 state + passphrase)
         assert {"PULUMI_ACCESS_TOKEN", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE"} <= set(step["env"])
     assert up["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.cloud.outputs.stacks) }}"
+    # the stack list comes from the files, and GitHub creates a missing environment without protection rules: the
+    # first step refuses an environment without required reviewers (REST "Get an environment", protection_rules[].type)
+    gate = up["steps"][0]
+    assert gate["env"]["ENVIRONMENT"] == "deploy-${{ matrix.stack }}" and "required_reviewers" in gate["run"]
+    assert "exit 1" in gate["run"] and up["permissions"]["actions"] == "read"
     assert up["strategy"]["max-parallel"] == 1 and up["needs"] == "cloud"
     assert_stacks_come_from_the_files(wf["jobs"]["cloud"])
 
@@ -95,13 +100,20 @@ def assert_stacks_come_from_the_files(job: dict) -> None:
     """The job's `stacks` output is `infra stacks --json`: no stack name is written into a workflow."""
     assert job["outputs"]["stacks"] == "${{ steps.stacks.outputs.stacks }}"
     (step,) = [s for s in job["steps"] if s.get("id") == "stacks"]
-    assert 'echo "stacks=$(.venv/bin/python -m infra stacks --json)" >> "${GITHUB_OUTPUT}"' in step["run"]
+    # assigned first: `echo "x=$(cmd)"` would hide a failing `infra stacks` (bash -e ignores a failed substitution
+    # inside an argument) and fromJSON would fail later on an empty value
+    assert 'stacks="$(.venv/bin/python -m infra stacks --json)"' in step["run"]
+    assert 'echo "stacks=${stacks}" >> "${GITHUB_OUTPUT}"' in step["run"]
     assert "make venv" in step["run"] and steps_using(job, "actions/checkout")
 
 
 def test_the_stack_matrix_lists_every_stack_file_targets_first(tmp_path):
     project = copy_test_project(tmp_path)
     (project / "Pulumi.mylab.yaml").write_text((project / "Pulumi.dev.yaml").read_text())
+    missing = subprocess.run([sys.executable, "-m", "infra", "stacks", "--json", "--project-dir", str(project)],
+                             cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "Pulumi.mylab.yaml: has no policies/config/mylab.json" in missing.stderr
+    shutil.copy(project / "policies" / "config" / "dev.json", project / "policies" / "config" / "mylab.json")
     out = subprocess.run([sys.executable, "-m", "infra", "stacks", "--json", "--project-dir", str(project)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -110,6 +122,7 @@ def test_the_stack_matrix_lists_every_stack_file_targets_first(tmp_path):
     assert order == ["arkouda", "burst", "dev", "mylab", "primary", "reference"]
     # a target whose name sorts after its source still comes first
     (project / "Pulumi.burst.yaml").rename(project / "Pulumi.zz-burst.yaml")
+    (project / "policies" / "config" / "burst.json").rename(project / "policies" / "config" / "zz-burst.json")
     primary = project / "Pulumi.primary.yaml"
     primary.write_text(primary.read_text().replace("organization/cloudviper/burst", "organization/cloudviper/zz-burst"))
     out = subprocess.run([sys.executable, "-m", "infra", "stacks", "--project-dir", str(project)], cwd=ROOT,
@@ -139,3 +152,15 @@ def test_pr_comment_markdown_renders_the_dev_plan():
     for part in ("### cloudviper plan: stack dev", "#### Resources", "#### Cost", "| $/hour |", "#### Policy",
                  "**0 mandatory violations, 0 advisory", "#### Outputs"):
         assert part in md
+
+
+@pytest.mark.parametrize(("reviewer_rules", "code"), [("1", 0), ("0", 1), ("", 1)])
+def test_the_reviewer_gate_stops_an_unprotected_environment(workflows, tmp_path, reviewer_rules, code):
+    gate = workflows["deploy"]["jobs"]["up"]["steps"][0]
+    fake = tmp_path / "gh"  # stands in for the GitHub CLI: prints what `--jq` would (the count of reviewer rules)
+    fake.write_text(f"#!/bin/sh\necho '{reviewer_rules}'\n")
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "GITHUB_REPOSITORY": "lab/cloudviper", "ENVIRONMENT": "deploy-mylab"}
+    result = subprocess.run(["bash", "-e", "-c", gate["run"]], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == code, result.stdout + result.stderr
+    assert ("has no required reviewers" in result.stdout) is (code == 1)

@@ -74,21 +74,21 @@ def bytes_of(v: str) -> int:
 
 # The reference grammar of distribution/reference (regexp.go): tag `[\w][\w.-]{0,127}`, a sha256 digest is 64 hex
 # digits (Kubernetes pulls by what the runtime resolves; an image without a tag means :latest).
-TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)  # Go's \w is ASCII; used with fullmatch (no trailing newline)
+DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def pinned_image(v: str) -> str:
     """The image reference, if it names a fixed version: a tag other than latest, or a sha256 digest."""
     name, at, digest = v.partition("@")
     if at:
-        if not DIGEST_RE.match(digest):
+        if not DIGEST_RE.fullmatch(digest):
             raise ValueError("has a malformed digest: expected @sha256: and 64 hex digits")
         return v
     last = name.rsplit("/", 1)[-1]
     tag = last.rpartition(":")[2] if ":" in last else ""
     if not tag or tag == "latest":
         raise ValueError("is not pinned: name a version tag (not latest) or a digest, e.g. repo/image:2026.1.1")
-    if not TAG_RE.match(tag):
+    if not TAG_RE.fullmatch(tag):
         raise ValueError(f"has an invalid tag {tag!r}: letters, digits, _ . - (at most 128, not starting with . or -)")
     return v

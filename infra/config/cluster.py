@@ -202,12 +202,14 @@ class ClusterConfig(Model):
     def _autoscaler_release(self) -> ClusterConfig:
         image = self.autoscaler.image
         if image is not None:
-            tag = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
+            name = image.partition("@")[0]  # repo:tag@sha256:...: the tag names the release, the digest pins it
+            tag = name.rsplit(":", 1)[-1] if ":" in name.rsplit("/", 1)[-1] else ""
             minor = ".".join(tag.removeprefix("v").split(".")[:2])
             if minor != self.version:
                 raise ValueError(f"autoscaler.image {image!r} is not a {self.version}.x release; the Cluster "
                                  f"Autoscaler's minor version must match the cluster's (default: "
-                                 f"{AUTOSCALER_REPOSITORY}:v{AUTOSCALER_RELEASES[self.version]})")
+                                 f"{AUTOSCALER_REPOSITORY}:v{AUTOSCALER_RELEASES[self.version]}; to pin by digest, "
+                                 "keep the tag: repo:v1.x.y@sha256:...)")
         return self
 
     @property

@@ -55,7 +55,7 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
     """
     problems: list[str] = []
     secrets_key = f"{project}:{SECRET_VALUES}"
-    if secrets_key in raw and secret_keys is not None and secrets_key not in secret_keys:
+    if secrets_key in raw and secret_keys is not None and secrets_key not in secret_keys and not plain_secrets:
         problems.append(f"{secrets_key}: is stored in plain text; set each value with "
                         f"`pulumi config set --secret --path '{secrets_key}.NAME' VALUE`")
     for leaf in plain_secrets:  # the value itself is never repeated: it is a credential
@@ -75,7 +75,7 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
             else:
                 values[key] = validator.model_validate(raw[full])
         except ValidationError as exc:
-            problems.extend(describe_errors(project, key, validator, exc))
+            problems.extend(describe_errors(project, key, validator, exc, secret=key == SECRET_VALUES))
             failed.append(key)
     known = {f"{project}:{k}" for k in SECTIONS}
     for full in sorted(raw):

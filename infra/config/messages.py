@@ -56,8 +56,11 @@ def _root_model(validator: Any) -> Any:
     return schema.get("cls") if isinstance(schema, dict) else None
 
 
-def describe_errors(namespace: str, key: str, validator: Any, exc: ValidationError) -> list[str]:
-    """Turn pydantic errors into `ns:key.path: value what-is-allowed` lines."""
+HIDDEN = "(a secret: its value is not shown)"
+
+
+def describe_errors(namespace: str, key: str, validator: Any, exc: ValidationError, secret: bool = False) -> list[str]:
+    """Turn pydantic errors into `ns:key.path: value what-is-allowed` lines; a `secret` key's values are never shown."""
     problems = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
@@ -66,7 +69,7 @@ def describe_errors(namespace: str, key: str, validator: Any, exc: ValidationErr
         if kind == "missing":
             problems.append(f"{path} is required")
             continue
-        value = render_value(err.get("input"))
+        value = HIDDEN if secret else render_value(err.get("input"))
         if kind == "extra_forbidden":
             parent_loc = loc[:-1]
             model = _root_model(validator)

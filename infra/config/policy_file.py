@@ -109,10 +109,20 @@ def validate_policy_config(doc: Any, label: str, specs: Mapping[str, RuleSpec]) 
     if not isinstance(doc, dict):
         raise ConfigError([f"{label}: {render_value(doc)} is not allowed: expected a map of rule name to settings"])
     problems: list[str] = []
-    for name in sorted(set(doc) - set(specs)):
+    # Two keys the Pulumi CLI reads besides rule names (pkg/resource/analyzer/config.go): `all`, a level for every
+    # rule that a rule's own entry overrides, and `environments`, Pulumi ESC environments (not readable offline).
+    base = doc.get("all")
+    if "all" in doc and base not in LEVELS:
+        problems.append(f"{label}: all: {render_value(base)} is not allowed: expected one of {', '.join(LEVELS)}")
+        base = None
+    envs = doc.get("environments", [])
+    if not (isinstance(envs, list) and all(isinstance(e, str) for e in envs)):
+        problems.append(f"{label}: environments: {render_value(envs)} is not allowed: expected a list of strings")
+    for name in sorted(set(doc) - set(specs) - {"all", "environments"}):
         problems.append(f"{label}: {render_value(name)}: {unknown('rule', name, specs)}")
     config = PolicyConfig()
     for name, spec in specs.items():
+        spec = RuleSpec(base, spec.properties) if isinstance(base, str) else spec
         level, settings, found = rule_settings(name, spec, doc.get(name), f"{label}: {name}")
         problems += found
         config.rules[name] = (level, settings)

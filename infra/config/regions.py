@@ -1,7 +1,9 @@
 """AWS region names, and "did you mean" for a name that is not one (standard library only: the pack imports it).
 
-aws-regions.txt is every region of every partition in the pinned botocore's `botocore/data/endpoints.json`
-(`partitions[].regions`); tests/test_config_messages.py keeps it equal to that file. A region AWS opens later
+aws-regions.txt is every region of every partition the pinned botocore knows: `botocore/data/endpoints.json` and
+`botocore/data/partitions.json` (`partitions[].regions`, without the `*-global` pseudo-regions; partitions.json, which
+endpoint resolution uses, has regions endpoints.json lacks, e.g. me-west-1 and sa-west-1 in 1.44.5).
+tests/test_config_messages.py keeps it equal to those files. A region AWS opens later
 is added by updating boto3 in requirements.txt and regenerating the list (README "Troubleshooting").
 """
 

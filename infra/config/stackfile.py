@@ -91,10 +91,19 @@ def plain_secret_leaves(project: str, config: dict[str, Any]) -> list[str]:
         full = key if ":" in key else f"{project}:{key}"
         if full != f"{project}:{SECRET_VALUES}":
             continue
-        if not isinstance(value, dict) or set(value) == {"secure"}:
-            continue  # a whole encrypted object, or a shape the config check reports
-        found += [f"{full}.{name}" for name, leaf in value.items() if not (isinstance(leaf, dict) and set(leaf) == {"secure"})]
+        if not isinstance(value, dict):
+            continue  # a shape the config check reports
+        found += _plain_leaves(full, value)
     return sorted(found)
+
+
+def _plain_leaves(path: str, value: Any) -> list[str]:
+    """Paths under `value` that are not `{secure: ...}` (a nested map is walked; its shape is the config check's)."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return []
+    if isinstance(value, dict):
+        return [p for name, leaf in value.items() for p in _plain_leaves(f"{path}.{name}", leaf)]
+    return [path]
 
 
 def stack_file_secrets(root: Path, stack: str) -> list[str]:

@@ -121,6 +121,8 @@ def run_policies(capture: Capture, policies: list[Policy], config: PolicyConfig)
     report = PolicyReport(rules=len(policies))
     for policy in policies:
         level, cfg = config.rules.get(policy.name) or rule_config(policy, None, "defaults")
+        if level == EnforcementLevel.REMEDIATE.value:  # no rule of ours remediates: the analyzer reports a violation
+            level = EnforcementLevel.MANDATORY.value     # at remediate as mandatory (pulumi_policy/policy.py Analyze)
         if level == EnforcementLevel.DISABLED.value:
             continue
         severity = policy.severity.value if policy.severity else "medium"
