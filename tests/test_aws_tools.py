@@ -199,8 +199,9 @@ def no_credentials_env(tmp_path: Path, config: str = "", **extra: str) -> dict[s
 
 
 def only_identity_failed(result: subprocess.CompletedProcess[str]) -> str:
-    """The one failure line of a preflight that stopped after the identity check (and its fix line)."""
-    assert result.returncode == 1, result.stdout + result.stderr
+    """The one failure line of a preflight that stopped after the identity check (and its fix line); exit 2, as for a
+    config error: the credentials are the user's setup."""
+    assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr and result.stderr == ""
     assert set(statuses(result.stdout)) == {"identity"}  # no other check ran
     failed = [line for line in result.stdout.splitlines() if "  fail  " in line]

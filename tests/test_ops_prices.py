@@ -54,8 +54,10 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def one_error_line(result: subprocess.CompletedProcess[str], start: str) -> str:
-    assert result.returncode == 1, result.stdout + result.stderr
+def one_error_line(result: subprocess.CompletedProcess[str], start: str, code: int = 1) -> str:
+    """The one stderr line of a failed refresh: exit 1 when AWS answered badly, 2 when the credentials are the
+    user's problem (reported like a config error)."""
+    assert result.returncode == code, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(start), result.stderr
     assert "<" not in lines[0] and "Traceback" not in result.stderr and len(lines[0]) < 300
@@ -90,7 +92,7 @@ def test_prices_refresh_reports_an_html_answer_in_one_line(aws, tmp_path, status
 def test_prices_refresh_reports_missing_credentials_and_no_endpoint_in_one_line(aws, tmp_path):
     # NoCredentialsError and EndpointConnectionError are BotoCoreErrors (botocore/exceptions.py).
     one_error_line(cli(no_credentials_env(tmp_path), "prices", "refresh", "--output-dir", str(tmp_path / "out")),
-                   "cloudviper prices refresh: pricing GetProducts: NoCredentialsError: Unable to locate credentials")
+                   "cloudviper prices refresh: pricing GetProducts: NoCredentialsError: Unable to locate credentials", 2)
     env = {**aws, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}", "AWS_MAX_ATTEMPTS": "1"}
     one_error_line(cli(env, "prices", "refresh", "--output-dir", str(tmp_path / "out")),
                    "cloudviper prices refresh: pricing GetProducts: EndpointConnectionError: Could not connect")

@@ -155,6 +155,14 @@ def credential_hint(exc: BaseException) -> Optional[tuple[str, str]]:
     return None
 
 
+def credentials_problem(exc: BaseException) -> bool:
+    """Whether `exc` (or the error an AwsCallError wraps) means the credentials do not work: the user's setup, which
+    the commands report like a config error (exit 2). An unreachable endpoint is not one."""
+    wrapped = exc.__cause__ if isinstance(exc, AwsCallError) and exc.__cause__ is not None else exc
+    network = (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)
+    return credential_hint(wrapped) is not None and not isinstance(wrapped, network)
+
+
 def describe_failure(exc: BaseException, service: str, operation: str) -> tuple[str, str]:
     """(detail, fix) for a failed call: the credential hint if there is one, else the one-line error."""
     hint = credential_hint(exc)

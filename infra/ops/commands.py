@@ -1,6 +1,7 @@
 """`python -m infra preflight | prices refresh | data upload`: what infra/cli.py runs, with its exit codes.
 
-0 done, 1 a check or an AWS call failed, 2 a usage or config error (the codes infra/cli.py documents).
+0 done, 1 a check or an AWS call failed, 2 a usage or config error, including AWS credentials that do not work
+(no credentials, an unknown profile, an expired SSO login or session token).
 """
 
 from __future__ import annotations
@@ -10,6 +11,13 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _aws_exit(exc: BaseException) -> int:
+    """2 when the AWS credentials are the problem (the user's setup, like a config error), else 1 (a call failed)."""
+    from infra.ops.aws_errors import credentials_problem
+
+    return EXIT_CONFIG if credentials_problem(exc) else EXIT_FAILED
 
 
 def _error(command: str, message: str, code: int) -> int:
@@ -45,6 +53,8 @@ def run_preflight(root: Path, args: argparse.Namespace) -> int:
         print(f"note: no policies/config/{args.stack}.json: the policy pack applies its rule defaults (allowed regions "
               f"{', '.join(policy.rules['allowed-regions'][1]['allowedRegions'])}); `python -m infra init` writes one")
     print(render(checks, stopped=preflight.stopped))
+    if preflight.credentials_failed:  # no working credentials: the user's setup, reported like a config error
+        return EXIT_CONFIG
     return EXIT_FAILED if any(c.status == FAIL for c in checks) else EXIT_OK
 
 
@@ -59,7 +69,7 @@ def run_prices_refresh(args: argparse.Namespace) -> int:
     except RefreshError as exc:
         return _error("prices refresh", str(exc), EXIT_CONFIG)
     except (AwsCallError, RuntimeError) as exc:
-        return _error("prices refresh", str(exc), EXIT_FAILED)
+        return _error("prices refresh", str(exc), _aws_exit(exc))
     print(f"refreshed {meta['instance_types']} instance types and {meta['spot_prices']} spot prices for "
           f"{meta['region']} ({meta['date']}); wrote {', '.join(meta['files'])}")
     if Path(meta["files"][0]).parent.resolve() == PRICING_DIR.resolve():
@@ -90,7 +100,7 @@ def run_data_upload(root: Path, args: argparse.Namespace) -> int:
     except (UnknownBucketError, UploadError) as exc:
         return _error("data upload", str(exc), EXIT_CONFIG)
     except (AwsCallError, *AWS_ERRORS) as exc:
-        return _error("data upload", failure_line(exc, "s3", ""), EXIT_FAILED)
+        return _error("data upload", failure_line(exc, "s3", ""), _aws_exit(exc))
     except KeyboardInterrupt:
         return _error("data upload", "interrupted; run it again to resume (finished files are skipped)",
                       EXIT_INTERRUPTED)

@@ -19,7 +19,7 @@ from infra.config.placement import pool_zones
 from infra.config.policy_file import load_policy_config
 from infra.config.stack import StackConfig
 from infra.ops import access_checks
-from infra.ops.aws_errors import AWS_ERRORS, describe_failure, one_line
+from infra.ops.aws_errors import AWS_ERRORS, credentials_problem, describe_failure, one_line
 from infra.ops.buckets import physical_name
 from infra.ops.prices_refresh import fetch_spot
 from infra.ops.vcpu_quotas import QUOTAS, max_vcpus
@@ -65,6 +65,7 @@ class Preflight:
         self._zones: Optional[list[str]] = None
         self._caller: Optional[dict[str, str]] = None
         self.stopped = False
+        self.credentials_failed = False  # the identity check failed on the credentials (not on the network)
 
     @property
     def session(self) -> boto3.session.Session:
@@ -81,6 +82,7 @@ class Preflight:
             results = [self.identity()]
         except AWS_ERRORS as exc:
             self.stopped = True
+            self.credentials_failed = credentials_problem(exc)
             return [Check("identity", FAIL, *describe_failure(exc, "sts", "GetCallerIdentity"))]
         checks: list[Callable[[], Check]] = [self.region, self.offerings, self.spot_prices, self.quotas,
                                              self.eks_version, self.api_access, self.access_entries, self.kept_buckets]
