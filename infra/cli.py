@@ -107,7 +107,7 @@ def project_dir(args: argparse.Namespace, needs: tuple[str, ...] = ("Pulumi.yaml
     return project_folder(getattr(args, "project_dir", None), ROOT, needs)
 
 
-def _plan_one(name: str, project_dir: Any, args: argparse.Namespace) -> tuple[int, Any, str]:
+def _plan_one(name: str, folder: Path, args: argparse.Namespace) -> tuple[int, Any, str]:
     """(exit code, JSON document, rendered text) of one stack; a stack that fails to plan gives an error object."""
     import json
     import traceback
@@ -118,13 +118,13 @@ def _plan_one(name: str, project_dir: Any, args: argparse.Namespace) -> tuple[in
     from infra.plan.report import error_document, render_json, render_markdown, render_text
 
     try:
-        plan = make_plan(name, project_dir)
+        plan = make_plan(name, folder)
     except pulumi.RunError as exc:  # ConfigError, and user errors raised while the program runs
-        doc = error_document(project_dir, name, "config", exc)
+        doc = error_document(folder, name, "config", exc)
         return EXIT_CONFIG, doc, f"cloudviper plan: stack {name}: {exc}"
     except Exception as exc:  # a bug in the program: reported per stack, traceback on stderr
         traceback.print_exc()
-        doc = error_document(project_dir, name, "internal", exc)
+        doc = error_document(folder, name, "internal", exc)
         return EXIT_UNEXPECTED, doc, f"cloudviper plan: stack {name}: internal error: {exc!r}"
     if args.render_k8s:
         from infra.plan.manifests import write_manifests
@@ -285,6 +285,6 @@ def main(argv: Optional[list[str]] = None) -> int:
     except ValueError as exc:
         print(f"cloudviper: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    commands = {"plan": cmd_plan, "diff": cmd_diff, "stacks": cmd_stacks, "init": cmd_init, "preflight": cmd_preflight, "prices": cmd_prices, "data": cmd_data,
-                "image-push-policy": cmd_image_push_policy}
+    commands = {"plan": cmd_plan, "diff": cmd_diff, "init": cmd_init, "stacks": cmd_stacks, "preflight": cmd_preflight,
+                "prices": cmd_prices, "data": cmd_data, "image-push-policy": cmd_image_push_policy}
     return commands[args.command](args) if args.command in commands else EXIT_UNEXPECTED

@@ -22,7 +22,7 @@ from infra.config.network import BUCKET_NAME_RE, Buckets, NetworkConfig
 from infra.config.pools import NodeGroups
 from infra.config.regions import region_problem
 from infra.config.robots import expand_robots
-from infra.config.stack import REGION_RE, SECRET_VALUES, StackConfig, TagsConfig
+from infra.config.stack import SECRET_VALUES, StackConfig, TagsConfig
 from infra.config.stackfile import stack_file_secrets
 from infra.config.workload_checks import workload_problems
 
@@ -84,7 +84,7 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
     region = raw.get("aws:region")
     if region is None:
         problems.append("aws:region is required (e.g. `pulumi config set aws:region us-east-1`)")
-    elif not (isinstance(region, str) and REGION_RE.match(region)) or region_problem(region):
+    elif region_problem(region):  # the pinned botocore's region names, with the closest one
         problems.append(f"aws:region: {render_value(region)} {region_problem(region)}")
         region = None
     if failed:  # a check across sections would read a failed one as absent and point to the wrong place

@@ -59,7 +59,7 @@ def project_folder(arg: str | None, default: Path, needs: tuple[str, ...] = ("Pu
 
 
 def list_stacks(root: Path) -> list[str]:
-    """Names of the example stacks (Pulumi.<name>.yaml) in a project folder."""
+    """Names of the stacks (Pulumi.<name>.yaml) in a project folder."""
     return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
 
 
