@@ -1,4 +1,4 @@
-"""EC2 instance-type facts the node model needs beyond the price table: cores, threads, ENIs, memory.
+"""EC2 instance-type facts the node model needs beyond the price table: cores, threads, ENIs, memory, GPUs, EFA.
 
 The bundled table (instance-facts.csv, sources in SOURCES.md) is EC2 DescribeInstanceTypes output
 reduced to these columns; `rows_from_describe` is the one reduction, used by the test that keeps
@@ -21,7 +21,8 @@ FACTS_FILE = Path(__file__).resolve().parent / "instance-facts.csv"
 # pkg/vpc/vpc_ip_resource_limit.go give 15 for these; the snapshot says 8.
 MAX_ENI_OVERRIDES = {"i7ie.48xlarge": 15, "i7ie.metal-48xl": 15, "i8ge.48xlarge": 15, "i8ge.metal-48xl": 15}
 COLUMNS = ("instance_type", "default_vcpus", "default_cores", "default_threads_per_core", "valid_threads_per_core",
-           "memory_mib", "max_enis", "ipv4_per_eni", "nvme_storage_gb")
+           "memory_mib", "max_enis", "ipv4_per_eni", "nvme_storage_gb", "gpu_manufacturer", "gpu_name",
+           "gpu_memory_mib", "efa_interfaces", "network_cards")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,11 @@ class InstanceFacts:
     max_enis: int  # network interfaces on the default network card (what the VPC CNI uses)
     ipv4_per_eni: int
     nvme_storage_gb: int  # NVMe instance store, 0 if none (or not NVMe: nodeadm's setup-local-disks uses NVMe only)
+    gpu_manufacturer: str = ""  # GpuInfo.Gpus[0].Manufacturer (NVIDIA, AMD, Habana, ...), "" without GPUs
+    gpu_name: str = ""  # GpuInfo.Gpus[0].Name (A10G, L4, L40S, A100, H100, T4, ...)
+    gpu_memory_mib: int = 0  # memory of one GPU
+    efa_interfaces: int = 0  # NetworkInfo.EfaInfo.MaximumEfaInterfaces; 0: EFA not supported
+    network_cards: int = 1  # NetworkInfo.MaximumNetworkCards (an EFA interface per card on p4d/p5)
 
 
 def nvme_storage_gb(storage: Mapping[str, Any]) -> int:
@@ -46,6 +52,13 @@ def nvme_storage_gb(storage: Mapping[str, Any]) -> int:
     if storage.get("NvmeSupport") not in ("required", "supported"):
         return 0
     return int(storage.get("TotalSizeInGB", 0))
+
+
+def gpu_columns(gpu_info: Mapping[str, Any]) -> dict[str, str]:
+    """Manufacturer, model and per-GPU memory of the first (on EC2: the only) GPU kind of a type."""
+    gpus = gpu_info.get("Gpus") or [{}]
+    return {"gpu_manufacturer": str(gpus[0].get("Manufacturer", "")), "gpu_name": str(gpus[0].get("Name", "")),
+            "gpu_memory_mib": str((gpus[0].get("MemoryInfo") or {}).get("SizeInMiB", 0))}
 
 
 def rows_from_describe(items: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
@@ -67,6 +80,9 @@ def rows_from_describe(items: Iterable[Mapping[str, Any]]) -> list[dict[str, str
             "max_enis": str(enis),
             "ipv4_per_eni": str(net.get("Ipv4AddressesPerInterface", 0)),
             "nvme_storage_gb": str(nvme_storage_gb(it.get("InstanceStorageInfo") or {})),
+            **gpu_columns(it.get("GpuInfo") or {}),
+            "efa_interfaces": str((net.get("EfaInfo") or {}).get("MaximumEfaInterfaces", 0) if net.get("EfaSupported") else 0),
+            "network_cards": str(net.get("MaximumNetworkCards", 1)),
         })
     return sorted(rows, key=lambda r: r["instance_type"])
 
@@ -89,7 +105,9 @@ def read_facts(path: Optional[Path] = None) -> dict[str, InstanceFacts]:
                 valid_threads_per_core=tuple(int(t) for t in r["valid_threads_per_core"].split()),
                 memory_mib=int(r["memory_mib"]), max_enis=MAX_ENI_OVERRIDES.get(r["instance_type"], int(r["max_enis"])),
                 ipv4_per_eni=int(r["ipv4_per_eni"]),
-                nvme_storage_gb=int(r["nvme_storage_gb"]),
+                nvme_storage_gb=int(r["nvme_storage_gb"]), gpu_manufacturer=r["gpu_manufacturer"], gpu_name=r["gpu_name"],
+                gpu_memory_mib=int(r["gpu_memory_mib"]), efa_interfaces=int(r["efa_interfaces"]),
+                network_cards=int(r["network_cards"]),
             )
             for r in csv.DictReader(fh)
         }
