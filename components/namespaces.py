@@ -28,9 +28,10 @@ def create_namespace(name: str, cfg: NamespaceConfig, opts: pulumi.ResourceOptio
     ns = k8s.core.v1.Namespace(name, metadata=meta(cfg.name, labels=labels), opts=opts)
     after = opts.merge(pulumi.ResourceOptions(depends_on=[ns]))
     hard = {"requests.cpu": cfg.quota.cpu, "limits.cpu": cfg.quota.cpu, "requests.memory": cfg.quota.memory,
-            "limits.memory": cfg.quota.memory, "pods": str(cfg.quota.pods)}
-    if cfg.quota.gpus:
-        hard["requests.nvidia.com/gpu"] = str(cfg.quota.gpus)
+            "limits.memory": cfg.quota.memory, "pods": str(cfg.quota.pods),
+            # Always set: without it a namespace could take every GPU; 0 means none (extended resources are quota'd
+            # by `requests.` only: kubernetes.io/docs/concepts/policy/resource-quotas/#resource-quota-for-extended-resources).
+            "requests.nvidia.com/gpu": str(cfg.quota.gpus)}
     k8s.core.v1.ResourceQuota(f"{name}-quota", metadata=meta("team-budget", cfg.name), spec={"hard": hard}, opts=after)
     k8s.core.v1.LimitRange(f"{name}-limits", metadata=meta("container-defaults", cfg.name), spec={"limits": [{
         "type": "Container",

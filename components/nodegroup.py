@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.control_plane import ControlPlane
+from infra.config.accelerators import EFA_RESOURCE, GPU_RESOURCE
 from infra.config.capacity import IMAGE_ALLOWANCE_GIB, instance_store_gb, node_capacity
 from infra.config.placement import zone_label
 from infra.config.pools import NodeGroupConfig, zone_split
@@ -65,9 +66,15 @@ def template_resources(cfg: NodeGroupConfig) -> dict[str, str]:
     the autoscaler subtracts DaemonSets itself.
     """
     cap = node_capacity(cfg)
-    return {"cpu": f"{cap.cpu_m}m", "memory": f"{cap.memory_mib}Mi", "pods": str(cap.pods),
-            # the template gets ephemeral storage from this tag only, never from the launch template
-            "ephemeral-storage": f"{int(cap.free_ephemeral_gib)}Gi"}
+    resources = {"cpu": f"{cap.cpu_m}m", "memory": f"{cap.memory_mib}Mi", "pods": str(cap.pods),
+                 # the template gets ephemeral storage from this tag only, never from the launch template
+                 "ephemeral-storage": f"{int(cap.free_ephemeral_gib)}Gi"}
+    # Extended resources the device plugins will advertise, so a pod asking for them scales the group from zero.
+    if cfg.gpus_per_node:
+        resources[GPU_RESOURCE] = str(cfg.gpus_per_node)
+    if cfg.efa_interfaces:
+        resources[EFA_RESOURCE] = str(cfg.efa_interfaces)
+    return resources
 
 
 def user_data_for(cfg: NodeGroupConfig, join: ClusterJoin) -> str:
@@ -88,6 +95,7 @@ class NodeGroupArgs:
     name_prefix: str
     cluster_name: str
     stack_tags: dict[str, str]
+    vpc_id: Optional[pulumi.Input[str]] = None  # for the EFA security group
 
 
 def launch_template_args(cfg: NodeGroupConfig) -> dict[str, Any]:
@@ -103,6 +111,19 @@ def launch_template_args(cfg: NodeGroupConfig) -> dict[str, Any]:
     if cfg.burstable:  # T3 launches "unlimited" by default, which bills sustained CPU beyond the hourly price
         args["credit_specification"] = {"cpu_credits": "standard"}
     return args
+
+
+def network_args(cfg: NodeGroupConfig, security_groups: list[pulumi.Input[str]]) -> dict[str, Any]:
+    """The nodes' security groups; with EFA, one EFA interface per network card instead, the first the primary
+    (card 0, device 0), the others at device index 1 (eksctl pkg/cfn/builder/network_interfaces.go). The groups then
+    go on the interfaces: EC2 refuses them at the top level next to network interfaces (botocore ec2 model,
+    RequestLaunchTemplateData.SecurityGroupIds). The subnet comes from the Auto Scaling group."""
+    if not cfg.efa:
+        return {"vpc_security_group_ids": security_groups}
+    return {"network_interfaces": [
+        {"device_index": 0 if card == 0 else 1, "network_card_index": card, "interface_type": "efa",
+         "security_groups": security_groups, "delete_on_termination": "true"}
+        for card in range(cfg.efa_interfaces)]}
 
 
 class NodeGroup(pulumi.ComponentResource):
@@ -126,13 +147,16 @@ class NodeGroup(pulumi.ComponentResource):
             image_id=ami.insecure_value,  # a public AMI id: `value` would make it (and every diff) secret
             user_data=cp.join.apply(lambda join: user_data_for(cfg, join)),
             iam_instance_profile={"arn": args.node_role.profile.arn},
-            vpc_security_group_ids=[cp.node_security_group_id],
+            **network_args(cfg, [cp.node_security_group_id, *self._efa_group(name, args, full)]),
             tag_specifications=[{"resource_type": r, "tags": instance_tags} for r in ("instance", "volume", "network-interface")],
             update_default_version=True,
             tags={"Name": full},
             opts=child,
             **launch_template_args(cfg),
         )
+        # Cluster placement group: one zone (the config checks), nodes close together for MPI/NCCL traffic.
+        self.placement_group = aws.ec2.PlacementGroup(
+            f"{name}-pg", name=full, strategy="cluster", tags={"Name": full}, opts=child) if cfg.uses_placement_group else None
         zones = sorted(args.zone_subnets)
         if cfg.per_zone:
             mins, maxs = zone_split(cfg.min_size, len(zones)), zone_split(cfg.max_size, len(zones))
@@ -146,6 +170,20 @@ class NodeGroup(pulumi.ComponentResource):
         self.group_arns: dict[str, pulumi.Output[str]] = {p[0]: g.arn for p, g in zip(parts, self.groups, strict=True)}
         self.register_outputs({"autoScalingGroupNames": [p[0] for p in parts]})
 
+    def _efa_group(self, name: str, args: NodeGroupArgs, full: str) -> list[pulumi.Output[str]]:
+        """EFA's OS bypass needs a security group that allows all traffic to and from itself (EC2 user guide,
+        create-efa: "all inbound and outbound traffic to and from the security group itself"); eksctl adds one."""
+        if not args.config.efa:
+            return []
+        if args.vpc_id is None:
+            raise ValueError(f"node group {args.config.name}: an EFA pool needs the VPC id for its security group")
+        rule = {"protocol": "-1", "from_port": 0, "to_port": 0, "self": True}
+        sg = aws.ec2.SecurityGroup(f"{name}-efa", vpc_id=args.vpc_id, description=f"{full}: EFA traffic between its nodes",
+                                   ingress=[{**rule, "description": "EFA from the pool"}],
+                                   egress=[{**rule, "description": "EFA to the pool"}],
+                                   tags={"Name": f"{full}-efa"}, opts=pulumi.ResourceOptions(parent=self))
+        return [sg.id]
+
     def _group(self, args: NodeGroupArgs, group: str, rid: str, subnets: list[pulumi.Input[str]], lo: int, hi: int,
                base: int) -> aws.autoscaling.Group:
         cfg = args.config
@@ -156,6 +194,7 @@ class NodeGroup(pulumi.ComponentResource):
             max_size=hi,
             vpc_zone_identifiers=subnets,
             capacity_rebalance=cfg.spot,
+            placement_group=self.placement_group.name if self.placement_group else None,
             # The autoscaler decides where nodes go; AZRebalance would terminate busy nodes to even out
             # zones (kubernetes/autoscaler cloudprovider/aws/README.md, "Common Notes and Gotchas").
             suspended_processes=["AZRebalance"],

@@ -75,6 +75,8 @@ class NodeCapacity:
     daemonset_memory_mib: int
     daemonset_pods: int
     ephemeral_gib: float = 0.0  # allocatable local disk (root volume, or the instance-store RAID0 array)
+    gpus: int = 0  # nvidia.com/gpu (the NVIDIA device plugin)
+    efa: int = 0  # vpc.amazonaws.com/efa (the EFA device plugin)
 
     @property
     def free_ephemeral_gib(self) -> float:
@@ -111,7 +113,14 @@ def instance_store_gb(group: Any) -> int:
     return min(sizes) if sizes else 0
 
 
-def type_capacity(name: str, disable_smt: bool, ebs_csi: bool = False) -> NodeCapacity:
+def node_daemonsets(ebs_csi: bool, gpu: bool = False, efa: bool = False) -> list[Any]:
+    """The DaemonSets that run on a node: the add-ons', and the device plugins on GPU and EFA nodes."""
+    kinds = {"", *(("gpu",) if gpu else ()), *(("efa",) if efa else ())}
+    return [d for d in NODE_DAEMONSETS if (ebs_csi or not d.only_with_ebs_csi) and d.only_on in kinds]
+
+
+def type_capacity(name: str, disable_smt: bool, ebs_csi: bool = False, gpu: bool = False,
+                  efa: bool = False) -> NodeCapacity:
     """One node of this instance type."""
     spec, facts = load_prices().instance(name), instance_facts().get(name)
     vcpus = spec.vcpu
@@ -120,7 +129,7 @@ def type_capacity(name: str, disable_smt: bool, ebs_csi: bool = False) -> NodeCa
     pods = max_pods(facts)
     overhead = SMALL_VM_MEMORY_OVERHEAD if spec.memory_gib < SMALL_VM_GIB else VM_MEMORY_OVERHEAD
     memory = math.floor(spec.memory_gib * 1024 * (1 - overhead)) - kube_reserved_memory_mib(pods) - EVICTION_HARD_MEMORY_MIB
-    daemonsets = [d for d in NODE_DAEMONSETS if ebs_csi or not d.only_with_ebs_csi]
+    daemonsets = node_daemonsets(ebs_csi, gpu, efa)
     return NodeCapacity(instance_type=name, vcpus=vcpus, cpu_m=vcpus * 1000 - kube_reserved_cpu_m(vcpus),
                         memory_mib=memory, pods=pods, daemonset_cpu_m=sum(d.cpu_m for d in daemonsets),
                         daemonset_memory_mib=sum(d.memory_mib for d in daemonsets), daemonset_pods=len(daemonsets))
@@ -128,7 +137,8 @@ def type_capacity(name: str, disable_smt: bool, ebs_csi: bool = False) -> NodeCa
 
 def node_capacity(group: Any, ebs_csi: bool = False) -> NodeCapacity:
     """The least a node of the group offers: the minimum over its instance types of CPU, memory and pods."""
-    caps = [type_capacity(t, group.disable_smt, ebs_csi) for t in sorted(group.instance_types)]
+    gpus, efa = int(getattr(group, "gpus_per_node", 0)), int(getattr(group, "efa_interfaces", 0))
+    caps = [type_capacity(t, group.disable_smt, ebs_csi, bool(gpus), bool(efa)) for t in sorted(group.instance_types)]
     least = min(caps, key=lambda c: (c.cpu_m, c.memory_mib, c.pods))
     # kubelet allocatable: capacity - kubeReserved 1Gi - systemReserved (images, our NodeConfig) - 10 % eviction
     disk = ephemeral_capacity_gib(group) * (1 - EPHEMERAL_EVICTION) - EPHEMERAL_RESERVED_GIB - IMAGE_ALLOWANCE_GIB
@@ -136,7 +146,7 @@ def node_capacity(group: Any, ebs_csi: bool = False) -> NodeCapacity:
                         cpu_m=min(c.cpu_m for c in caps), memory_mib=min(c.memory_mib for c in caps),
                         pods=min(c.pods for c in caps), daemonset_cpu_m=least.daemonset_cpu_m,
                         daemonset_memory_mib=least.daemonset_memory_mib, daemonset_pods=least.daemonset_pods,
-                        ephemeral_gib=round(disk, 3))
+                        ephemeral_gib=round(disk, 3), gpus=gpus, efa=efa)
 
 
 def gib(quantity: str) -> float:

@@ -20,7 +20,7 @@ class QuotaConfig(Model):
     cpu: str = Field("64", description="Total CPU requests and limits, e.g. 64.")
     memory: str = Field("256Gi", description="Total memory requests and limits, e.g. 256Gi.")
     pods: int = Field(200, ge=1, le=100000, description="Most pods at once.")
-    gpus: int = Field(0, ge=0, le=10000, description="Total nvidia.com/gpu requests.")
+    gpus: int = Field(0, ge=0, le=10000, description="Total nvidia.com/gpu requests (0: the namespace may use no GPU).")
 
     _q = field_validator("cpu", "memory")(classmethod(lambda cls, v: quantity(v)))
 

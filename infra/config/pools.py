@@ -7,6 +7,14 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from infra.config.accelerators import (
+    ACCELERATOR_LABEL,
+    EFA_LABEL,
+    GPU_RESOURCE,
+    check_efa,
+    check_gpus,
+    efa_interfaces_of,
+)
 from infra.config.base import Model
 from infra.config.capacity import instance_facts
 from infra.pricing.instance_facts import instance_arch
@@ -88,7 +96,14 @@ class NodeGroupConfig(Model):
     labels: dict[str, str] = Field(default_factory=dict, description="Kubernetes node labels.")
     taints: list[TaintConfig] = Field(default_factory=list, description="Kubernetes node taints.")
     disable_smt: bool = Field(False, description="One thread per core (hyperthreading off); not for .metal types.")
-    gpu: bool = Field(False, description="Use the NVIDIA AMI variant (GPU instance types).")
+    gpu: bool = Field(False, description="NVIDIA GPU types: the NVIDIA AMI, the device plugin, the accelerator label and "
+                                         "the autoscaler's nvidia.com/gpu template.")
+    gpu_taint: bool = Field(True, description="Taint GPU nodes nvidia.com/gpu=true:NoSchedule so only pods that tolerate "
+                                              "it (pods requesting nvidia.com/gpu are given the toleration) use them.")
+    efa: bool = Field(False, description="Elastic Fabric Adapter interfaces (one per network card) for MPI/NCCL; needs "
+                                         "EFA-capable types and one zone; implies placementGroup.")
+    placement_group: bool = Field(False, description="Launch the nodes in a cluster placement group (one zone, low "
+                                                     "latency between nodes).")
     volume_size_gb: int = Field(50, ge=20, le=16384, description="Encrypted gp3 root volume size.")
     zones: Optional[list[str]] = Field(
         None, min_length=1, description="Zones of the VPC (network.azs) the pool uses; default all. One zone makes a "
@@ -171,7 +186,38 @@ class NodeGroupConfig(Model):
             raise ValueError("gpu: true needs GPU instance types (e.g. g5.xlarge)")
         if not self.gpu and any(gpus):
             raise ValueError("has GPU instance types; set gpu: true so the NVIDIA AMI is used")
+        if self.gpu:
+            check_gpus(self.instance_types, gpus)
+        if self.efa:
+            check_efa(self.instance_types)
+        if (self.efa or self.placement_group) and (self.zones is None or len(self.zones) != 1):
+            what = "efa" if self.efa else "placementGroup"
+            raise ValueError(f"{what} needs exactly one zone (zones: [<one of network.azs>]): a cluster placement "
+                             "group lives in one zone, and EFA traffic does not leave its subnet")
+        if (self.efa or self.placement_group) and self.per_zone:
+            raise ValueError("perZone makes no sense with one zone (efa/placementGroup); leave it out")
         return self
+
+    @property
+    def uses_placement_group(self) -> bool:
+        """A cluster placement group: asked for, or implied by EFA."""
+        return self.placement_group or self.efa
+
+    @property
+    def gpus_per_node(self) -> int:
+        """nvidia.com/gpu each node advertises (0 without GPUs)."""
+        return load_prices().instance(self.instance_types[0]).gpus if self.gpu else 0
+
+    @property
+    def efa_interfaces(self) -> int:
+        """vpc.amazonaws.com/efa each node advertises: one EFA interface per network card (0 without EFA)."""
+        return efa_interfaces_of(self.instance_types[0]) if self.efa else 0
+
+    @property
+    def accelerator(self) -> str:
+        """The accelerator label's value: nvidia-<model> (nvidia when the types' models differ)."""
+        names = {instance_facts()[t].gpu_name for t in self.instance_types}
+        return "nvidia-" + re.sub(r"[^a-z0-9]+", "-", names.pop().lower()).strip("-") if len(names) == 1 else "nvidia"
 
     @property
     def physical_cores(self) -> int:
@@ -185,18 +231,26 @@ class NodeGroupConfig(Model):
 
     @property
     def all_labels(self) -> dict[str, str]:
-        """Configured labels plus the pool's identity (and the Dask convention for its role)."""
+        """Configured labels plus the pool's identity (the Dask convention for its role, the accelerator, EFA)."""
         labels = {"cloudviper.io/pool": self.name, "cloudviper.io/pool-role": self.role}
         if self.role in ("worker", "scheduler"):
             labels["k8s.dask.org/node-purpose"] = self.role
+        if self.gpu:
+            labels[ACCELERATOR_LABEL] = self.accelerator
+        if self.efa:
+            labels[EFA_LABEL] = "true"
         return {**labels, **self.labels}
 
     @property
     def all_taints(self) -> list[TaintConfig]:
-        """Configured taints; worker pools get the Dask worker taint unless they set their own."""
-        if self.role == "worker" and not self.taints:
+        """Configured taints, the GPU taint on GPU pools (unless gpuTaint: false or set by hand), and on CPU worker
+        pools without taints of their own the Dask worker taint (a GPU pool is for whatever requests GPUs)."""
+        taints = list(self.taints)
+        if self.gpu and self.gpu_taint and not any(t.key == GPU_RESOURCE for t in taints):
+            taints.append(TaintConfig.model_validate({"key": GPU_RESOURCE, "value": "true"}))
+        if self.role == "worker" and not self.gpu and not self.taints:
             return [TaintConfig.model_validate({"key": "k8s.dask.org/dedicated", "value": "worker"})]
-        return list(self.taints)
+        return taints
 
 
 NodeGroups = Annotated[list[NodeGroupConfig], Field(max_length=100)]

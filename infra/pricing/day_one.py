@@ -39,6 +39,7 @@ class Group:
     start: int
     max: int
     arch: str = "amd64"
+    extended: dict[str, float] = field(default_factory=dict)  # from resources/<name> template tags with a `/`
 
 
 @dataclass
@@ -57,6 +58,8 @@ class Node:
         return (self.used("cpu_m") + pod.cpu_m <= g.cpu_m and self.used("memory_mib") + pod.memory_mib <= g.memory_mib
                 and len(self.pods) + len(self.daemons) + 1 <= g.pods
                 and self.used("ephemeral_gib") + pod.ephemeral_gib <= g.ephemeral_gib
+                and all(sum(p.extended.get(k, 0.0) for p in (*self.pods, *self.daemons)) + v <= g.extended.get(k, 0.0)
+                        for k, v in pod.extended.items())
                 and pod.schedulable_on(g.labels, g.taints)
                 and not any(pod.repels(other) or other.repels(pod) for other in self.pods))
 
@@ -99,7 +102,8 @@ def group_from(asg: Any, instance_types: Sequence[str]) -> Group:
                  cpu_m=int(float(cpu[:-1])) if cpu.endswith("m") else int(float(cpu) * 1000),
                  memory_mib=mib(res.get("memory", "0")), pods=int(res.get("pods", "110")),
                  ephemeral_gib=mib(res.get("ephemeral-storage", "0")) / 1024, start=start,
-                 max=int(float(asg.props.get("maxSize") or 0)), arch=arch)
+                 max=int(float(asg.props.get("maxSize") or 0)), arch=arch,
+                 extended={k: float(v) for k, v in res.items() if "/" in k})
 
 
 def _waste(group: Group, pod: PodSpec, daemons: list[PodSpec]) -> float:

@@ -37,6 +37,7 @@ class PodSpec:
     node_terms: list[list[dict[str, Any]]] = field(default_factory=list)  # required node affinity: OR of ANDs
     tolerations: list[dict[str, Any]] = field(default_factory=list)
     anti: list[dict[str, Any]] = field(default_factory=list)  # required anti-affinity selectors per hostname
+    extended: dict[str, float] = field(default_factory=dict)  # extended resources (nvidia.com/gpu, vpc.amazonaws.com/efa)
 
     def schedulable_on(self, labels: Mapping[str, str], taints: Sequence[tuple[str, str, str]]) -> bool:
         """Node selector, required node affinity and taints (not resources)."""
@@ -123,6 +124,22 @@ def effective_requests(spec: Mapping[str, Any]) -> tuple[float, float, float]:
     return tuple(max(t + s, p) + o for t, s, p, o in zip(total, sidecars, peak, extra, strict=True))  # type: ignore[return-value]
 
 
+BUILT_IN = ("cpu", "memory", "ephemeral-storage", "pods")
+
+
+def extended_requests(spec: Mapping[str, Any]) -> dict[str, float]:
+    """Extended resources a pod asks for (device plugins' counts), summed over its app containers. A container may set
+    only the limit: for extended resources the request then equals it (and may not differ from it)."""
+    found: dict[str, float] = {}
+    for c in spec.get("containers") or []:
+        res = c.get("resources") or {}
+        amounts = {**(res.get("limits") or {}), **(res.get("requests") or {})}
+        for name, amount in amounts.items():
+            if name not in BUILT_IN and not name.startswith("hugepages-") and "/" in name:
+                found[name] = found.get(name, 0.0) + float(amount)
+    return found
+
+
 def pod_spec(workload: str, template: Mapping[str, Any], namespace: str) -> PodSpec:
     """A PodSpec from a pod template ({metadata, spec})."""
     spec = template.get("spec") or {}
@@ -133,9 +150,14 @@ def pod_spec(workload: str, template: Mapping[str, Any], namespace: str) -> PodS
     anti = [t.get("labelSelector") or {} for t in ((affinity.get("podAntiAffinity") or {})
                                                  .get("requiredDuringSchedulingIgnoredDuringExecution") or [])
             if t.get("topologyKey") == "kubernetes.io/hostname"]
+    extended = extended_requests(spec)
+    # EKS runs the ExtendedResourceToleration admission plugin (EKS user guide, platform-versions: "admission
+    # controllers are enabled"): a pod asking for an extended resource tolerates the NoSchedule taint of that name.
+    admitted = [{"key": name, "operator": "Exists", "effect": "NoSchedule"} for name in sorted(extended)]
     return PodSpec(workload=workload, namespace=namespace, labels=dict((template.get("metadata") or {}).get("labels") or {}),
                    cpu_m=cpu, memory_mib=mem, ephemeral_gib=disk, node_selector=dict(spec.get("nodeSelector") or {}),
-                   node_terms=terms, tolerations=list(spec.get("tolerations") or []), anti=anti)
+                   node_terms=terms, tolerations=[*(spec.get("tolerations") or []), *admitted], anti=anti,
+                   extended=extended)
 
 
 def _meta(props: Mapping[str, Any], fallback: str) -> tuple[str, str]:

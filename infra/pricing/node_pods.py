@@ -35,7 +35,8 @@ class NodeDaemonSet:
     cpu_m: int
     memory_mib: int
     only_with_ebs_csi: bool = False
-    addon: str = ""  # the EKS add-on that installs it
+    addon: str = ""  # the EKS add-on that installs it ("": one of ours, read from the stack's own DaemonSets)
+    only_on: str = ""  # "gpu" or "efa": runs only on such nodes (a device plugin)
 
 
 # Effective pod request = max(largest init container, sum of containers).
@@ -43,6 +44,9 @@ NODE_DAEMONSETS = (
     NodeDaemonSet("aws-node (vpc-cni + network policy agent)", 50, 0, addon="vpc-cni"),
     NodeDaemonSet("kube-proxy", 100, 0, addon="kube-proxy"),
     NodeDaemonSet("ebs-csi-node", 30, 104, only_with_ebs_csi=True, addon="aws-ebs-csi-driver"),
+    # Ours (components/accelerators.py renders them with these requests): the device plugins of GPU and EFA nodes.
+    NodeDaemonSet("nvidia-device-plugin", 10, 128, only_on="gpu"),
+    NodeDaemonSet("aws-efa-k8s-device-plugin", 10, 32, only_on="efa"),
 )
 
 OS_LINUX = {"kubernetes.io/os": "linux"}
