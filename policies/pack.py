@@ -5,7 +5,7 @@ from __future__ import annotations
 from pulumi_policy import EnforcementLevel, Policy
 
 from infra.config.policy_file import RuleSpec
-from policies.rules import aws_security, cost, k8s_security, region, support, tags
+from policies.rules import accelerators, aws_security, cost, k8s_security, region, support, tags
 
 PACK_NAME = "cloudviper"
 
@@ -14,6 +14,7 @@ POLICIES: list[Policy] = [
     cost.BUDGET,
     cost.SPOT,
     cost.INSTANCE_TYPES,
+    accelerators.POLICY,
     cost.INSTANCE_LIMITS,
     support.POLICY,
     tags.POLICY,

@@ -33,7 +33,7 @@ def test_the_levels_are_the_installed_sdks():
 @pytest.mark.parametrize(("doc", "expected"), [
     # a typo in a rule name used to drop the budget guard silently
     ({"max-hourly-cst": {"maxHourlyUsd": 2}},
-     f'{FILE}: "max-hourly-cst": unknown rule; did you mean "max-hourly-cost"? allowed rules: allowed-regions'),
+     f'{FILE}: "max-hourly-cst": unknown rule; did you mean "max-hourly-cost"? allowed rules: accelerated-pools, allowed-regions'),
     ({"max-hourly-cost": {"maxHourlyUsd": "ten"}},
      f'{FILE}: max-hourly-cost.maxHourlyUsd: "ten" is not allowed: expected a number'),
     ({"max-hourly-cost": {"maxHourlyUSD": 3}},
