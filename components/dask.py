@@ -17,6 +17,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.control_plane import ControlPlane
+from components.dask_gpu import DaskGpuArgs, DaskGpuCluster
 from components.dask_operator import DaskOperator
 from components.jupyter import JupyterArgs, JupyterLab
 from components.k8s_objects import meta
@@ -56,6 +57,7 @@ class DaskArgs:
     storage_class: Optional[pulumi.Resource] = None  # gp3-encrypted, when JupyterLab keeps its home
     federation: Optional[DaskFederation] = None  # when workers.federated
     arkouda: Optional[ArkoudaConfig] = None  # JupyterLab gets Arkouda's address and client token
+    gpu_pool: Optional[NodeGroupConfig] = None  # when gpuWorkers: the GPU cluster's workers run there
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,13 @@ class DaskCluster(pulumi.ComponentResource):
         operator = DaskOperator(f"{name}-operator", ns, cp.k8s_provider, opts=k)
         dask_sa = s3_service_account(name, ns, "dask", cp, args.bucket_arns, args.kms_key_arn, self, k)
         self._cluster(name, args, k.merge(pulumi.ResourceOptions(depends_on=[operator, dask_sa])))
+        self.gpu_scheduler_address: Optional[str] = None
+        if cfg.gpu_workers is not None and args.gpu_pool is not None:
+            gpu = DaskGpuCluster(f"{name}-gpu", DaskGpuArgs(
+                config=cfg, scheduler_pool=args.scheduler_pool, gpu_pool=args.gpu_pool, scheduler_image=args.image,
+                region=args.region, cluster_resources=dask_cluster_resources),
+                opts=k.merge(pulumi.ResourceOptions(parent=self, depends_on=[operator, dask_sa])))
+            self.gpu_scheduler_address = gpu.scheduler_address
         peers = args.federation.peer_cidrs if args.federation else None
         self.peer_scheduler_host: Optional[pulumi.Output[str]] = None
         if peers is not None:
@@ -113,18 +122,8 @@ class DaskCluster(pulumi.ComponentResource):
                                   terminationGracePeriodSeconds=cfg.termination_grace_seconds),
             worker_annotations=worker_annotations(args.federation),
             worker_labels=dict(ELECTED_LABEL) if args.federation else {})["spec"])
-        # The operator does not pass spec changes (but replicas) on to what it created (dask/dask-kubernetes#636,
-        # #895): a new spec means a new cluster. delete_before_replace: the name is fixed.
-        cluster = k8s.apiextensions.CustomResource(
-            f"{name}-cluster", api_version=d.API_VERSION, kind="DaskCluster", metadata={"name": CLUSTER, "namespace": ns},
-            spec=spec, opts=k.merge(pulumi.ResourceOptions(replace_on_changes=["spec"], delete_before_replace=True)))
-        # The operator makes the DaskCluster the autoscaler's owner (controller.py, daskautoscaler_create), so
-        # deleting the cluster deletes the autoscaler with it; replace_with re-creates it with every new cluster.
-        scaler = d.dask_autoscaler(CLUSTER, ns, cfg.workers.minimum, cfg.workers.maximum)
-        k8s.apiextensions.CustomResource(
-            f"{name}-autoscaler", api_version=d.API_VERSION, kind="DaskAutoscaler", metadata=scaler["metadata"],
-            spec=scaler["spec"], opts=k.merge(pulumi.ResourceOptions(
-                depends_on=[cluster], replace_with=[cluster], delete_before_replace=True)))
+        dask_cluster_resources(f"{name}-cluster", f"{name}-autoscaler", CLUSTER, ns, spec, cfg.workers.minimum,
+                               cfg.workers.maximum, k)
 
     def _peer_service(self, name: str, ns: str, peers: pulumi.Output[list[str]], k: pulumi.ResourceOptions) -> pulumi.Output[str]:
         """The scheduler for delegated workers in other clusters: an internal NLB (cloud-provider-aws's service
@@ -176,6 +175,24 @@ class DaskCluster(pulumi.ComponentResource):
                     {"kind": "User", "name": u.user, "apiGroup": "rbac.authorization.k8s.io"} for u in cfg.users]
         k8s.rbac.v1.RoleBinding(f"{name}-client-rb", metadata=meta(role, ns), role_ref={
             "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role}, subjects=subjects, opts=k)
+
+
+def dask_cluster_resources(cluster_id: str, scaler_id: str, cluster: str, ns: str, spec: pulumi.Input[dict[str, Any]],
+                           minimum: int, maximum: int, k: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+    """A DaskCluster and the DaskAutoscaler that keeps its default workers between minimum and maximum."""
+    # The operator does not pass spec changes (but replicas) on to what it created (dask/dask-kubernetes#636,
+    # #895): a new spec means a new cluster. delete_before_replace: the name is fixed.
+    created = k8s.apiextensions.CustomResource(
+        cluster_id, api_version=d.API_VERSION, kind="DaskCluster", metadata={"name": cluster, "namespace": ns},
+        spec=spec, opts=k.merge(pulumi.ResourceOptions(replace_on_changes=["spec"], delete_before_replace=True)))
+    # The operator makes the DaskCluster the autoscaler's owner (controller.py, daskautoscaler_create), so
+    # deleting the cluster deletes the autoscaler with it; replace_with re-creates it with every new cluster.
+    scaler = d.dask_autoscaler(cluster, ns, minimum, maximum)
+    k8s.apiextensions.CustomResource(
+        scaler_id, api_version=d.API_VERSION, kind="DaskAutoscaler", metadata=scaler["metadata"],
+        spec=scaler["spec"], opts=k.merge(pulumi.ResourceOptions(
+            depends_on=[created], replace_with=[created], delete_before_replace=True)))
+    return created
 
 
 def _lb_hostname(status: Any) -> str:

@@ -13,6 +13,7 @@ from typing import Optional
 from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import Model, byte_size, dns_label, pinned_image, quantity
+from infra.config.dask_gpu import DaskGpuWorkersConfig
 from infra.config.namespaces import QuotaConfig
 
 DEFAULT_IMAGE = "pangeo/pangeo-notebook:2026.01.30"
@@ -104,6 +105,8 @@ class DaskConfig(Model):
     scheduler_memory: str = Field("4Gi", description="Scheduler memory (request = limit).")
     scheduler_pool: Optional[str] = Field(None, description="Node group for the scheduler (default: the first scheduler pool, else system).")
     workers: DaskWorkersConfig = Field(default_factory=lambda: DaskWorkersConfig.model_validate({}), description="Workers.")
+    gpu_workers: Optional[DaskGpuWorkersConfig] = Field(
+        None, description="dask-cuda workers on a GPU pool, as a second adaptive cluster `dask-gpu` (README 'Dask on GPUs').")
     jupyter: JupyterConfig = Field(default_factory=lambda: JupyterConfig.model_validate({}), description="JupyterLab.")
     users: list[DaskUserConfig] = Field(default_factory=list, description="Who may port-forward to the scheduler and "
                                                                           "dashboard and change the workers' range.")

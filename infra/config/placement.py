@@ -31,6 +31,15 @@ def dask_worker_pool(dask: DaskConfig, groups: Sequence[NodeGroupConfig]) -> Opt
     return _named_or_first(groups, dask.workers.pool, "worker")
 
 
+def dask_gpu_pool(dask: DaskConfig, groups: Sequence[NodeGroupConfig]) -> Optional[NodeGroupConfig]:
+    """gpuWorkers.pool, else the first GPU pool (None without gpuWorkers)."""
+    if dask.gpu_workers is None:
+        return None
+    if dask.gpu_workers.pool:
+        return next((g for g in groups if g.name == dask.gpu_workers.pool), None)
+    return next((g for g in groups if g.gpu), None)
+
+
 def arkouda_pool(ak: ArkoudaConfig, groups: Sequence[NodeGroupConfig]) -> Optional[NodeGroupConfig]:
     """pool, else the first compute pool."""
     return _named_or_first(groups, ak.pool, "compute")

@@ -22,13 +22,15 @@ class Budget:
     cpu: float
     memory_gib: float
     pods: int
+    gpus: int = 0
 
     def __add__(self, other: Budget) -> Budget:
-        return Budget(self.cpu + other.cpu, self.memory_gib + other.memory_gib, self.pods + other.pods)
+        return Budget(self.cpu + other.cpu, self.memory_gib + other.memory_gib, self.pods + other.pods,
+                      self.gpus + other.gpus)
 
     def times(self, n: int) -> Budget:
         """n copies."""
-        return Budget(self.cpu * n, self.memory_gib * n, self.pods * n)
+        return Budget(self.cpu * n, self.memory_gib * n, self.pods * n, self.gpus * n)
 
     def quota(self) -> QuotaConfig:
         """A quota that admits exactly this (rounded up to whole millicores and MiB)."""
@@ -37,6 +39,7 @@ class Budget:
             "cpu": str(cpu_m // 1000) if cpu_m % 1000 == 0 else f"{cpu_m}m",
             "memory": f"{mem_mi // 1024}Gi" if mem_mi % 1024 == 0 else f"{mem_mi}Mi",
             "pods": max(self.pods, 1),
+            "gpus": self.gpus,
         })
 
     def shortfall(self, quota: QuotaConfig) -> list[str]:
@@ -48,6 +51,8 @@ class Budget:
             missing.append(f"memory {self.memory_gib:.1f}Gi > {quota.memory}")
         if quota.pods < self.pods:
             missing.append(f"pods {self.pods} > {quota.pods}")
+        if quota.gpus < self.gpus:
+            missing.append(f"gpus {self.gpus} > {quota.gpus}")
         return missing
 
 
@@ -89,7 +94,8 @@ def replacement_headroom(workers: int) -> int:
 
 
 def dask_budget(dask: Any, local_delegates: bool = False) -> Budget:
-    """Scheduler, operator, JupyterLab (and its culler), the most workers and room to replace some, by limits.
+    """Scheduler, operator, JupyterLab (and its culler), the most workers and room to replace some, by limits; the GPU
+    cluster's scheduler and GPU workers likewise.
 
     With federation to this cluster itself (a self target) a worker that stays here is two pods of the namespace:
     Admiralty's proxy pod, which keeps the worker's requests and limits, and its delegate
@@ -101,7 +107,12 @@ def dask_budget(dask: Any, local_delegates: bool = False) -> Budget:
             budget += CULLER_POD.budget()
     worker = Budget(float(dask.workers.cores), gib(dask.workers.memory), 1)
     most = dask.workers.maximum
-    return budget + worker.times((most + replacement_headroom(most)) * (2 if local_delegates else 1))
+    budget += worker.times((most + replacement_headroom(most)) * (2 if local_delegates else 1))
+    g = dask.gpu_workers
+    if g is not None:  # the GPU cluster: its scheduler, and its workers with one GPU each
+        budget += Budget(cores(dask.scheduler_cpu), gib(dask.scheduler_memory), 1)
+        budget += Budget(float(g.cores), gib(g.memory), 1, 1).times(g.maximum + replacement_headroom(g.maximum))
+    return budget
 
 
 def has_local_delegates(values: Any) -> bool:

@@ -13,6 +13,7 @@ from typing import Any, Optional
 from infra.config.capacity import gib, node_allocatable, node_capacity
 from infra.config.errors import key_path, render_value
 from infra.config.federation import ADMIRALTY_TESTED_KUBERNETES
+from infra.config.gpu_checks import gpu_worker_problems
 from infra.config.kubeconfig_check import KubeconfigError, check_kubeconfig
 from infra.config.messages import duplicate_names
 from infra.config.network import NetworkConfig
@@ -221,6 +222,7 @@ def _dask_problems(project: str, dask: Any, values: dict[str, Any], secret_names
         problems.append(f"{key_path(project, 'dask', ('jupyter', 'home'))}: JupyterLab's home volume lives in one zone, "
                         f"but pool {sched.name} spans several, so a replaced node could come up where the volume cannot "
                         "attach; give that pool one zone (zones: [...]) or perZone: true, or set home: \"0\"")
+    problems += gpu_worker_problems(project, dask, groups, uses_ebs_csi(values))
     team = {n.name for n in values.get("namespaces") or []}
     for i, n in enumerate(dask.client_namespaces):
         if n not in team:

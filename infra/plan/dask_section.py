@@ -8,7 +8,7 @@ from typing import Any, Optional
 from infra.config.capacity import gib
 from infra.config.errors import ConfigError
 from infra.config.loader import parse_stack_config
-from infra.config.placement import dask_worker_pool
+from infra.config.placement import dask_gpu_pool, dask_worker_pool
 from infra.config.quotas import workers_per_node
 from infra.plan.cost_section import stack_estimate
 from infra.plan.report import Plan, Section
@@ -59,4 +59,14 @@ def dask_section(plan: Plan) -> Optional[Section]:
     if cost is not None:
         data["workerNodesPerHour"] = {"idle": cost[0], "max": cost[1]}
         lines.append(f"worker nodes: ${cost[0]:.4f}/hour idle, ${cost[1]:.4f}/hour at maximum")
+    gpu_pool, g = dask_gpu_pool(dask, groups), dask.gpu_workers
+    if g is not None and gpu_pool is not None:
+        data["gpuWorkers"] = {"minimum": g.minimum, "maximum": g.maximum, "pool": gpu_pool.name, "image": g.image,
+                              "scheduler": "dask-gpu"}
+        lines.append(f"GPU workers (cluster dask-gpu): adaptive {g.minimum}..{g.maximum} dask-cuda workers, 1 GPU / "
+                     f"{g.cores} cores / {g.memory} each, on pool {gpu_pool.name} ({g.image})")
+        gpu_cost = _worker_nodes_cost(plan, gpu_pool.name)
+        if gpu_cost is not None:
+            data["gpuWorkerNodesPerHour"] = {"idle": gpu_cost[0], "max": gpu_cost[1]}
+            lines.append(f"GPU nodes: ${gpu_cost[0]:.4f}/hour idle, ${gpu_cost[1]:.4f}/hour at maximum")
     return Section("Dask", lines, data)
