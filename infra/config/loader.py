@@ -17,6 +17,7 @@ from infra.config.dask import DaskConfig
 from infra.config.errors import ConfigError, key_path, render_value, unknown
 from infra.config.federation import FederationConfig
 from infra.config.messages import describe_errors, duplicate_names, with_names
+from infra.config.mpi import MpiConfig
 from infra.config.namespaces import NamespaceConfig, RbacConfig, SecretConfig
 from infra.config.network import BUCKET_NAME_RE, Buckets, NetworkConfig
 from infra.config.pools import NodeGroups
@@ -41,6 +42,7 @@ SECTIONS: dict[str, tuple[Any, bool]] = {
     "dask": (DaskConfig, False),
     "federation": (FederationConfig, False),
     "arkouda": (ArkoudaConfig, False),
+    "mpi": (MpiConfig, False),
     "secretValues": (TypeAdapter(dict[str, str]), False),
 }
 

@@ -16,6 +16,7 @@ from infra.config.base import Model, check_tag_text
 from infra.config.cluster import ClusterConfig
 from infra.config.dask import DaskConfig
 from infra.config.federation import FederationConfig
+from infra.config.mpi import MpiConfig
 from infra.config.namespaces import NamespaceConfig, RbacConfig, SecretConfig
 from infra.config.network import Buckets, NetworkConfig
 from infra.config.pools import NodeGroups
@@ -74,6 +75,7 @@ class StackConfig(Model):
     dask: Optional[DaskConfig] = None
     federation: Optional[FederationConfig] = None
     arkouda: Optional[ArkoudaConfig] = None
+    mpi: Optional[MpiConfig] = None
 
     @field_validator("region")
     @classmethod

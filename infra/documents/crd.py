@@ -62,6 +62,9 @@ def unknown_fields(value: Any, schema: dict[str, Any], path: str) -> list[str]:
         return []
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [f for i, item in enumerate(value) for f in unknown_fields(item, schema["items"], f"{path}[{i}]")]
+    if isinstance(value, dict) and isinstance(schema.get("additionalProperties"), dict):  # a map (MPIJob replica specs)
+        return [f for key, item in value.items()
+                for f in unknown_fields(item, schema["additionalProperties"], f"{path}.{key}")]
     if not isinstance(value, dict) or "properties" not in schema:
         return []
     found = []
