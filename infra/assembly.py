@@ -7,6 +7,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_aws as aws
 
+from components.accelerators import DevicePlugins
 from components.arkouda import Arkouda, ArkoudaArgs
 from components.autoscaler import ClusterAutoscaler
 from components.dask import CLUSTER as DASK_CLUSTER
@@ -22,6 +23,7 @@ from components.federation_network import (
     stack_references,
 )
 from components.image_repository import ImageRepository
+from components.mpi_operator import MpiOperator
 from components.namespaces import TeamNamespaces
 from components.network import Network, NetworkArgs
 from components.nodegroup import NodeGroup, NodeGroupArgs, NodeRole
@@ -30,7 +32,7 @@ from components.secrets import ConfigSecrets
 from components.storage import DataBuckets, DataBucketsArgs
 from components.termination import NodeTerminationHandler
 from infra.config.loader import load_secret_values
-from infra.config.placement import arkouda_pool, dask_scheduler_pool, dask_worker_pool, pool_zones
+from infra.config.placement import arkouda_pool, dask_gpu_pool, dask_scheduler_pool, dask_worker_pool, pool_zones
 from infra.config.quotas import arkouda_budget, dask_budget, has_local_delegates
 from infra.config.stack import StackConfig
 from infra.documents import naming
@@ -99,7 +101,8 @@ def build_cluster(cfg: StackConfig, network: Network, storage: DataBuckets,
             f"pool-{g.name}",
             NodeGroupArgs(config=g, control_plane=eks, node_role=role,
                           zone_subnets={z: network.private_subnet_ids[z] for z in pool_zones(g, cfg.network)},
-                          name_prefix=prefix, cluster_name=name, stack_tags=naming.stack_tags(cfg)),
+                          name_prefix=prefix, cluster_name=name, stack_tags=naming.stack_tags(cfg),
+                          vpc_id=network.vpc_id),
             opts=with_aws.merge(pulumi.ResourceOptions(depends_on=eks.network_addons)),
         )
         for g in cfg.node_groups
@@ -112,6 +115,7 @@ def build_cluster(cfg: StackConfig, network: Network, storage: DataBuckets,
     ClusterAutoscaler("autoscaler", cfg.cluster.autoscaler, cfg.cluster.autoscaler_image, eks, name, cfg.region,
                       {g.name: list(grp.group_arns) for g, grp in zip(cfg.node_groups, groups, strict=True)},
                       opts=addon_opts)
+    DevicePlugins("device-plugins", list(cfg.node_groups), eks.k8s_provider, opts=addon_opts)
     NodeTerminationHandler("nth", cfg.cluster.termination_handler, eks, name, cfg.region,
                            [n for grp in groups for n in grp.group_arns], prefix,
                            opts=addon_opts)
@@ -168,6 +172,8 @@ def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets
         created.append(arkouda)
     if cfg.federation is not None:
         outputs.update(build_federation(cfg, eks, storage, created, values, opts, refs, dask))
+    if cfg.mpi is not None:
+        created.append(MpiOperator("mpi", cfg.mpi, eks.k8s_provider, opts=opts))
     RbacPersonas("rbac", cfg.rbac, eks.k8s_provider, depends_on=created, opts=opts)
     if cfg.secrets:
         ConfigSecrets("secrets", list(cfg.secrets), values, eks.k8s_provider, depends_on=created, opts=opts)
@@ -201,8 +207,11 @@ def build_dask(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets, val
         bucket_arns=list(storage.bucket_arns.values()), kms_key_arn=storage.kms_key_arn, secret_values=values,
         region=cfg.region, quota=dcfg.quota or dask_budget(dcfg, has_local_delegates(cfg)).quota(),
         image=resolve(dcfg.image), jupyter_image=resolve(dcfg.jupyter_image), storage_class=storage_class,
-        federation=dask_federation(cfg, paths), arkouda=cfg.arkouda), opts=opts)
+        federation=dask_federation(cfg, paths), arkouda=cfg.arkouda,
+        gpu_pool=dask_gpu_pool(dcfg, cfg.node_groups)), opts=opts)
     outputs["daskSchedulerAddress"] = dask.scheduler_address
+    if dask.gpu_scheduler_address is not None:
+        outputs["daskGpuSchedulerAddress"] = dask.gpu_scheduler_address
     if dask.peer_scheduler_host is not None:
         outputs["daskSchedulerPeerHost"] = dask.peer_scheduler_host
         outputs["daskSchedulerPeerAddress"] = dask.peer_scheduler_host.apply(lambda h: f"tcp://{h}:8786")

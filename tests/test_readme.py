@@ -8,8 +8,10 @@ from pydantic import BaseModel
 from infra.config.arkouda import ArkoudaConfig, ArkoudaPersistenceConfig
 from infra.config.cluster import AccessEntryConfig, AutoscalerConfig, ClusterConfig, TerminationHandlerConfig
 from infra.config.dask import DaskConfig, DaskUserConfig, DaskWorkersConfig, JupyterConfig
+from infra.config.dask_gpu import DaskGpuWorkersConfig
 from infra.config.federation import FederationConfig, FederationSourceConfig, FederationTargetConfig
 from infra.config.loader import SECTIONS
+from infra.config.mpi import MpiConfig
 from infra.config.namespaces import (
     JobRobotConfig,
     LimitsConfig,
@@ -26,9 +28,10 @@ from infra.config.stack import TagsConfig
 MODELS: list[type[BaseModel]] = [TagsConfig, NetworkConfig, BucketConfig, LifecycleConfig, ClusterConfig,
                                  AccessEntryConfig, AutoscalerConfig, TerminationHandlerConfig, NodeGroupConfig, TaintConfig,
                                  NamespaceConfig, QuotaConfig, LimitsConfig, NamespaceAccessConfig, JobRobotConfig,
-                                 MonitorConfig, SecretConfig, DaskConfig, DaskWorkersConfig, JupyterConfig, DaskUserConfig,
+                                 MonitorConfig, SecretConfig, DaskConfig, DaskWorkersConfig, DaskGpuWorkersConfig, JupyterConfig,
+                                 DaskUserConfig,
                                  FederationConfig, FederationSourceConfig, FederationTargetConfig,
-                                 ArkoudaConfig, ArkoudaPersistenceConfig]
+                                 ArkoudaConfig, ArkoudaPersistenceConfig, MpiConfig]
 
 
 @pytest.fixture
