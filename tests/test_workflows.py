@@ -119,7 +119,7 @@ def test_the_stack_matrix_lists_every_stack_file_targets_first(tmp_path):
     assert out.returncode == 0, out.stderr
     order = json.loads(out.stdout)
     # burst before primary: primary reads burst's federation credential (a StackReference to a target)
-    assert order == ["arkouda", "burst", "dev", "mylab", "primary", "reference"]
+    assert order == ["arkouda", "burst", "dev", "gpu", "mylab", "primary", "reference"]
     # a target whose name sorts after its source still comes first
     (project / "Pulumi.burst.yaml").rename(project / "Pulumi.zz-burst.yaml")
     (project / "policies" / "config" / "burst.json").rename(project / "policies" / "config" / "zz-burst.json")
@@ -127,7 +127,7 @@ def test_the_stack_matrix_lists_every_stack_file_targets_first(tmp_path):
     primary.write_text(primary.read_text().replace("organization/cloudviper/burst", "organization/cloudviper/zz-burst"))
     out = subprocess.run([sys.executable, "-m", "infra", "stacks", "--project-dir", str(project)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
-    assert out.stdout.split() == ["arkouda", "dev", "mylab", "reference", "zz-burst", "primary"]
+    assert out.stdout.split() == ["arkouda", "dev", "gpu", "mylab", "reference", "zz-burst", "primary"]
 
 
 def test_deploy_runs_where_the_api_is_reachable_and_preflight_guards_it(workflows, repo_root):

@@ -62,6 +62,7 @@ def device_plugin_daemonset(name: str, image: str, pools: Sequence[NodeGroupConf
             "updateStrategy": {"type": "RollingUpdate"},
             "template": {"metadata": {"labels": labels}, "spec": {
                 "priorityClassName": "system-node-critical",
+                "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
                 "automountServiceAccountToken": False,  # it talks to the kubelet's socket, never to the API server
                 "affinity": _on_pools(pools),
                 "tolerations": _tolerations(pools, upstream_tolerations),
