@@ -12,10 +12,10 @@ import pulumi_kubernetes as k8s
 
 from components.k8s_objects import meta
 from infra.config.dask import IMAGE_GID, IMAGE_UID, DaskConfig
-from infra.config.dask_gpu import GPU_IMAGE_GID, GPU_IMAGE_UID
+from infra.config.dask_gpu import GPU_IMAGE_UID
 from infra.config.pools import NodeGroupConfig
 from infra.documents import dask as d
-from infra.documents.dask_gpu import GPU_CLUSTER, gpu_worker_container
+from infra.documents.dask_gpu import GPU_CLUSTER, gpu_worker_container, gpu_worker_pod
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,9 @@ class DaskGpuCluster(pulumi.ComponentResource):
             GPU_CLUSTER, ns,
             scheduler_pod=d.pod_spec("dask", args.scheduler_pool, [d.scheduler_container(cfg, img, IMAGE_UID, IMAGE_GID)],
                                      IMAGE_UID, IMAGE_GID, "1Gi"),
-            worker_pod=d.pod_spec("dask", args.gpu_pool, [gpu_worker_container(
-                cfg, g, g.image, args.region, GPU_IMAGE_UID, GPU_IMAGE_GID, http)], GPU_IMAGE_UID, GPU_IMAGE_GID, g.spill,
-                terminationGracePeriodSeconds=cfg.termination_grace_seconds),
+            worker_pod=gpu_worker_pod(d.pod_spec("dask", args.gpu_pool, [gpu_worker_container(
+                cfg, g, g.image, args.region, GPU_IMAGE_UID, http)], GPU_IMAGE_UID, GPU_IMAGE_UID, g.spill,
+                terminationGracePeriodSeconds=cfg.termination_grace_seconds)),
             worker_annotations={})["spec"])
         args.cluster_resources(f"{name}-cluster", f"{name}-autoscaler", GPU_CLUSTER, ns, spec, g.minimum, g.maximum, k)
         self._network_policies(name, cfg, k)

@@ -156,7 +156,8 @@ class NodeGroup(pulumi.ComponentResource):
         )
         # Cluster placement group: one zone (the config checks), nodes close together for MPI/NCCL traffic.
         self.placement_group = aws.ec2.PlacementGroup(
-            f"{name}-pg", name=full, strategy="cluster", tags={"Name": full}, opts=child) if cfg.uses_placement_group else None
+            f"{name}-pg", name=full, strategy="cluster", tags={"Name": full},  # a fixed name: delete the old one first
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True)) if cfg.uses_placement_group else None
         zones = sorted(args.zone_subnets)
         if cfg.per_zone:
             mins, maxs = zone_split(cfg.min_size, len(zones)), zone_split(cfg.max_size, len(zones))

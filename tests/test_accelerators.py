@@ -212,3 +212,32 @@ def test_gpu_workers_need_a_gpu_pool_that_holds_them(stacks_dir):
     dask = {**values["cloudviper:dask"], "gpuWorkers": {"pool": "gpu", "memory": "40Gi"}}
     with pytest.raises(ConfigError, match=r"does not fit a node of pool gpu"):
         parse_stack_config("cloudviper", "gpu", {**values, "cloudviper:dask": dask})
+
+
+def test_gpu_workers_take_the_images_groups_and_spill_before_the_memory_limit(stack_capture):
+    # rapidsai/docker Dockerfile @v26.04.00: `groupadd conda` (no fixed id), /opt/conda root:conda mode 770,
+    # `useradd -g conda -u 1001 rapids`: a pod-set group would lock the worker out of its own Python.
+    cluster = next(r for r in stack_capture("gpu").of_type(DASK + "DaskCluster")
+                   if r.props["metadata"]["name"] == "dask-gpu")
+    pod = cluster.props["spec"]["worker"]["spec"]
+    (c,) = pod["containers"]
+    assert "runAsGroup" not in pod["securityContext"] and "fsGroup" not in pod["securityContext"]
+    assert "runAsGroup" not in c["securityContext"] and c["securityContext"]["runAsUser"] == 1001
+    # dask-cuda's --memory-limit is its host cache (dask_cuda/device_host_file.py), spilled to disk when full
+    limit = int(c["args"][c["args"].index("--memory-limit") + 1])
+    assert limit == int(24 * 2**30 * 0.8)
+
+
+def test_cpu_workloads_never_default_to_a_gpu_pool():
+    from infra.config.dask import DaskConfig
+    from infra.config.placement import dask_worker_pool
+
+    cpu = NodeGroupConfig.model_validate({"name": "cpu", "maxSize": 1, "instanceTypes": ["m5.large"]})
+    assert dask_worker_pool(DaskConfig.model_validate({}), [pool(role="worker"), cpu]).name == "cpu"
+    assert dask_worker_pool(DaskConfig.model_validate({"workers": {"pool": "gpu"}}), [pool(), cpu]).name == "gpu"
+
+
+def test_burstable_types_cannot_join_a_cluster_placement_group():
+    with pytest.raises(ValidationError, match="burstable"):
+        NodeGroupConfig.model_validate({"name": "t", "maxSize": 1, "instanceTypes": ["t3.large"], "placementGroup": True,
+                                        "zones": ["us-east-1a"]})

@@ -11,7 +11,9 @@ Default image: rapidsai/base:26.04-cuda12-py3.12 (rapidsai/docker README tag for
 RAPIDS 26.04 pins dask and distributed 2026.1.1 (rapids-dask-dependency 26.4.0), the versions of the
 CPU cluster's image, so one client works with both; dask-cuda 26.04 is the first with --listen-address and
 --contact-address (rapidsai/dask-cuda #1618), which the retirement hook needs. It runs as uid 1001
-(Dockerfile `useradd ... -u 1001 rapids`); CUDA 12 needs NVIDIA driver 535+ (the AL2023 NVIDIA AMI's is newer).
+(Dockerfile `useradd ... -g conda -u 1001 rapids`; its group `conda`, made by `groupadd conda` without a number, owns
+/opt/conda with mode 770, so the pod sets no group: the runtime then takes the user's groups from the image);
+CUDA 12 needs NVIDIA driver 535+ (the AL2023 NVIDIA AMI's is newer).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from pydantic import Field, field_validator, model_validator
 from infra.config.base import Model, byte_size, pinned_image, quantity
 
 DEFAULT_GPU_IMAGE = "rapidsai/base:26.04-cuda12-py3.12"
-GPU_IMAGE_UID, GPU_IMAGE_GID = 1001, 1000
+GPU_IMAGE_UID = 1001
+HOST_CACHE_SHARE = 0.8  # of the worker's memory: dask-cuda's host cache, which spills to disk when full
 
 
 class DaskGpuWorkersConfig(Model):
@@ -36,11 +39,13 @@ class DaskGpuWorkersConfig(Model):
     maximum: int = Field(2, ge=1, le=1000, description="Most GPU workers (one GPU each).")
     cores: int = Field(4, ge=1, le=192, description="CPU limit per worker in cores (data loading, host-side work).")
     cpu_request: Optional[str] = Field(None, description="CPU request if lower than cores.")
-    memory: str = Field("24Gi", description="Host memory per worker (request = limit); also its --memory-limit.")
+    memory: str = Field("24Gi", description="Host memory per worker (request = limit); 80 % of it is dask-cuda's host "
+                                            "cache (--memory-limit), which spills to disk when full.")
     threads: int = Field(1, ge=1, le=64, description="Threads per worker (dask-cuda's default is 1 per GPU).")
     rmm_pool_size: Optional[str] = Field(None, description="RMM pool per worker, e.g. 20GB (dask-cuda --rmm-pool-size); "
                                                            "default: none (allocate on demand).")
-    spill: str = Field("50Gi", description="Local disk per worker for spilled data.")
+    spill: str = Field("50Gi", description="Local disk per worker for spilled data (dask-cuda does not cap its disk "
+                                           "spill: past this size the kubelet evicts the worker).")
 
     _m = field_validator("memory")(classmethod(lambda cls, v: byte_size(v, "1Gi")))
     _s = field_validator("spill")(classmethod(lambda cls, v: byte_size(v, "1Gi")))

@@ -14,8 +14,8 @@ from infra.config.pools import NodeGroupConfig
 def _named_or_first(groups: Sequence[NodeGroupConfig], name: Optional[str], *roles: str) -> Optional[NodeGroupConfig]:
     if name:
         return next((g for g in groups if g.name == name), None)
-    for role in roles:
-        found = next((g for g in groups if g.role == role), None)
+    for role in roles:  # by default never a GPU pool: those are for what asks for GPUs (or is named)
+        found = next((g for g in groups if g.role == role and not g.gpu), None)
         if found is not None:
             return found
     return None

@@ -194,6 +194,8 @@ class NodeGroupConfig(Model):
             what = "efa" if self.efa else "placementGroup"
             raise ValueError(f"{what} needs exactly one zone (zones: [<one of network.azs>]): a cluster placement "
                              "group lives in one zone, and EFA traffic does not leave its subnet")
+        if self.uses_placement_group and self.burstable:  # EC2 user guide, placement-groups-limitations-cluster
+            raise ValueError("placementGroup/efa: burstable (T) types cannot run in a cluster placement group")
         if (self.efa or self.placement_group) and self.per_zone:
             raise ValueError("perZone makes no sense with one zone (efa/placementGroup); leave it out")
         return self

@@ -12,16 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from infra.config.accelerators import GPU_RESOURCE
+from infra.config.base import bytes_of
 from infra.config.dask import DaskConfig
-from infra.config.dask_gpu import DaskGpuWorkersConfig
+from infra.config.dask_gpu import HOST_CACHE_SHARE, DaskGpuWorkersConfig
 from infra.documents.dask import (
     RETIRE_SCRIPT,
     TMP_MOUNT,
     WORKER_DASHBOARD_PORT,
     WORKER_PORT,
     WORKER_READINESS,
-    dask_bytes,
-    max_spill_bytes,
 )
 from infra.documents.pods import restricted_security_context
 
@@ -34,7 +33,9 @@ def gpu_worker_args(g: DaskGpuWorkersConfig) -> list[str]:
         "dask", "cuda", "worker", "$(DASK_SCHEDULER_ADDRESS)",
         "--name", "$(DASK_WORKER_NAME)",
         "--nthreads", str(g.threads),
-        "--memory-limit", dask_bytes(g.memory),
+        # the host cache (device_host_file.py), spilled to disk when full: below the pod's limit, or the kernel kills
+        # the worker before anything spills
+        "--memory-limit", str(int(bytes_of(g.memory) * HOST_CACHE_SHARE)),
         "--resources", "GPU=1",  # for `client.submit(..., resources={"GPU": 1})`
         "--listen-address", "tcp://0.0.0.0:$(WORKER_PORT)",
         "--contact-address", "tcp://$(POD_IP):$(WORKER_PORT)",
@@ -46,7 +47,13 @@ def gpu_worker_args(g: DaskGpuWorkersConfig) -> list[str]:
     return args
 
 
-def gpu_worker_container(cfg: DaskConfig, g: DaskGpuWorkersConfig, image: str, region: str, uid: int, gid: int,
+def gpu_worker_pod(pod: dict[str, Any]) -> dict[str, Any]:
+    """The pod without a group: the image's user gets its own groups (conda, which owns /opt/conda) from the image."""
+    context = {k: v for k, v in pod["securityContext"].items() if k not in ("runAsGroup", "fsGroup")}
+    return {**pod, "securityContext": context}
+
+
+def gpu_worker_container(cfg: DaskConfig, g: DaskGpuWorkersConfig, image: str, region: str, uid: int,
                          scheduler_http: str) -> dict[str, Any]:
     """A dask-cuda worker asking for one GPU (request = limit, as extended resources must), spill disk, the hook."""
     requests = {"cpu": g.cpu_request or str(g.cores), "memory": g.memory, "ephemeral-storage": g.spill,
@@ -61,13 +68,12 @@ def gpu_worker_container(cfg: DaskConfig, g: DaskGpuWorkersConfig, image: str, r
             {"name": "RETIRE_TIMEOUT", "value": str(cfg.termination_grace_seconds - 10)},
             {"name": "AWS_REGION", "value": region},
             {"name": "HOME", "value": "/tmp"},
-            {"name": "DASK_DISTRIBUTED__WORKER__MEMORY__MAX_SPILL", "value": str(max_spill_bytes(g.spill))},
         ],
         "ports": [{"name": "tcp-worker", "containerPort": WORKER_PORT},
                   {"name": "http-dashboard", "containerPort": WORKER_DASHBOARD_PORT}],
         "resources": {"requests": requests, "limits": {"cpu": str(g.cores), "memory": g.memory, GPU_RESOURCE: "1"}},
         "lifecycle": {"preStop": {"exec": {"command": ["python", "-c", RETIRE_SCRIPT]}}},
         "readinessProbe": WORKER_READINESS,
-        "securityContext": restricted_security_context(uid, gid),
+        "securityContext": {k: v for k, v in restricted_security_context(uid).items() if k != "runAsGroup"},
         **TMP_MOUNT,
     }

@@ -46,7 +46,7 @@ NODE_DAEMONSETS = (
     NodeDaemonSet("ebs-csi-node", 30, 104, only_with_ebs_csi=True, addon="aws-ebs-csi-driver"),
     # Ours (components/accelerators.py renders them with these requests): the device plugins of GPU and EFA nodes.
     NodeDaemonSet("nvidia-device-plugin", 10, 128, only_on="gpu"),
-    NodeDaemonSet("aws-efa-k8s-device-plugin", 10, 32, only_on="efa"),
+    NodeDaemonSet("aws-efa-k8s-device-plugin", 10, 64, only_on="efa"),
 )
 
 OS_LINUX = {"kubernetes.io/os": "linux"}
