@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from infra.config.base import Model, byte_size, dns_label, pinned_image, quantity
-from infra.config.namespaces import RESERVED_NAMESPACES
+from infra.config.base import Model, byte_size, pinned_image, quantity
+from infra.config.namespaces import own_namespace
 
 # kubeflow/mpi-operator v0.8.0 deploy/v2beta1/mpi-operator.yaml (the release's own image and namespace).
 DEFAULT_IMAGE = "mpioperator/mpi-operator:0.8.0"
@@ -30,10 +30,4 @@ class MpiConfig(Model):
     _q = field_validator("cpu", "cpu_limit")(classmethod(lambda cls, v: quantity(v)))
     _m = field_validator("memory")(classmethod(lambda cls, v: byte_size(v, "64Mi")))
 
-    @field_validator("namespace")
-    @classmethod
-    def _namespace(cls, v: str) -> str:
-        dns_label(v)
-        if v in RESERVED_NAMESPACES or v.startswith("kube-"):
-            raise ValueError("is a system namespace; pick another name")
-        return v
+    _ns = field_validator("namespace")(classmethod(lambda cls, v: own_namespace(v)))

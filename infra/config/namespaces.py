@@ -14,6 +14,14 @@ PSS_LEVELS = ("privileged", "baseline", "restricted")  # Pod Security Standards,
 SECRET_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")  # a Secret's data key (what a volume mounts as a file name)
 
 
+def own_namespace(v: str) -> str:
+    """A namespace name of ours: a DNS label and not a system namespace."""
+    dns_label(v)
+    if v in RESERVED_NAMESPACES or v.startswith("kube-"):
+        raise ValueError("is a system namespace; pick another name")
+    return v
+
+
 class QuotaConfig(Model):
     """The namespace's total resource budget (a ResourceQuota)."""
 
@@ -51,13 +59,7 @@ class NamespaceConfig(Model):
     limits: LimitsConfig = Field(default_factory=lambda: LimitsConfig.model_validate({}), description="Container defaults.")
     federated: bool = Field(False, description="Let Admiralty send elected pods of this namespace to other clusters.")
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        dns_label(v)
-        if v in RESERVED_NAMESPACES or v.startswith("kube-"):
-            raise ValueError("is a system namespace; pick another name")
-        return v
+    _n = field_validator("name")(classmethod(lambda cls, v: own_namespace(v)))
 
     @model_validator(mode="after")
     def _warn(self) -> NamespaceConfig:
