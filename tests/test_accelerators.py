@@ -233,8 +233,10 @@ def test_cpu_workloads_never_default_to_a_gpu_pool():
     from infra.config.placement import dask_worker_pool
 
     cpu = NodeGroupConfig.model_validate({"name": "cpu", "maxSize": 1, "instanceTypes": ["m5.large"]})
-    assert dask_worker_pool(DaskConfig.model_validate({}), [pool(role="worker"), cpu]).name == "cpu"
-    assert dask_worker_pool(DaskConfig.model_validate({"workers": {"pool": "gpu"}}), [pool(), cpu]).name == "gpu"
+    default = dask_worker_pool(DaskConfig.model_validate({}), [pool(role="worker"), cpu])
+    named = dask_worker_pool(DaskConfig.model_validate({"workers": {"pool": "gpu"}}), [pool(), cpu])
+    assert default is not None and default.name == "cpu"
+    assert named is not None and named.name == "gpu"
 
 
 def test_burstable_types_cannot_join_a_cluster_placement_group():
