@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 
 from components.control_plane import ControlPlane
 from components.dask_gpu import DaskGpuArgs, DaskGpuCluster
+from components.dask_objects import dask_cluster_resources
 from components.dask_operator import DaskOperator
 from components.jupyter import JupyterArgs, JupyterLab
 from components.k8s_objects import meta
@@ -89,7 +90,7 @@ class DaskCluster(pulumi.ComponentResource):
         if cfg.gpu_workers is not None and args.gpu_pool is not None:
             gpu = DaskGpuCluster(f"{name}-gpu", DaskGpuArgs(
                 config=cfg, scheduler_pool=args.scheduler_pool, gpu_pool=args.gpu_pool, scheduler_image=args.image,
-                region=args.region, cluster_resources=dask_cluster_resources),
+                region=args.region),
                 opts=k.merge(pulumi.ResourceOptions(parent=self, depends_on=[operator, dask_sa])))
             self.gpu_scheduler_address = gpu.scheduler_address
         peers = args.federation.peer_cidrs if args.federation else None
@@ -150,8 +151,7 @@ class DaskCluster(pulumi.ComponentResource):
         peers' networks reach the scheduler (its HTTP API can retire workers); the namespace's pods and the peers'
         networks reach the workers."""
         ns = cfg.namespace
-        clients: list[dict[str, Any]] = [{"podSelector": {}}, *[
-            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": n}}} for n in cfg.client_namespaces]]
+        clients = d.scheduler_clients(cfg)
         for target, selector, ports, sources in (
                 ("dask-scheduler", d.SCHEDULER_LABELS, [d.COMM_PORT, d.DASHBOARD_PORT], clients),
                 ("dask-worker", d.WORKER_LABELS, [d.WORKER_PORT, d.NANNY_PORT, d.WORKER_DASHBOARD_PORT],
@@ -175,24 +175,6 @@ class DaskCluster(pulumi.ComponentResource):
                     {"kind": "User", "name": u.user, "apiGroup": "rbac.authorization.k8s.io"} for u in cfg.users]
         k8s.rbac.v1.RoleBinding(f"{name}-client-rb", metadata=meta(role, ns), role_ref={
             "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role}, subjects=subjects, opts=k)
-
-
-def dask_cluster_resources(cluster_id: str, scaler_id: str, cluster: str, ns: str, spec: pulumi.Input[dict[str, Any]],
-                           minimum: int, maximum: int, k: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
-    """A DaskCluster and the DaskAutoscaler that keeps its default workers between minimum and maximum."""
-    # The operator does not pass spec changes (but replicas) on to what it created (dask/dask-kubernetes#636,
-    # #895): a new spec means a new cluster. delete_before_replace: the name is fixed.
-    created = k8s.apiextensions.CustomResource(
-        cluster_id, api_version=d.API_VERSION, kind="DaskCluster", metadata={"name": cluster, "namespace": ns},
-        spec=spec, opts=k.merge(pulumi.ResourceOptions(replace_on_changes=["spec"], delete_before_replace=True)))
-    # The operator makes the DaskCluster the autoscaler's owner (controller.py, daskautoscaler_create), so
-    # deleting the cluster deletes the autoscaler with it; replace_with re-creates it with every new cluster.
-    scaler = d.dask_autoscaler(cluster, ns, minimum, maximum)
-    k8s.apiextensions.CustomResource(
-        scaler_id, api_version=d.API_VERSION, kind="DaskAutoscaler", metadata=scaler["metadata"],
-        spec=scaler["spec"], opts=k.merge(pulumi.ResourceOptions(
-            depends_on=[created], replace_with=[created], delete_before_replace=True)))
-    return created
 
 
 def _lb_hostname(status: Any) -> str:

@@ -5,17 +5,18 @@ is a cluster of its own and not a worker group of the CPU one."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.dask_objects import dask_cluster_resources
 from components.k8s_objects import meta
 from infra.config.dask import IMAGE_GID, IMAGE_UID, DaskConfig
 from infra.config.dask_gpu import GPU_IMAGE_UID
 from infra.config.pools import NodeGroupConfig
 from infra.documents import dask as d
-from infra.documents.dask_gpu import GPU_CLUSTER, gpu_worker_container, gpu_worker_pod
+from infra.documents.dask_gpu import GPU_CLUSTER, gpu_worker_container
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,6 @@ class DaskGpuArgs:
     gpu_pool: NodeGroupConfig
     scheduler_image: pulumi.Input[str]
     region: str
-    cluster_resources: Any  # components.dask.dask_cluster_resources (passed in: no import cycle)
 
 
 class DaskGpuCluster(pulumi.ComponentResource):
@@ -44,11 +44,12 @@ class DaskGpuCluster(pulumi.ComponentResource):
             GPU_CLUSTER, ns,
             scheduler_pod=d.pod_spec("dask", args.scheduler_pool, [d.scheduler_container(cfg, img, IMAGE_UID, IMAGE_GID)],
                                      IMAGE_UID, IMAGE_GID, "1Gi"),
-            worker_pod=gpu_worker_pod(d.pod_spec("dask", args.gpu_pool, [gpu_worker_container(
-                cfg, g, g.image, args.region, GPU_IMAGE_UID, http)], GPU_IMAGE_UID, GPU_IMAGE_UID, g.spill,
-                terminationGracePeriodSeconds=cfg.termination_grace_seconds)),
+            # no group: the image's user keeps its own (conda, which owns /opt/conda; infra/config/dask_gpu.py)
+            worker_pod=d.pod_spec("dask", args.gpu_pool, [gpu_worker_container(
+                cfg, g, g.image, args.region, GPU_IMAGE_UID, http)], GPU_IMAGE_UID, None, g.spill,
+                terminationGracePeriodSeconds=cfg.termination_grace_seconds),
             worker_annotations={})["spec"])
-        args.cluster_resources(f"{name}-cluster", f"{name}-autoscaler", GPU_CLUSTER, ns, spec, g.minimum, g.maximum, k)
+        dask_cluster_resources(f"{name}-cluster", f"{name}-autoscaler", GPU_CLUSTER, ns, spec, g.minimum, g.maximum, k)
         self._network_policies(name, cfg, k)
         self.register_outputs({"schedulerAddress": self.scheduler_address})
 
@@ -56,8 +57,7 @@ class DaskGpuCluster(pulumi.ComponentResource):
         """As the CPU cluster's: the namespace's pods and the client namespaces reach the scheduler; the namespace's
         pods reach the workers, on every port (dask-cuda's nanny takes a random one)."""
         ns = cfg.namespace
-        clients: list[dict[str, Any]] = [{"podSelector": {}}, *[
-            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": n}}} for n in cfg.client_namespaces]]
+        clients = d.scheduler_clients(cfg)
         scheduler_ports = [{"protocol": "TCP", "port": p} for p in (d.COMM_PORT, d.DASHBOARD_PORT)]
         for target, selector, rule in (
                 ("scheduler", d.SCHEDULER_LABELS, {"from": clients, "ports": scheduler_ports}),

@@ -190,13 +190,13 @@ class NodeGroupConfig(Model):
             check_gpus(self.instance_types, gpus)
         if self.efa:
             check_efa(self.instance_types)
-        if (self.efa or self.placement_group) and (self.zones is None or len(self.zones) != 1):
+        if self.uses_placement_group and (self.zones is None or len(self.zones) != 1):
             what = "efa" if self.efa else "placementGroup"
             raise ValueError(f"{what} needs exactly one zone (zones: [<one of network.azs>]): a cluster placement "
                              "group lives in one zone, and EFA traffic does not leave its subnet")
         if self.uses_placement_group and self.burstable:  # EC2 user guide, placement-groups-limitations-cluster
             raise ValueError("placementGroup/efa: burstable (T) types cannot run in a cluster placement group")
-        if (self.efa or self.placement_group) and self.per_zone:
+        if self.uses_placement_group and self.per_zone:
             raise ValueError("perZone makes no sense with one zone (efa/placementGroup); leave it out")
         return self
 

@@ -85,20 +85,27 @@ def tolerations(pool: NodeGroupConfig) -> list[dict[str, str]]:
     return [{"key": t.key, "operator": "Equal", "value": t.value, "effect": t.effect} for t in pool.all_taints]
 
 
-def pod_spec(service_account: str, pool: NodeGroupConfig, containers: list[dict[str, Any]], uid: int, gid: int,
-             tmp_size: str, **extra: Any) -> dict[str, Any]:
-    """A restricted pod on one node pool with a bounded writable /tmp (an emptyDir of tmp_size)."""
+def pod_spec(service_account: str, pool: NodeGroupConfig, containers: list[dict[str, Any]], uid: int,
+             gid: Optional[int], tmp_size: str, **extra: Any) -> dict[str, Any]:
+    """A restricted pod on one node pool with a bounded writable /tmp (an emptyDir of tmp_size); without a gid the
+    pod sets no group, so the image's user keeps the groups the image gives it."""
+    group = {} if gid is None else {"runAsGroup": gid, "fsGroup": gid}
     return {
         "serviceAccountName": service_account,
         "automountServiceAccountToken": False,  # the IRSA token is mounted by EKS on its own
         "nodeSelector": {"cloudviper.io/pool": pool.name},
         "tolerations": tolerations(pool),
-        "securityContext": {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": gid, "fsGroup": gid,
-                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {"runAsNonRoot": True, "runAsUser": uid, **group, "seccompProfile": {"type": "RuntimeDefault"}},
         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": tmp_size}}],
         "containers": containers,
         **extra,
     }
+
+
+def scheduler_clients(cfg: DaskConfig) -> list[dict[str, Any]]:
+    """NetworkPolicy peers that may reach a scheduler: the Dask namespace's pods and the client namespaces."""
+    return [{"podSelector": {}}, *[{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": n}}}
+                                   for n in cfg.client_namespaces]]
 
 
 TMP_MOUNT: dict[str, Any] = {"volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]}

@@ -47,12 +47,6 @@ def gpu_worker_args(g: DaskGpuWorkersConfig) -> list[str]:
     return args
 
 
-def gpu_worker_pod(pod: dict[str, Any]) -> dict[str, Any]:
-    """The pod without a group: the image's user gets its own groups (conda, which owns /opt/conda) from the image."""
-    context = {k: v for k, v in pod["securityContext"].items() if k not in ("runAsGroup", "fsGroup")}
-    return {**pod, "securityContext": context}
-
-
 def gpu_worker_container(cfg: DaskConfig, g: DaskGpuWorkersConfig, image: str, region: str, uid: int,
                          scheduler_http: str) -> dict[str, Any]:
     """A dask-cuda worker asking for one GPU (request = limit, as extended resources must), spill disk, the hook."""

@@ -111,11 +111,6 @@ def mpirun(ranks: int, command: list[str]) -> list[str]:
             "-mca", "pml", "ob1", "-mca", "btl", "^openib", *command]
 
 
-def validate_mpi_job(obj: dict[str, Any]) -> None:
-    """The MPIJob against its CRD (crd.unknown_fields descends into the mpiReplicaSpecs map too)."""
-    validate_custom_resource(obj)
-
-
 def mpi_job(name: str, namespace: str, image: str, workers: int, gpus_per_worker: int, slots_per_worker: int,
             command: list[str], pool: str, efa: int = 0, *, cpu: str = "2", memory: str = "8Gi") -> dict[str, Any]:
     """An MPIJob: one launcher running mpirun over `workers` sshd workers with GPUs, validated against the CRD."""
@@ -153,5 +148,5 @@ def mpi_job(name: str, namespace: str, image: str, workers: int, gpus_per_worker
             },
         },
     }
-    validate_mpi_job(obj)
+    validate_custom_resource(obj)  # crd.unknown_fields descends into the mpiReplicaSpecs map too
     return obj

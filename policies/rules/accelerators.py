@@ -8,6 +8,7 @@ from typing import Any, Optional
 from pulumi_policy import EnforcementLevel, PolicyResource, Severity, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
+from infra.config.accelerators import EFA_RESOURCE
 from infra.pricing.cost import ASG, INSTANCE, LAUNCH_TEMPLATE
 from infra.pricing.tables import PriceTable, PricingError, load_prices
 from policies.rules.common import Report, config, get, glob_any, is_list, label, schema, stack_policy
@@ -15,7 +16,7 @@ from policies.rules.cost import instance_types_of, stack_region
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 NODE_TEMPLATE_RESOURCES = "k8s.io/cluster-autoscaler/node-template/resources/"
-EFA_TAG = NODE_TEMPLATE_RESOURCES + "vpc.amazonaws.com/efa"  # what components/nodegroup.py tags an EFA pool with
+EFA_TAG = NODE_TEMPLATE_RESOURCES + EFA_RESOURCE  # what components/nodegroup.py tags an EFA pool with
 EFA_INTERFACES = ("efa", "efa-only")
 CONFIG_FILE = "policies/config/<stack>.json"
 # Resources that launch from a launch template, and where they name it: (id path, name path).
