@@ -25,6 +25,12 @@ Sources:
   eksctl pkg/cfn/builder/network_interfaces.go (card 0 device 0, further cards device index 1); botocore
   autoscaling PlacementGroup ("You cannot specify multiple Availability Zones and a cluster placement group").
 - GPU and EFA facts: EC2 DescribeInstanceTypes GpuInfo / NetworkInfo.EfaInfo (moto's snapshot, instance-facts.csv).
+- GPU Dask: rapidsai/docker v26.04.00 README (tag form `${RAPIDS_VER}-cuda${CUDA_MAJOR}-py${PYTHON_VER}`), matrix.yaml
+  (CUDA 12.9.1, Python 3.11-3.14), Dockerfile (`groupadd conda`, /opt/conda root:conda 770, `useradd -g conda -u 1001
+  rapids`); rapids-dask-dependency 26.4.0 (dask/distributed 2026.1.1, the Dask image's); rapidsai/dask-cuda v26.04.00
+  dask_cuda/cli.py (`dask cuda worker [SCHEDULER]`, --name kept with one GPU, --listen-address/--contact-address from
+  #1618, --rmm-pool-size) and device_host_file.py (--memory-limit is the host cache, spilled to disk when full);
+  dask-kubernetes 2026.3.0 controller.py daskautoscaler_adapt (only `<cluster>-default` is scaled; #914).
 """
 
 from __future__ import annotations
@@ -243,3 +249,15 @@ def test_burstable_types_cannot_join_a_cluster_placement_group():
     with pytest.raises(ValidationError, match="burstable"):
         NodeGroupConfig.model_validate({"name": "t", "maxSize": 1, "instanceTypes": ["t3.large"], "placementGroup": True,
                                         "zones": ["us-east-1a"]})
+
+
+@pytest.mark.parametrize(("size", "ok"), [("20GB", True), ("16GiB", True), ("5000M", True), ("0.9", True),
+                                          ("lots", False), ("20", False)])
+def test_rmm_pool_size_is_a_size_or_a_fraction(size, ok):
+    from infra.config.dask_gpu import DaskGpuWorkersConfig
+
+    if ok:
+        assert DaskGpuWorkersConfig.model_validate({"rmmPoolSize": size}).rmm_pool_size == size
+    else:
+        with pytest.raises(ValidationError, match="is not a size"):
+            DaskGpuWorkersConfig.model_validate({"rmmPoolSize": size})

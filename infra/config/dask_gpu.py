@@ -18,12 +18,14 @@ CUDA 12 needs NVIDIA driver 535+ (the AL2023 NVIDIA AMI's is newer).
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import Model, byte_size, pinned_image, quantity
 
+RMM_SIZE_RE = re.compile(r"^(0?\.\d+|1(\.0+)?|\d+(\.\d+)?\s*(B|[kKMGT]i?B?))$")
 DEFAULT_GPU_IMAGE = "rapidsai/base:26.04-cuda12-py3.12"
 GPU_IMAGE_UID = 1001
 HOST_CACHE_SHARE = 0.8  # of the worker's memory: dask-cuda's host cache, which spills to disk when full
@@ -51,6 +53,16 @@ class DaskGpuWorkersConfig(Model):
     _s = field_validator("spill")(classmethod(lambda cls, v: byte_size(v, "1Gi")))
     _r = field_validator("cpu_request")(classmethod(lambda cls, v: v if v is None else quantity(v)))
     _i = field_validator("image")(classmethod(lambda cls, v: pinned_image(v)))
+
+    @field_validator("rmm_pool_size")
+    @classmethod
+    def _rmm(cls, v: Optional[str]) -> Optional[str]:
+        # dask-cuda parses it with dask.utils.parse_bytes, or as a fraction of the GPU's memory (dask_cuda/utils.py
+        # parse_device_memory_limit)
+        if v is not None and not RMM_SIZE_RE.match(v):
+            raise ValueError("is not a size: a number with a byte unit (20GB, 16GiB) or a fraction of the GPU's "
+                             "memory (0.9)")
+        return v
 
     @model_validator(mode="after")
     def _range(self) -> DaskGpuWorkersConfig:
