@@ -6,7 +6,9 @@ import pulumi
 
 from infra.assembly import build_platform
 from infra.config.loader import load_stack_config
+from infra.config.policy_file import max_hourly_usd
 
-config = load_stack_config(Path(__file__).resolve().parent)
-for name, value in build_platform(config).items():
+root = Path(__file__).resolve().parent
+config = load_stack_config(root)
+for name, value in build_platform(config, max_hourly_usd(config.stack, root / "policies" / "config")).items():
     pulumi.export(name, value)

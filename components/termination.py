@@ -76,7 +76,9 @@ class NodeTerminationHandler(pulumi.ComponentResource):
         c = self.queue.url.apply(lambda url: container(
             NAME, cfg.image, cpu="50m", cpu_limit="500m", memory="128Mi",
             env=env + nth.env_list(nth.handler_env(url, region, cluster_name, cfg.pod_termination_grace_period)),
-            ports=[{"containerPort": 8080, "name": "liveness-probe"}], livenessProbe=probe, readinessProbe=probe))
+            ports=[{"containerPort": 8080, "name": "liveness-probe"},
+                   {"containerPort": nth.NTH_METRICS_PORT, "name": nth.NTH_METRICS_PORT_NAME}],
+            livenessProbe=probe, readinessProbe=probe))
         k8s.apps.v1.Deployment(f"{name}-deploy", metadata=meta(NAME, NAMESPACE),
                                spec=c.apply(lambda ct: deployment_spec(NAME, system_pod(NAME, [ct]), replicas=2)),
                                opts=k.merge(pulumi.ResourceOptions(depends_on=[sa])))

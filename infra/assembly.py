@@ -10,6 +10,7 @@ import pulumi_aws as aws
 from components.accelerators import DevicePlugins
 from components.arkouda import Arkouda, ArkoudaArgs
 from components.autoscaler import ClusterAutoscaler
+from components.budget import StackBudget
 from components.dask import CLUSTER as DASK_CLUSTER
 from components.dask import DaskArgs, DaskCluster, DaskFederation
 from components.eks import EksArgs, EksControlPlane
@@ -23,6 +24,8 @@ from components.federation_network import (
     stack_references,
 )
 from components.image_repository import ImageRepository
+from components.metrics_server import MetricsServer
+from components.monitoring import Monitoring
 from components.mpi_operator import MpiOperator
 from components.namespaces import TeamNamespaces
 from components.network import Network, NetworkArgs
@@ -36,11 +39,14 @@ from infra.config.placement import arkouda_pool, dask_gpu_pool, dask_scheduler_p
 from infra.config.quotas import arkouda_budget, dask_budget, has_local_delegates
 from infra.config.stack import StackConfig
 from infra.documents import naming
+from infra.documents.budget import monthly_limit
 from infra.documents.dask import tolerations
+from infra.documents.monitoring import scrape_targets
 
 
-def build_platform(cfg: StackConfig) -> dict[str, Any]:
-    """Register every resource of the stack and return its outputs."""
+def build_platform(cfg: StackConfig, max_hourly_usd: float) -> dict[str, Any]:
+    """Register every resource of the stack and return its outputs (`max_hourly_usd`: the policy config's cap, which
+    the monthly budget is derived from unless the stack sets one)."""
     # One explicit provider: region and cost tags in one place, no silent default provider.
     provider = aws.Provider(
         "aws",
@@ -66,8 +72,12 @@ def build_platform(cfg: StackConfig) -> dict[str, Any]:
         opts=with_aws,
     )
     outputs: dict[str, Any] = {}
+    if cfg.budget.enabled:
+        limit = monthly_limit(cfg.budget, max_hourly_usd)
+        StackBudget("budget", cfg.budget, naming.stack_tags(cfg), naming.prefix(cfg), limit, opts=with_aws)
+        outputs["monthlyBudgetUsd"] = limit
     if cfg.cluster is not None:
-        outputs.update(build_cluster(cfg, network, storage, with_aws))
+        outputs.update(build_cluster(cfg, network, storage, with_aws, identity.account_id))
     return {
         **outputs,
         "region": cfg.region,
@@ -82,7 +92,7 @@ def build_platform(cfg: StackConfig) -> dict[str, Any]:
 
 
 def build_cluster(cfg: StackConfig, network: Network, storage: DataBuckets,
-                  with_aws: pulumi.ResourceOptions) -> dict[str, Any]:
+                  with_aws: pulumi.ResourceOptions, account_id: pulumi.Output[str]) -> dict[str, Any]:
     """Control plane, node groups and the add-ons that scale and drain them."""
     assert cfg.cluster is not None
     name, prefix = naming.cluster_name(cfg), naming.prefix(cfg)
@@ -116,6 +126,8 @@ def build_cluster(cfg: StackConfig, network: Network, storage: DataBuckets,
                       {g.name: list(grp.group_arns) for g, grp in zip(cfg.node_groups, groups, strict=True)},
                       opts=addon_opts)
     DevicePlugins("device-plugins", list(cfg.node_groups), eks.k8s_provider, opts=addon_opts)
+    system_pool = next(g for g in cfg.node_groups if g.role == "system")  # the config checks guarantee one
+    MetricsServer("metrics-server", cfg.cluster.version, eks.k8s_provider, tolerations(system_pool), opts=addon_opts)
     NodeTerminationHandler("nth", cfg.cluster.termination_handler, eks, name, cfg.region,
                            [n for grp in groups for n in grp.group_arns], prefix,
                            opts=addon_opts)
@@ -126,7 +138,7 @@ def build_cluster(cfg: StackConfig, network: Network, storage: DataBuckets,
         paths = FederationPaths("federation-paths", cfg.federation, own, eks.node_security_group_id, refs, opts=with_aws)
         AcceptedPaths("federation-accepted", cfg.federation, own, eks.node_security_group_id, refs, cfg.stack,
                       eks.k8s_provider, opts=with_aws.merge(pulumi.ResourceOptions(depends_on=list(system))))
-    outputs = build_workloads(cfg, eks, storage, list(system), with_aws, refs, paths)
+    outputs = build_workloads(cfg, eks, storage, list(system), with_aws, refs, paths, account_id)
     if paths is not None:
         outputs["federationNetwork"] = with_scheduler(paths.exports, outputs.get("daskSchedulerPeerHost"), cfg)
     return {
@@ -141,8 +153,8 @@ def build_cluster(cfg: StackConfig, network: Network, storage: DataBuckets,
 
 def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets, groups: list[NodeGroup],
                     with_aws: pulumi.ResourceOptions, refs: dict[str, pulumi.StackReference],
-                    paths: Optional[FederationPaths]) -> dict[str, Any]:
-    """Namespaces, RBAC personas, secrets, Dask, Arkouda and federation, after the system pools."""
+                    paths: Optional[FederationPaths], account_id: pulumi.Output[str]) -> dict[str, Any]:
+    """Namespaces, RBAC personas, secrets, Dask, Arkouda, federation and monitoring, after the system pools."""
     opts = with_aws.merge(pulumi.ResourceOptions(depends_on=list(groups)))
     teams = TeamNamespaces("namespaces", list(cfg.namespaces), eks.k8s_provider, opts=opts)
     created = list(teams.namespaces.values())
@@ -174,17 +186,34 @@ def build_workloads(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets
         outputs.update(build_federation(cfg, eks, storage, created, values, opts, refs, dask))
     if cfg.mpi is not None:
         created.append(MpiOperator("mpi", cfg.mpi, eks.k8s_provider, opts=opts))
+    if cfg.monitoring is not None:
+        outputs.update(build_monitoring(cfg, eks, [*created, *([storage_class] if storage_class else [])], account_id, opts))
     RbacPersonas("rbac", cfg.rbac, eks.k8s_provider, depends_on=created, opts=opts)
     if cfg.secrets:
         ConfigSecrets("secrets", list(cfg.secrets), values, eks.k8s_provider, depends_on=created, opts=opts)
     return outputs
 
 
+def build_monitoring(cfg: StackConfig, eks: EksControlPlane, created: list[pulumi.Resource],
+                     account_id: pulumi.Output[str], opts: pulumi.ResourceOptions) -> dict[str, Any]:
+    """Prometheus, Grafana and OpenCost, once the namespaces they scrape exist; Grafana's address and password."""
+    mon = cfg.monitoring
+    assert mon is not None
+    system = next(g for g in cfg.node_groups if g.role == "system")
+    monitoring = Monitoring("monitoring", mon, eks, naming.cluster_name(cfg), cfg.region, account_id, system,
+                            scrape_targets(cfg), cfg.arkouda, created, opts=opts)
+    outputs: dict[str, Any] = {"grafanaAdminPassword": monitoring.grafana_password, "grafana": (
+        f"kubectl -n {mon.namespace} port-forward svc/grafana 3000:80, then open http://localhost:3000 as admin with "
+        "`pulumi stack output grafanaAdminPassword --show-secrets`")}
+    if mon.opencost:
+        outputs["opencost"] = f"kubectl -n {mon.namespace} port-forward svc/opencost 9003:9003 9090:9090 (README: Costs)"
+    return outputs
+
+
 def jupyter_client(cfg: StackConfig, dask: Optional[DaskCluster]) -> Optional[tuple[str, pulumi.Resource]]:
     """JupyterLab's namespace and the component creating it, when notebooks should reach Arkouda."""
-    if dask is None or cfg.dask is None or not cfg.dask.jupyter.enabled:
-        return None
-    return cfg.dask.namespace, dask
+    ok = dask is not None and cfg.dask is not None and cfg.dask.jupyter.enabled
+    return (cfg.dask.namespace, dask) if ok and cfg.dask is not None and dask is not None else None
 
 
 def build_dask(cfg: StackConfig, eks: EksControlPlane, storage: DataBuckets, values: pulumi.Output[dict[str, str]],

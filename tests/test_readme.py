@@ -6,11 +6,13 @@ import pytest
 from pydantic import BaseModel
 
 from infra.config.arkouda import ArkoudaConfig, ArkoudaPersistenceConfig
+from infra.config.budget import BudgetConfig
 from infra.config.cluster import AccessEntryConfig, AutoscalerConfig, ClusterConfig, TerminationHandlerConfig
 from infra.config.dask import DaskConfig, DaskUserConfig, DaskWorkersConfig, JupyterConfig
 from infra.config.dask_gpu import DaskGpuWorkersConfig
 from infra.config.federation import FederationConfig, FederationSourceConfig, FederationTargetConfig
 from infra.config.loader import SECTIONS
+from infra.config.monitoring import MonitoringConfig, MonitoringUser, SpotFeedConfig
 from infra.config.mpi import MpiConfig
 from infra.config.namespaces import (
     JobRobotConfig,
@@ -31,7 +33,8 @@ MODELS: list[type[BaseModel]] = [TagsConfig, NetworkConfig, BucketConfig, Lifecy
                                  MonitorConfig, SecretConfig, DaskConfig, DaskWorkersConfig, DaskGpuWorkersConfig, JupyterConfig,
                                  DaskUserConfig,
                                  FederationConfig, FederationSourceConfig, FederationTargetConfig,
-                                 ArkoudaConfig, ArkoudaPersistenceConfig, MpiConfig]
+                                 ArkoudaConfig, ArkoudaPersistenceConfig, MpiConfig, MonitoringConfig, SpotFeedConfig,
+                                 MonitoringUser, BudgetConfig]
 
 
 @pytest.fixture

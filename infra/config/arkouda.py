@@ -30,7 +30,12 @@ class ArkoudaConfig(Model):
     threads_per_locale: int = Field(4, ge=1, le=512, description="CPU cores per locale (request = limit).")
     memory_per_locale: str = Field("16Gi", description="Memory per locale (request = limit).")
     server_port: int = Field(5555, ge=1024, le=65535, description="Port clients connect to (ak.connect).")
-    metrics_port: int = Field(5556, ge=1024, le=65535, description="Metrics port.")
+    metrics_port: int = Field(5556, ge=1024, le=65535, description="Metrics port (a ZeroMQ socket, not HTTP: with "
+                                                                    "monitoring on, an exporter reads it).")
+    metrics_exporter_image: str = Field(
+        "bearsrus/prometheus-arkouda-exporter:v2024.04.19",
+        description="arkouda-contrib's Prometheus exporter (with cloudviper:monitoring), pinned; its tag follows the "
+                    "server's.")
     authentication: bool = Field(True, description="Clients need the server's token.")
     persistence: ArkoudaPersistenceConfig = Field(default_factory=lambda: ArkoudaPersistenceConfig.model_validate({}),
                                                   description="Where arrays are saved.")
@@ -39,7 +44,7 @@ class ArkoudaConfig(Model):
     quota: Optional[QuotaConfig] = Field(
         None, description="Resource budget of the namespace; default: what the locales and the server request.")
 
-    _pinned = field_validator("image")(classmethod(lambda cls, v: pinned_image(v)))
+    _pinned = field_validator("image", "metrics_exporter_image")(classmethod(lambda cls, v: pinned_image(v)))
 
     _ns = field_validator("namespace")(classmethod(lambda cls, v: dns_label(v)))
     _q = field_validator("memory_per_locale")(classmethod(lambda cls, v: byte_size(v, "1Gi")))

@@ -11,12 +11,14 @@ import pulumi
 from pydantic import TypeAdapter, ValidationError
 
 from infra.config.arkouda import ArkoudaConfig
+from infra.config.budget import BudgetConfig
 from infra.config.cluster import ClusterConfig
 from infra.config.cluster_checks import cluster_problems
 from infra.config.dask import DaskConfig
 from infra.config.errors import ConfigError, key_path, render_value, unknown
 from infra.config.federation import FederationConfig
 from infra.config.messages import describe_errors, duplicate_names, with_names
+from infra.config.monitoring import MonitoringConfig, monitoring_problems
 from infra.config.mpi import MpiConfig
 from infra.config.namespaces import NamespaceConfig, RbacConfig, SecretConfig
 from infra.config.network import BUCKET_NAME_RE, Buckets, NetworkConfig
@@ -43,6 +45,8 @@ SECTIONS: dict[str, tuple[Any, bool]] = {
     "federation": (FederationConfig, False),
     "arkouda": (ArkoudaConfig, False),
     "mpi": (MpiConfig, False),
+    "monitoring": (MonitoringConfig, False),
+    "budget": (BudgetConfig, False),
     "secretValues": (TypeAdapter(dict[str, str]), False),
 }
 
@@ -116,6 +120,7 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
                         "has one data key, so every imported kms bucket must name the same one")
     problems += cluster_problems(project, values)
     problems += workload_problems(project, values, values.get(SECRET_VALUES) or {})
+    problems += monitoring_problems(project, values)
     if problems or not isinstance(region, str):
         raise ConfigError([with_names(p, project, raw) for p in problems])
     names = sorted(values.pop(SECRET_VALUES, {}) or {})

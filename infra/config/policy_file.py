@@ -18,6 +18,7 @@ from infra.config.regions import region_problem
 
 POLICY_CONFIG_DIR = ROOT / "policies" / "config"
 DEFAULT_ALLOWED_REGIONS = ["us-east-1"]  # the allowed-regions rule's default
+DEFAULT_MAX_HOURLY_USD = 25.0  # the max-hourly-cost rule's maxHourlyUsd default
 # pulumi_policy.EnforcementLevel's values (tests/test_policy_config.py pins them to the installed SDK).
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 REGION_SETTINGS = {("allowed-regions", "allowedRegions")}  # settings whose items are AWS region names
@@ -144,3 +145,22 @@ def load_policy_config(stack: str, directory: Path, specs: Mapping[str, RuleSpec
     config = validate_policy_config(doc, label, specs)
     config.path = path
     return config
+
+
+def max_hourly_usd(stack: str, directory: Path) -> float:
+    """The max-hourly-cost rule's maxHourlyUsd for the stack (the program's venv has no policy SDK, so the file is
+    read without the pack's schemas: the plan, preflight and `pulumi preview --policy-pack` validate it)."""
+    path = directory / f"{stack}.json"
+    label = f"policies/config/{path.name}"
+    if not path.exists():
+        return DEFAULT_MAX_HOURLY_USD
+    try:
+        doc = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ConfigError([f"{label}: not valid JSON: {exc}"]) from None
+    entry = doc.get("max-hourly-cost") if isinstance(doc, dict) else None
+    value = entry.get("maxHourlyUsd", DEFAULT_MAX_HOURLY_USD) if isinstance(entry, dict) else DEFAULT_MAX_HOURLY_USD
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError([f"{label}: max-hourly-cost.maxHourlyUsd: {render_value(value)} is not allowed: expected "
+                           "a number greater than 0 (the stack's monthly budget is derived from it)"])
+    return float(value)

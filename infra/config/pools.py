@@ -20,6 +20,8 @@ from infra.config.capacity import instance_facts
 from infra.pricing.instance_facts import instance_arch
 from infra.pricing.tables import PricingError, load_prices
 
+CAPACITY_LABEL = "cloudviper.io/capacity-type"  # spot / on-demand / mixed (OpenCost's spotLabel)
+
 NODE_GROUP_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$")
 LABEL_KEY_RE = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
@@ -232,9 +234,17 @@ class NodeGroupConfig(Model):
         return self.instance_types[0].split(".")[0] in BURSTABLE_FAMILIES
 
     @property
+    def capacity_type(self) -> str:
+        """spot (every node), on-demand (every node) or mixed (an on-demand base, spot above): OpenCost prices the
+        nodes labelled spot at spot prices, the others at on-demand."""
+        if not self.spot:
+            return "on-demand"
+        return "mixed" if self.on_demand_base else "spot"
+
+    @property
     def all_labels(self) -> dict[str, str]:
         """Configured labels plus the pool's identity (the Dask convention for its role, the accelerator, EFA)."""
-        labels = {"cloudviper.io/pool": self.name, "cloudviper.io/pool-role": self.role}
+        labels = {"cloudviper.io/pool": self.name, "cloudviper.io/pool-role": self.role, CAPACITY_LABEL: self.capacity_type}
         if self.role in ("worker", "scheduler"):
             labels["k8s.dask.org/node-purpose"] = self.role
         if self.gpu:

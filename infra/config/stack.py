@@ -13,9 +13,11 @@ from pydantic import Field, field_validator
 
 from infra.config.arkouda import ArkoudaConfig
 from infra.config.base import Model, check_tag_text
+from infra.config.budget import BudgetConfig
 from infra.config.cluster import ClusterConfig
 from infra.config.dask import DaskConfig
 from infra.config.federation import FederationConfig
+from infra.config.monitoring import MonitoringConfig
 from infra.config.mpi import MpiConfig
 from infra.config.namespaces import NamespaceConfig, RbacConfig, SecretConfig
 from infra.config.network import Buckets, NetworkConfig
@@ -76,6 +78,8 @@ class StackConfig(Model):
     federation: Optional[FederationConfig] = None
     arkouda: Optional[ArkoudaConfig] = None
     mpi: Optional[MpiConfig] = None
+    monitoring: Optional[MonitoringConfig] = None
+    budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig.model_validate({}))
 
     @field_validator("region")
     @classmethod
@@ -87,9 +91,11 @@ class StackConfig(Model):
     @property
     def needs_ebs_csi(self) -> bool:
         """Whether the stack installs the EBS CSI driver."""
-        return needs_ebs_csi(self.arkouda, self.dask)
+        return needs_ebs_csi(self.arkouda, self.dask, self.monitoring)
 
 
-def needs_ebs_csi(arkouda: Optional[ArkoudaConfig], dask: Optional[DaskConfig]) -> bool:
-    """Whether a workload asks for EBS volumes (Arkouda's pvc persistence, JupyterLab's home)."""
-    return (arkouda is not None and arkouda.persistence.kind == "pvc") or (dask is not None and dask.jupyter.keeps_home)
+def needs_ebs_csi(arkouda: Optional[ArkoudaConfig], dask: Optional[DaskConfig],
+                  monitoring: Optional[MonitoringConfig] = None) -> bool:
+    """Whether a workload asks for EBS volumes (Arkouda's pvc persistence, JupyterLab's home, Prometheus)."""
+    return ((arkouda is not None and arkouda.persistence.kind == "pvc") or (dask is not None and dask.jupyter.keeps_home)
+            or monitoring is not None)

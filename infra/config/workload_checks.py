@@ -26,7 +26,7 @@ from infra.config.stack import SECRET_VALUES, needs_ebs_csi
 
 def uses_ebs_csi(values: dict[str, Any]) -> bool:
     """Whether the stack installs the EBS CSI driver (whose node pod then runs on every node)."""
-    return needs_ebs_csi(values.get("arkouda"), values.get("dask"))
+    return needs_ebs_csi(values.get("arkouda"), values.get("dask"), values.get("monitoring"))
 
 
 def workload_problems(project: str, values: dict[str, Any], raw_secrets: Optional[dict[str, Any]] = None) -> list[str]:

@@ -83,6 +83,11 @@ def handler_policy(queue_arn: str, cluster_name: str) -> Doc:
     ]}
 
 
+# pkg/config/config.go @v1.25.6: ENABLE_PROMETHEUS_SERVER (default false) serves /metrics on PROMETHEUS_SERVER_PORT
+# (default 9092), in queue mode too (the chart's Service and ServiceMonitor use port name http-metrics).
+NTH_METRICS_PORT, NTH_METRICS_PORT_NAME = 9092, "http-metrics"
+
+
 def handler_env(queue_url: str, region: str, cluster_name: str, pod_grace_period: int) -> dict[str, str]:
     """Queue-processor settings, by the names pkg/config/config.go reads at v1.25.6."""
     return {
@@ -97,6 +102,8 @@ def handler_env(queue_url: str, region: str, cluster_name: str, pod_grace_period
         "NODE_TERMINATION_GRACE_PERIOD": str(DRAIN_TIMEOUT_SECONDS),
         "EMIT_KUBERNETES_EVENTS": "true",
         "ENABLE_PROBES_SERVER": "true",
+        "ENABLE_PROMETHEUS_SERVER": "true",
+        "PROMETHEUS_SERVER_PORT": str(NTH_METRICS_PORT),
         "WORKERS": "10",
         "JSON_LOGGING": "true",
     }

@@ -8,7 +8,7 @@ the offline plan and the policy pack price the same way. Standard library only.
 
 What is priced: EC2 instances and Auto Scaling groups (on-demand and spot shares, root
 volumes), the EKS control plane, NAT gateways, public IPv4 addresses (EIPs), EBS volumes (also those
-Kubernetes claims: PersistentVolumeClaims and StatefulSets' volumeClaimTemplates, gp3) and
+Kubernetes claims: PersistentVolumeClaims, StatefulSets' volumeClaimTemplates and Prometheus's, gp3) and
 customer-managed KMS keys. Usage-based charges (S3 storage and requests, NAT data processing,
 data transfer, SQS requests, CloudWatch Logs) are listed as notes, not in the hourly totals.
 """
@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 from infra.pricing import eks_support
 from infra.pricing.day_one import DayOne, day_one
+from infra.pricing.node_pods import chart_volume_claims
 from infra.pricing.tables import HOURS_PER_MONTH, PriceTable, PricingError
 
 ASG = "aws:autoscaling/group:Group"
@@ -31,6 +32,7 @@ SERVICE = "kubernetes:core/v1:Service"  # type LoadBalancer: an NLB made by the 
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 DEFAULT_ROOT_GB = 20  # EKS AL2023 AMIs' root volume when a launch template sets none
 
 
@@ -217,6 +219,11 @@ def price_resource(res: ResourceView, prices: PriceTable, nodes: Optional[DayOne
                             for c in _get(p, "spec", "volumeClaimTemplates") if isinstance(c, Mapping))
         return flat(gb * prices.fixed_price("ebs_gp3_storage") / HOURS_PER_MONTH,
                     f"{gb:g} GiB gp3 volumes ({replicas:g} claims, kept after destroy)", res.name, t)
+    if t == HELM_RELEASE and chart_volume_claims(str(p.get("chart") or ""), dict(p.get("values") or {})):
+        claims = chart_volume_claims(str(p.get("chart") or ""), dict(p.get("values") or {}))
+        gb = sum(storage_gib(c) for c in claims)
+        return flat(gb * prices.fixed_price("ebs_gp3_storage") / HOURS_PER_MONTH,
+                    f"{gb:g} GiB gp3 volumes of the chart's pods ({len(claims)} claims, kept after destroy)", res.name, t)
     if t == "aws:kms/key:Key":
         return flat(prices.fixed_price("kms_customer_managed_key") / HOURS_PER_MONTH, "KMS key ($1/month)", res.name, t)
     if t == SERVICE and _get(p, "spec", "type") == "LoadBalancer":

@@ -112,4 +112,40 @@ def chart_pods(chart: str, values: dict[str, Any], namespace: str) -> list[Addon
                             namespace) for part in ("proxy-scheduler", "candidate-scheduler")],
                 AddonPods("admiralty-restarter", schedulers,  # the template reads scheduler.replicas here too
                           _placed(values, ("restarter",), ("restarter", "resources")), namespace)]
+    if chart == "kube-prometheus-stack":
+        return _kps_pods(values, namespace)
+    if chart == "opencost":
+        exporter = _get(values, "opencost", "exporter", "resources", "requests") or {"cpu": "10m", "memory": "55Mi"}
+        ui = _get(values, "opencost", "ui", "resources", "requests") or {"cpu": "10m", "memory": "55Mi"}
+        pod = _placed(values, ("opencost",), ("opencost", "exporter", "resources"))
+        pod["spec"]["containers"] = [{"resources": {"requests": dict(r)}} for r in (exporter, ui)]
+        return [AddonPods("opencost", 1, pod, namespace)]
     return []
+
+
+def _kps_pods(values: dict[str, Any], namespace: str) -> list[AddonPods]:
+    """kube-prometheus-stack 88.5.3 with our values (tests/test_monitoring.py pins the defaults read here): one
+    operator (replicas hard-coded), one Prometheus (replicas x shards, default 1; its config-reloader gets no
+    requests), Grafana with its dashboard and datasource sidecars, kube-state-metrics; no defaults request anything."""
+    spec = ("prometheus", "prometheusSpec")
+    prometheus = _placed(values, spec, (*spec, "resources"))
+    grafana = _placed(values, ("grafana",), ("grafana", "resources"))
+    sidecar = _get(values, "grafana", "sidecar", "resources", "requests") or {}
+    grafana["spec"]["containers"] += [{"resources": {"requests": dict(sidecar)}} for _ in ("dashboards", "datasources")]
+    replicas = int(_get(values, *spec, "replicas") or 1) * int(_get(values, *spec, "shards") or 1)
+    return [AddonPods("prometheus-operator", 1, _placed(values, ("prometheusOperator",), ("prometheusOperator", "resources")),
+                      namespace),
+            AddonPods("prometheus", replicas, prometheus, namespace),
+            AddonPods("grafana", int(_get(values, "grafana", "replicas") or 1), grafana, namespace),
+            AddonPods("kube-state-metrics", int(_get(values, "kube-state-metrics", "replicas") or 1),
+                      _placed(values, ("kube-state-metrics",), ("kube-state-metrics", "resources")), namespace)]
+
+
+def chart_volume_claims(chart: str, values: dict[str, Any]) -> list[str]:
+    """Sizes of the EBS volumes the release's pods claim: Prometheus's volumeClaimTemplate (one per replica and shard)
+    in kube-prometheus-stack; none for the other charts we install."""
+    spec = ("prometheus", "prometheusSpec")
+    size = _get(values, *spec, "storageSpec", "volumeClaimTemplate", "spec", "resources", "requests", "storage")
+    if chart != "kube-prometheus-stack" or not size:
+        return []
+    return [str(size)] * (int(_get(values, *spec, "replicas") or 1) * int(_get(values, *spec, "shards") or 1))

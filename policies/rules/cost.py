@@ -12,6 +12,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from infra.config.policy_file import DEFAULT_MAX_HOURLY_USD
 from infra.pricing.cost import ASG, INSTANCE, LAUNCH_TEMPLATE, estimate
 from infra.pricing.tables import PricingError, load_prices
 from policies.rules.common import (
@@ -32,7 +33,7 @@ from policies.rules.common import (
 
 BUDGET_SCHEMA = schema(
     maxHourlyUsd={
-        "type": "number", "default": 25.0,
+        "type": "number", "default": DEFAULT_MAX_HOURLY_USD,
         "description": "Highest estimated $/hour of the whole stack at maximum scale.",
     },
     maxDayOneHourlyUsd={
