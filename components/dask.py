@@ -36,8 +36,9 @@ from infra.documents.admiralty import (
     FEDERATED_NAMESPACE_LABEL,
     proxy_constraints,
 )
+from infra.documents.rbac import port_forward_rules
 
-CLUSTER = "dask"  # the DaskCluster's name: the operator names the scheduler Service `dask-scheduler`
+CLUSTER = d.CLUSTER
 
 
 @dataclass(frozen=True)
@@ -195,13 +196,9 @@ def worker_annotations(federation: Optional[DaskFederation]) -> dict[str, str]:
 
 
 def client_rules() -> list[dict[str, Any]]:
-    """`kubectl port-forward svc/...` needs get services, get/list/watch pods and get+create pods/portforward
-    (get: kubectl's WebSocket transport up to Kubernetes 1.34; create: SPDY, and both since 1.35 with the
-    AuthorizePodWebsocketUpgradeCreatePermission gate on by default, kubernetes/kubernetes#134577)."""
+    """Port-forward to the scheduler and JupyterLab, change the workers' range, scale JupyterLab back up."""
     return [
-        {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list"]},
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
-        {"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["get", "create"]},
+        *port_forward_rules(),
         {"apiGroups": ["kubernetes.dask.org"], "resources": ["daskautoscalers"], "verbs": ["get", "patch"],
          "resourceNames": [CLUSTER]},  # (list cannot be limited to names)
         {"apiGroups": ["kubernetes.dask.org"], "resources": ["daskclusters"], "verbs": ["get", "list"]},

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.control_plane import ControlPlane
-from components.k8s_objects import meta
+from components.k8s_objects import custom_resource, meta
 from components.workload_identity import s3_service_account
 from infra.config.federation import FederationConfig, FederationSourceConfig, FederationTargetConfig
 from infra.documents.admiralty import (
@@ -68,12 +68,6 @@ def cert_manager_values(system_tolerations: list[dict[str, str]]) -> dict[str, A
     place = {"nodeSelector": {"cloudviper.io/pool-role": "system"}, "tolerations": list(system_tolerations)}
     return {"crds": {"enabled": True}, "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}}, **place,
             **{part: dict(place) for part in ("webhook", "cainjector", "startupapicheck")}}
-
-
-def custom_resource(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
-    """Send a validated Admiralty object."""
-    return k8s.apiextensions.CustomResource(name, api_version=obj["apiVersion"], kind=obj["kind"],
-                                            metadata=obj["metadata"], spec=obj["spec"], opts=opts)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Optional
 
+import pulumi
+import pulumi_kubernetes as k8s
+
 from infra.documents.pods import restricted_security_context
 
 __all__ = ["restricted_security_context"]
@@ -87,3 +90,9 @@ def service_account_with_cluster_role(name: str, sa_name: str, namespace: str, i
         subjects=[{"kind": "ServiceAccount", "name": sa_name, "namespace": namespace}],
         opts=opts.merge(pulumi.ResourceOptions(depends_on=[cr])))
     return sa
+
+
+def custom_resource(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+    """Send a custom resource built (and validated against its CRD) as a dict."""
+    return k8s.apiextensions.CustomResource(name, api_version=obj["apiVersion"], kind=obj["kind"],
+                                            metadata=obj["metadata"], spec=obj["spec"], opts=opts)

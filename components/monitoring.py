@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.control_plane import ControlPlane
-from components.k8s_objects import container, deployment_spec, meta
+from components.k8s_objects import container, custom_resource, deployment_spec, meta
 from components.namespaces import pod_security_labels
 from infra.config.arkouda import ArkoudaConfig
 from infra.config.monitoring import MonitoringConfig
@@ -21,6 +21,7 @@ from infra.documents import monitoring as m
 from infra.documents.crd import validate_custom_resource
 from infra.documents.dashboards import dashboards
 from infra.documents.dask import tolerations
+from infra.documents.rbac import port_forward_rules
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -80,8 +81,7 @@ class Monitoring(pulumi.ComponentResource):
         """A PodMonitor for the target, and where its namespace isolates pods, a policy admitting the scrapes."""
         obj = m.pod_monitor(t.name, t.namespace, t.selector, t.port_name)
         validate_custom_resource(obj)
-        k8s.apiextensions.CustomResource(f"{name}-scrape-{t.name}", api_version=obj["apiVersion"], kind=obj["kind"],
-                                         metadata=obj["metadata"], spec=obj["spec"], opts=k)
+        custom_resource(f"{name}-scrape-{t.name}", obj, k)
         if t.isolated:
             k8s.networking.v1.NetworkPolicy(f"{name}-admit-{t.name}", metadata=meta(f"{t.name}-metrics", t.namespace),
                                             spec={"podSelector": {"matchLabels": dict(t.selector)},
@@ -115,13 +115,9 @@ class Monitoring(pulumi.ComponentResource):
         """monitoring.users may `kubectl port-forward svc/grafana` (nothing else in the namespace)."""
         if not cfg.users:
             return
-        rules: list[dict[str, Any]] = [
-            {"apiGroups": [""], "resources": ["services"], "verbs": ["get"], "resourceNames": [m.GRAFANA_SERVICE]},
-            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
-            {"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["get", "create"]},
-        ]
         role = "grafana-viewer"
-        k8s.rbac.v1.Role(f"{name}-grafana-role", metadata=meta(role, cfg.namespace), rules=rules, opts=k)
+        k8s.rbac.v1.Role(f"{name}-grafana-role", metadata=meta(role, cfg.namespace), rules=port_forward_rules(),
+                         opts=k)
         k8s.rbac.v1.RoleBinding(f"{name}-grafana-rb", metadata=meta(role, cfg.namespace), role_ref={
             "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
             subjects=[{"kind": "Group", "name": u.group, "apiGroup": "rbac.authorization.k8s.io"} for u in cfg.users],

@@ -19,11 +19,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from infra.config.pools import CAPACITY_LABEL
+
 DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboards"
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}  # kps values grafana.sidecar.datasources.uid
 # The node labels kube-state-metrics must export (the pool views group by them); the monitoring component
 # writes them into kube-state-metrics' --metric-labels-allowlist as `nodes=[<these, comma-separated>]`.
-NODE_LABELS_ALLOWLIST = ("cloudviper.io/pool", "cloudviper.io/pool-role", "cloudviper.io/capacity-type")
+NODE_LABELS_ALLOWLIST = ("cloudviper.io/pool", "cloudviper.io/pool-role", CAPACITY_LABEL)
 
 _INVALID_LABEL_CHAR = re.compile(r"[^a-zA-Z0-9_]")
 _CAPITAL_AFTER_LOWER = re.compile(r"([a-z0-9])([A-Z])")

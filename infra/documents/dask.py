@@ -21,6 +21,7 @@ from infra.documents.crd import validate_custom_resource
 from infra.documents.pods import restricted_security_context
 
 API_VERSION = "kubernetes.dask.org/v1"
+CLUSTER = "dask"  # the DaskCluster's name: the operator names the scheduler Service `dask-scheduler`
 OPERATOR_IMAGE = "ghcr.io/dask/dask-kubernetes-operator:2026.3.0"
 COMM_PORT, DASHBOARD_PORT, WORKER_PORT, NANNY_PORT, WORKER_DASHBOARD_PORT = 8786, 8787, 8788, 8789, 8790
 # distributed's default routes plus the HTTP API (off by default): the operator's autoscaler and

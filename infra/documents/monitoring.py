@@ -25,7 +25,9 @@ from infra.config.base import bytes_of
 from infra.config.monitoring import MonitoringConfig
 from infra.config.pools import CAPACITY_LABEL
 from infra.config.stack import StackConfig
-from infra.documents.dask import DASHBOARD_PORT, SCHEDULER_LABELS, WORKER_DASHBOARD_PORT, WORKER_LABELS
+from infra.documents.arkouda import CONTRACT
+from infra.documents.dashboards import allowlist_flag
+from infra.documents.dask import CLUSTER, DASHBOARD_PORT, SCHEDULER_LABELS, WORKER_DASHBOARD_PORT, WORKER_LABELS
 from infra.documents.dask_gpu import GPU_CLUSTER
 from infra.documents.termination import NTH_METRICS_PORT, NTH_METRICS_PORT_NAME
 
@@ -36,19 +38,16 @@ OPENCOST_REPO = "https://opencost.github.io/opencost-helm-chart"
 RELEASE = "monitoring"  # fullnameOverride too: Services monitoring-prometheus (9090), grafana (80)
 PROMETHEUS_SERVICE, PROMETHEUS_PORT = "monitoring-prometheus", 9090
 GRAFANA_SERVICE, GRAFANA_ADMIN_SECRET = "grafana", "grafana-admin"
-OPENCOST_SERVICE, OPENCOST_API_PORT, OPENCOST_PRICING = "opencost", 9003, "opencost-pricing"
+OPENCOST_SERVICE, OPENCOST_PRICING = "opencost", "opencost-pricing"
 STORAGE_CLASS = "gp3-encrypted"
 RETENTION_SHARE = 0.85  # Prometheus deletes the oldest blocks beyond this share of its volume (WAL and compaction room)
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}  # the grafana sidecar's default label (kps values grafana.sidecar)
-# Node labels kube-state-metrics exports on kube_node_labels (as label_cloudviper_io_pool, ...): the pool views.
-NODE_LABELS = ("cloudviper.io/pool", "cloudviper.io/pool-role", CAPACITY_LABEL)
-DASK_CLUSTER = "dask"  # the CPU DaskCluster's name (components/dask.py CLUSTER)
 # arkouda-contrib arkouda_metrics_exporter/client/arkouda_metrics_exporter/metrics.py (main, last changed in #162):
 # serves prometheus_client's /metrics on METRICS_SCRAPE_PORT (default 5080) and polls the server's ZMQ metrics socket
 # at ARKOUDA_METRICS_SERVICE_HOST:ARKOUDA_METRICS_SERVICE_PORT; the server's port 5556 itself is not HTTP.
 ARKOUDA_EXPORTER_LABELS = {"app": "arkouda-metrics-exporter"}
 ARKOUDA_EXPORTER_PORT = 5080
-ARKOUDA_SERVER = "arkouda-server"  # the server pod's app label and Service (infra/documents/arkouda.py CONTRACT)
+ARKOUDA_SERVER = CONTRACT.server_app  # the server pod's app label and Service name
 
 
 def arkouda_exporter_env(ak: ArkoudaConfig) -> dict[str, str]:
@@ -73,7 +72,6 @@ def kps_values(cfg: MonitoringConfig, place: dict[str, Any]) -> dict[str, Any]:
     sidecar, kube-state-metrics with the pool labels, everything on the system pool (`place`: nodeSelector and
     tolerations). No Alertmanager (nothing to route to: spending alarms are AWS Budgets'), no node-exporter (it
     needs host network, PID and filesystem on every node, workers included)."""
-    allowlist = f"nodes=[{','.join(NODE_LABELS)}]"
     return {
         "fullnameOverride": RELEASE,
         "alertmanager": {"enabled": False},
@@ -99,7 +97,7 @@ def kps_values(cfg: MonitoringConfig, place: dict[str, Any]) -> dict[str, Any]:
                                        "searchNamespace": cfg.namespace}},
         },
         "kube-state-metrics": {**place, "fullnameOverride": "kube-state-metrics",
-                               "metricLabelsAllowlist": [allowlist], "resources": _resources("50m", "128Mi", "256Mi")},
+                               "metricLabelsAllowlist": [allowlist_flag()], "resources": _resources("50m", "128Mi", "256Mi")},
     }
 
 
@@ -143,7 +141,8 @@ def opencost_policy(feed_bucket: str | None, feed_prefix: str) -> dict[str, Any]
     statements: list[dict[str, Any]] = [{"Sid": "SpotPrices", "Effect": "Allow",
                                          "Action": ["ec2:DescribeSpotPriceHistory"], "Resource": "*"}]
     if feed_bucket:
-        objects = f"arn:aws:s3:::{feed_bucket}/{feed_prefix.strip('/') + '/' if feed_prefix.strip('/') else ''}*"
+        prefix = feed_prefix.strip("/")
+        objects = f"arn:aws:s3:::{feed_bucket}/{prefix + '/' if prefix else ''}*"
         statements += [
             {"Sid": "SpotFeedList", "Effect": "Allow", "Action": ["s3:ListBucket"],
              "Resource": f"arn:aws:s3:::{feed_bucket}"},
@@ -152,13 +151,10 @@ def opencost_policy(feed_bucket: str | None, feed_prefix: str) -> dict[str, Any]
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def pod_monitor(name: str, namespace: str, selector: dict[str, str], port: str, path: str = "/metrics",
-                interval: str | None = None) -> dict[str, Any]:
+def pod_monitor(name: str, namespace: str, selector: dict[str, str], port: str, path: str = "/metrics") -> dict[str, Any]:
     """A PodMonitor (monitoring.coreos.com/v1, CRD shipped in infra/documents/crds/monitoring/): scrape `port`
     (a container port name) of the pods `selector` picks in `namespace`."""
-    endpoint: dict[str, Any] = {"port": port, "path": path}
-    if interval:
-        endpoint["interval"] = interval
+    endpoint = {"port": port, "path": path}
     return {"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
             "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/part-of": "cloudviper"}},
             "spec": {"selector": {"matchLabels": dict(selector)}, "namespaceSelector": {"matchNames": [namespace]},
@@ -191,7 +187,7 @@ def scrape_targets(cfg: StackConfig) -> list[ScrapeTarget]:
              ScrapeTarget("node-termination-handler", "kube-system", {app: "aws-node-termination-handler"},
                           NTH_METRICS_PORT_NAME, NTH_METRICS_PORT, False)]
     if cfg.dask is not None:
-        clusters = [DASK_CLUSTER] + ([GPU_CLUSTER] if cfg.dask.gpu_workers is not None else [])
+        clusters = [CLUSTER] + ([GPU_CLUSTER] if cfg.dask.gpu_workers is not None else [])
         for cluster in clusters:
             for part, labels, port in (("scheduler", SCHEDULER_LABELS, DASHBOARD_PORT),
                                        ("workers", WORKER_LABELS, WORKER_DASHBOARD_PORT)):

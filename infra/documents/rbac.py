@@ -24,6 +24,14 @@ def rule(api_groups: list[str], resources: list[str], verbs: list[str], names: O
     return r
 
 
+def port_forward_rules() -> list[Rule]:
+    """`kubectl port-forward svc/...` needs get services, get/list/watch pods and get+create pods/portforward
+    (get: kubectl's WebSocket transport up to Kubernetes 1.34; create: SPDY, and both since 1.35 with the
+    AuthorizePodWebsocketUpgradeCreatePermission gate on by default, kubernetes/kubernetes#134577)."""
+    return [rule([""], ["services"], ["get", "list"]), rule([""], ["pods"], ["get", "list", "watch"]),
+            rule([""], ["pods/portforward"], ["get", "create"])]
+
+
 READ = ["get", "list", "watch"]
 WRITE = ["create", "delete", "deletecollection", "patch", "update"]
 
