@@ -241,3 +241,14 @@ def test_opencost_reads_our_pricing_configmap_not_the_charts_example_prices(refe
               if r.props["metadata"]["name"] == m.OPENCOST_PRICING)
     assert cm["metadata"]["namespace"] == "monitoring"
     assert cm["data"] == {"provider": "aws", "spotLabel": "cloudviper.io/capacity-type", "spotLabelValue": "spot"}
+
+
+def test_the_termination_handler_serves_metrics_on_the_scraped_port(reference: Capture) -> None:
+    """aws/aws-node-termination-handler v1.25.6 pkg/config/config.go: ENABLE_PROMETHEUS_SERVER (default false) and
+    PROMETHEUS_SERVER_PORT (default 9092); without the first, the PodMonitor would scrape a closed port."""
+    nth = next(r.props for r in reference.of_type("kubernetes:apps/v1:Deployment")
+               if r.props["metadata"]["name"] == "aws-node-termination-handler")
+    (c,) = nth["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert (env["ENABLE_PROMETHEUS_SERVER"], env["PROMETHEUS_SERVER_PORT"]) == ("true", "9092")
+    assert {"name": "http-metrics", "containerPort": 9092} in c["ports"]
