@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from pulumi_policy import (
@@ -11,7 +12,9 @@ from pulumi_policy import (
     PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
+    ResourceValidationPolicy,
     StackValidationArgs,
+    StackValidationPolicy,
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
@@ -60,3 +63,56 @@ def check_stack(policy: Policy, resources: list[PolicyResource], config: Optiona
     found: list[str] = []
     policy.validate(StackValidationArgs(resources, cfg), lambda msg, urn=None: found.append(msg))  # type: ignore[attr-defined]
     return found
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One violation the whole pack reports: the rule, its level, the message and the resource it names."""
+
+    rule: str
+    level: str
+    message: str
+    urn: Optional[str]
+
+
+def pack_verdicts(resources: list[PolicyResource], config: Optional[dict[str, Any]] = None) -> list[Verdict]:
+    """Every violation the whole pack (policies/pack.py, with its defaults overlaid by `config`) reports on a stack.
+
+    Resource rules see each resource the way the engine hands it to them; stack rules see all of them.
+    """
+    from policies.pack import POLICIES
+
+    found: list[Verdict] = []
+    for policy in POLICIES:
+        level, cfg = rule_config(policy, (config or {}).get(policy.name), "test")
+        if level == "disabled":
+            continue
+
+        def reporter(default_urn: Optional[str], rule: str = policy.name, lvl: str = level) -> Any:
+            return lambda msg, urn=None: found.append(Verdict(rule, lvl, msg, urn or default_urn))
+
+        if isinstance(policy, ResourceValidationPolicy):
+            for r in resources:
+                args = ResourceValidationArgs(r.resource_type, r.props, r.urn, r.name, r.opts, r.provider, cfg)
+                policy.validate(args, reporter(r.urn))  # type: ignore[attr-defined]
+        elif isinstance(policy, StackValidationPolicy):
+            policy.validate(StackValidationArgs(resources, cfg), reporter(None))  # type: ignore[attr-defined]
+    return found
+
+
+def refusals(resources: list[PolicyResource], config: Optional[dict[str, Any]] = None) -> dict[str, list[str]]:
+    """Mandatory violations of the whole pack, by rule name."""
+    out: dict[str, list[str]] = {}
+    for v in pack_verdicts(resources, config):
+        if v.level == "mandatory":
+            out.setdefault(v.rule, []).append(v.message)
+    return out
+
+
+def assert_refused(resources: list[PolicyResource], rule: str, culprit: PolicyResource,
+                   config: Optional[dict[str, Any]] = None) -> None:
+    """The pack refuses the stack by `rule` (mandatory), and the message names the culprit resource (`type 'name'`)."""
+    found = refusals(resources, config)
+    named = f"{culprit.resource_type} {culprit.name!r}"
+    assert any(named in m for m in found.get(rule, [])), (
+        f"{rule} did not refuse {named}; mandatory violations: {found}")
