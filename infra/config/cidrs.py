@@ -1,0 +1,58 @@
+"""How much of the internet a list of CIDR ranges opens: judged on the address space covered, not the prefix text.
+
+`0.0.0.0/0` is one way to say "everyone"; `0.0.0.0/1` + `128.0.0.0/1`, or 256 /8s, are others. The config
+check on the API endpoint's publicAccessCidrs and the policy pack's ingress and endpoint rules all ask
+the same question here: how many public addresses do these ranges cover together (overlaps counted once)?
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+# The widest opening we accept by default: one IPv4 /8 (16,777,216 addresses; the largest
+# allocation a single organisation holds) or one IPv6 /32 (a regional registry's default allocation to an ISP).
+MAX_OPEN_V4_PREFIX = 8
+MAX_OPEN_V6_PREFIX = 32
+
+
+def networks(cidrs: Iterable[object]) -> tuple[list[ipaddress.IPv4Network], list[ipaddress.IPv6Network]]:
+    """The valid ranges among `cidrs` (host bits ignored), IPv4 and IPv6 apart; anything else is skipped."""
+    v4: list[ipaddress.IPv4Network] = []
+    v6: list[ipaddress.IPv6Network] = []
+    for cidr in cidrs:
+        try:
+            net = ipaddress.ip_network(str(cidr).strip(), strict=False)
+        except ValueError:
+            continue
+        if isinstance(net, ipaddress.IPv4Network):
+            v4.append(net)
+        else:
+            v6.append(net)
+    return v4, v6
+
+
+def covered(cidrs: Iterable[object]) -> tuple[int, int]:
+    """(IPv4 addresses, IPv6 addresses) the ranges cover together, each address counted once."""
+    v4, v6 = networks(cidrs)
+    return (sum(n.num_addresses for n in ipaddress.collapse_addresses(v4)),
+            sum(n.num_addresses for n in ipaddress.collapse_addresses(v6)))
+
+
+def too_open(cidrs: Iterable[object], v4_prefix: int = MAX_OPEN_V4_PREFIX,
+             v6_prefix: int = MAX_OPEN_V6_PREFIX) -> str | None:
+    """None when the ranges together open at most a /v4_prefix (IPv4) and a /v6_prefix (IPv6), else why not."""
+    n4, n6 = covered(cidrs)
+    if n4 > 2 ** (32 - v4_prefix):
+        whole = " (the whole IPv4 internet)" if n4 == 2**32 else ""
+        return f"together cover {n4:,} IPv4 addresses{whole}, more than a /{v4_prefix}"
+    if n6 > 2 ** (128 - v6_prefix):
+        whole = " (the whole IPv6 internet)" if n6 == 2**128 else ""
+        return f"together cover {n6:.3g} IPv6 addresses{whole}, more than a /{v6_prefix}"
+    return None
+
+
+def is_world(cidrs: Iterable[object]) -> bool:
+    """True when the ranges together cover every IPv4 or every IPv6 address."""
+    n4, n6 = covered(cidrs)
+    return n4 == 2**32 or n6 == 2**128
