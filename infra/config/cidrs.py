@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from typing import Any
 
 # The widest opening we accept by default: one IPv4 /8 (16,777,216 addresses; the largest
 # allocation a single organisation holds) or one IPv6 /32 (a regional registry's default allocation to an ISP).
@@ -32,11 +33,30 @@ def networks(cidrs: Iterable[object]) -> tuple[list[ipaddress.IPv4Network], list
     return v4, v6
 
 
+# Not reachable from the internet (RFC 1918, RFC 6598 shared, loopback, link-local; RFC 4193 unique local,
+# IPv6 loopback and link-local): ranges inside a VPC or a campus network, not an opening to the world.
+NOT_PUBLIC = [ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+    "fc00::/7", "::1/128", "fe80::/10")]
+
+
+def _public(nets: list[Any]) -> int:
+    """Addresses of disjoint ranges outside NOT_PUBLIC (CIDR ranges are either nested or disjoint)."""
+    total = 0
+    for net in ipaddress.collapse_addresses(nets):
+        private = sum(min(net.num_addresses, p.num_addresses) for p in NOT_PUBLIC
+                      if p.version == net.version and net.overlaps(p))
+        total += net.num_addresses - private
+    return total
+
+
 def covered(cidrs: Iterable[object]) -> tuple[int, int]:
-    """(IPv4 addresses, IPv6 addresses) the ranges cover together, each address counted once."""
+    """(IPv4 addresses, IPv6 addresses) reachable from the internet that the ranges cover, each counted once."""
     v4, v6 = networks(cidrs)
-    return (sum(n.num_addresses for n in ipaddress.collapse_addresses(v4)),
-            sum(n.num_addresses for n in ipaddress.collapse_addresses(v6)))
+    return _public(v4), _public(v6)
+
+
+PUBLIC_V4, PUBLIC_V6 = covered(["0.0.0.0/0"])[0], covered(["::/0"])[1]
 
 
 def too_open(cidrs: Iterable[object], v4_prefix: int = MAX_OPEN_V4_PREFIX,
@@ -44,15 +64,15 @@ def too_open(cidrs: Iterable[object], v4_prefix: int = MAX_OPEN_V4_PREFIX,
     """None when the ranges together open at most a /v4_prefix (IPv4) and a /v6_prefix (IPv6), else why not."""
     n4, n6 = covered(cidrs)
     if n4 > 2 ** (32 - v4_prefix):
-        whole = " (the whole IPv4 internet)" if n4 == 2**32 else ""
+        whole = " (the whole IPv4 internet)" if n4 >= PUBLIC_V4 else ""
         return f"together cover {n4:,} IPv4 addresses{whole}, more than a /{v4_prefix}"
     if n6 > 2 ** (128 - v6_prefix):
-        whole = " (the whole IPv6 internet)" if n6 == 2**128 else ""
+        whole = " (the whole IPv6 internet)" if n6 >= PUBLIC_V6 else ""
         return f"together cover {n6:.3g} IPv6 addresses{whole}, more than a /{v6_prefix}"
     return None
 
 
 def is_world(cidrs: Iterable[object]) -> bool:
-    """True when the ranges together cover every IPv4 or every IPv6 address."""
+    """True when the ranges together cover every public IPv4 or every public IPv6 address."""
     n4, n6 = covered(cidrs)
-    return n4 == 2**32 or n6 == 2**128
+    return n4 >= PUBLIC_V4 or n6 >= PUBLIC_V6
