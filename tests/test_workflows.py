@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from typing import Optional
 
 import pytest
 import yaml
@@ -70,8 +71,12 @@ def test_pull_request_workflow(workflows, repo_root):
     w = pulumi["with"]
     assert w["command"] == "preview" and w["comment-on-pr"] is True and w["policyPacks"] == "policies"
     assert w["policyPackConfigs"] == "policies/config/${{ matrix.stack }}.json"
-    assert preview["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.cloud.outputs.stacks) }}"
-    assert_stacks_come_from_the_files(wf["jobs"]["cloud"])
+    # the stacks listed in .github/preview-stacks.json, of those `infra stacks` prints (tests/test_ci_roles.py: what
+    # the preview may hold)
+    assert preview["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.cloud.outputs.preview) }}"
+    cloud = wf["jobs"]["cloud"]
+    assert cloud["outputs"]["preview"] == "${{ steps.check.outputs.preview }}"
+    assert_stacks_come_from_the_files(cloud)
     assert (repo_root / ".ci" / "run").read_text().strip().endswith("make test")
 
 
@@ -87,18 +92,21 @@ def test_deploy_workflow_needs_approval_per_stack(workflows, repo_root):
     for step in (preview, pulumi):  # Pulumi Cloud or a self-managed backend (S3 state + passphrase)
         assert {"PULUMI_ACCESS_TOKEN", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE"} <= set(step["env"])
     assert up["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.cloud.outputs.stacks) }}"
-    # the stack list comes from the files, and GitHub creates a missing environment without protection rules: the
-    # first step refuses an environment without required reviewers (REST "Get an environment", protection_rules[].type)
+    # the stack list comes from the files (those with a deploy-<stack> environment), and GitHub creates a missing
+    # environment without protection rules: the first step refuses an environment without required reviewers or a
+    # deployment branch rule (REST "Get an environment": protection_rules[].type, deployment_branch_policy)
     gate = up["steps"][0]
     assert gate["env"]["ENVIRONMENT"] == "deploy-${{ matrix.stack }}" and "required_reviewers" in gate["run"]
+    assert "deployment_branch_policy" in gate["run"]
     assert "exit 1" in gate["run"] and up["permissions"]["actions"] == "read"
     assert up["strategy"]["max-parallel"] == 1 and up["needs"] == "cloud"
-    assert_stacks_come_from_the_files(wf["jobs"]["cloud"])
+    cloud = wf["jobs"]["cloud"]
+    assert cloud["outputs"]["stacks"] == "${{ steps.deployable.outputs.stacks }}" and cloud["permissions"]["actions"] == "read"
+    assert_stacks_come_from_the_files(cloud)
 
 
 def assert_stacks_come_from_the_files(job: dict) -> None:
-    """The job's `stacks` output is `infra stacks --json`: no stack name is written into a workflow."""
-    assert job["outputs"]["stacks"] == "${{ steps.stacks.outputs.stacks }}"
+    """The job's step `stacks` is `infra stacks --json`: no stack name is written into a workflow."""
     (step,) = [s for s in job["steps"] if s.get("id") == "stacks"]
     # assigned first: `echo "x=$(cmd)"` would hide a failing `infra stacks` (bash -e ignores a failed substitution
     # inside an argument) and fromJSON would fail later on an empty value
@@ -154,13 +162,72 @@ def test_pr_comment_markdown_renders_the_dev_plan():
         assert part in md
 
 
-@pytest.mark.parametrize(("reviewer_rules", "code"), [("1", 0), ("0", 1), ("", 1)])
-def test_the_reviewer_gate_stops_an_unprotected_environment(workflows, tmp_path, reviewer_rules, code):
+def step_script(workflow: dict, job: str, step_id: str) -> dict:
+    """A step of a job, found by its id or name."""
+    return next(s for s in workflow["jobs"][job]["steps"] if step_id in (s.get("id"), s.get("name")))
+
+
+def run_step(step: dict, tmp_path, env: dict, fakes: Optional[dict[str, str]] = None
+             ) -> tuple[subprocess.CompletedProcess, str]:
+    """Run a step's script as GitHub runs a `run` step (bash --noprofile --norc -eo pipefail, docs.github.com
+    workflow syntax `jobs.<job_id>.steps[*].shell`), with fake commands first on PATH; returns the result and GITHUB_OUTPUT."""
+    for name, body in (fakes or {}).items():
+        fake = tmp_path / name
+        fake.write_text(f"#!/bin/sh\n{body}\n")
+        fake.chmod(0o755)
+    output = tmp_path / "output"
+    output.write_text("")
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "GITHUB_OUTPUT": str(output), "GITHUB_REPOSITORY": "lab/cloudviper",
+           **env}
+    result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], env=env,
+                            cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    return result, output.read_text()
+
+
+@pytest.mark.parametrize(("rules", "code", "says"), [
+    ("1 true", 0, ""), ("0 true", 1, "has no required reviewers"), ("", 1, "has no required reviewers"),
+    ("1 false", 1, "admits any branch")])
+def test_the_gate_stops_an_unprotected_environment(workflows, tmp_path, rules, code, says):
     gate = workflows["deploy"]["jobs"]["up"]["steps"][0]
-    fake = tmp_path / "gh"  # stands in for the GitHub CLI: prints what `--jq` would (the count of reviewer rules)
-    fake.write_text(f"#!/bin/sh\necho '{reviewer_rules}'\n")
-    fake.chmod(0o755)
-    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "GITHUB_REPOSITORY": "lab/cloudviper", "ENVIRONMENT": "deploy-mylab"}
-    result = subprocess.run(["bash", "-e", "-c", gate["run"]], env=env, capture_output=True, text=True, timeout=30)
+    # the fake GitHub CLI prints what `--jq` would: the count of reviewer rules and whether a branch policy is set
+    result, _ = run_step(gate, tmp_path, {"ENVIRONMENT": "deploy-mylab"}, {"gh": f"echo '{rules}'"})
     assert result.returncode == code, result.stdout + result.stderr
-    assert ("has no required reviewers" in result.stdout) is (code == 1)
+    assert says in result.stdout
+
+
+@pytest.mark.parametrize("secret", [None, "AWS_ROLE_ARN", "PULUMI_CONFIG_PASSPHRASE"])
+def test_deploy_stops_while_a_deploy_credential_is_a_repository_secret(workflows, tmp_path, secret):
+    guard = step_script(workflows["deploy"], "cloud", "repository-secrets")
+    env = {name: "" for name in guard["env"]} | ({secret: "hunter2-value"} if secret else {})
+    result, _ = run_step(guard, tmp_path, env)
+    assert result.returncode == (1 if secret else 0), result.stdout + result.stderr
+    assert (f"::error::{secret}: set as repository" in result.stdout) is bool(secret)
+    assert "hunter2-value" not in result.stdout + result.stderr  # names the secret, never prints it
+
+
+@pytest.mark.parametrize(("environments", "stacks", "enabled"), [
+    ("deploy-dev\ndeploy-burst\nother", ["burst", "dev"], "yes"), ("", [], "no"), ("deploy-Dev\ngithub-pages", [], "no")])
+def test_only_stacks_with_their_environment_deploy(workflows, tmp_path, environments, stacks, enabled):
+    step = step_script(workflows["deploy"], "cloud", "deployable")
+    every = ["arkouda", "burst", "dev", "primary"]
+    result, output = run_step(step, tmp_path, {"STACKS": json.dumps(every)}, {"gh": f"printf '{environments}'"})
+    assert result.returncode == 0, result.stderr
+    assert f"stacks={json.dumps(stacks, separators=(',', ':'))}" in output and f"enabled={enabled}" in output
+    for name in set(every) - set(stacks):  # skipped with a warning, never deployed through a new environment
+        assert f"::warning::stack {name} is not deployed: create the environment deploy-{name}" in result.stdout
+
+
+@pytest.mark.parametrize(("role", "token", "listed", "enabled", "preview"), [
+    ("arn:aws:iam::1:role/p", "pul-x", ["dev", "nosuch"], "yes", ["dev"]),
+    ("", "pul-x", ["dev"], "no", ["dev"]), ("arn:aws:iam::1:role/p", "", ["dev"], "no", ["dev"]),
+    ("arn:aws:iam::1:role/p", "pul-x", [], "no", [])])
+def test_the_preview_runs_for_listed_stacks_with_both_preview_secrets(workflows, tmp_path, role, token, listed,
+                                                                       enabled, preview):
+    step = step_script(workflows["pull-request"], "cloud", "check")
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github" / "preview-stacks.json").write_text(json.dumps(listed))
+    result, output = run_step(step, tmp_path, {"ROLE": role, "TOKEN": token, "STACKS": '["burst","dev","primary"]'})
+    assert result.returncode == 0, result.stderr
+    assert f"enabled={enabled}" in output and f"preview={json.dumps(preview, separators=(',', ':'))}" in output
+    assert ("::notice::no cloud preview" in result.stdout) is (enabled == "no")
+    assert "pul-x" not in result.stdout and "role/p" not in result.stdout

