@@ -9,6 +9,7 @@ from typing import Literal, Optional
 from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import Model, pinned_image
+from infra.config.cidrs import MAX_OPEN_V4_PREFIX, too_open
 from infra.pricing.eks_support import calendar
 
 # Newest cluster-autoscaler patch release of each minor (kubernetes/autoscaler tags
@@ -166,6 +167,11 @@ class ClusterConfig(Model):
                 raise ValueError(f"{cidr!r} is not an IPv4 network, e.g. 192.0.2.0/24 (the cluster is IPv4)") from None
             if net.prefixlen == 0:
                 raise ValueError(f"{cidr} opens the API to the whole internet; name your networks")
+        # judged on the public addresses the list covers, not on the prefixes: 0.0.0.0/1 + 128.0.0.0/1 is everyone too
+        why = too_open(v)
+        if why:
+            raise ValueError(f"{why}: that opens the API to much of the internet; allowed: your own networks, "
+                             f"together at most a /{MAX_OPEN_V4_PREFIX} of public addresses (private ranges do not count)")
         return v
 
     @field_validator("admins")

@@ -42,14 +42,33 @@ def cluster_problems(project: str, values: dict[str, Any]) -> list[str]:
             )
     problems += duplicate_names(project, "nodeGroups", (), [g.name for g in groups])
     for i, g in enumerate(groups):
-        if g.on_demand_base > g.max_size:
-            problems.append(f"{key_path(project, 'nodeGroups', (i, 'onDemandBase'))}: {g.on_demand_base} is larger "
-                            f"than maxSize ({g.max_size})")
+        problems += _capacity_type_problems(project, i, g)
         problems += _zone_problems(project, i, g, network)
     if cluster is not None:
         problems += _priority_problems(project, cluster, groups)
         problems += _address_problems(project, groups, network)
     return problems
+
+
+def _capacity_type_problems(project: str, i: int, g: Any) -> list[str]:
+    """A pool launches the capacity it declares: a spot pool some spot nodes, a worker pool spot above its base.
+
+    The Auto Scaling group launches its first onDemandBase instances on-demand and, on a spot pool, the rest as spot
+    (onDemandPercentageAboveBaseCapacity 0), so a base at maxSize leaves no node to be spot; the policy pack's
+    spot-workers rule refuses a worker pool that is not spot above its base.
+    """
+    base = key_path(project, "nodeGroups", (i, "onDemandBase"))
+    if g.on_demand_base > g.max_size:
+        return [f"{base}: {g.on_demand_base} is larger than maxSize ({g.max_size})"]
+    if g.spot and g.on_demand_base >= g.max_size:
+        return [f"{base}: {g.on_demand_base} is not below maxSize ({g.max_size}), so pool {g.name} is declared spot "
+                "but every node it can launch is on-demand (the group fills its on-demand base first); allowed: "
+                f"0 to {g.max_size - 1} (spot above it), or spot: false" + (" with role: compute" if g.role == "worker" else "")]
+    if g.role == "worker" and not g.spot:
+        return [f"{key_path(project, 'nodeGroups', (i, 'spot'))}: false on pool {g.name}, a worker pool: worker pools "
+                "are spot above their onDemandBase (the policy pack's spot-workers rule refuses an on-demand one); "
+                "allowed: spot: true, or role: compute for an on-demand pool"]
+    return []
 
 
 def _zone_problems(project: str, i: int, g: Any, network: NetworkConfig) -> list[str]:

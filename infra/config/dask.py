@@ -33,6 +33,9 @@ class DaskWorkersConfig(Model):
                                            "as ephemeral storage; on NVMe where the pool has instance store).")
     pool: Optional[str] = Field(None, description="Node group to run on (default: the first worker pool).")
     federated: bool = Field(False, description="Elect the workers for Admiralty, so they may run in federated clusters.")
+    allow_on_demand: bool = Field(False, description="Accept a pool that runs the workers on on-demand capacity (spot: "
+                                                     "false, or an onDemandBase covering every node they need); off: "
+                                                     "refused, the workers run on spot.")
 
     _m = field_validator("memory")(classmethod(lambda cls, v: byte_size(v, "256Mi")))
     # below 1Gi a worker's own files (HOME and the worker's directory share the volume) leave no room to spill

@@ -48,6 +48,8 @@ class DaskGpuWorkersConfig(Model):
                                                            "default: none (allocate on demand).")
     spill: str = Field("50Gi", description="Local disk per worker for spilled data (dask-cuda does not cap its disk "
                                            "spill: past this size the kubelet evicts the worker).")
+    allow_on_demand: bool = Field(False, description="Accept a GPU pool that runs the workers on on-demand capacity "
+                                                     "(spot: false, or an onDemandBase of at least maximum); off: refused.")
 
     _m = field_validator("memory")(classmethod(lambda cls, v: byte_size(v, "1Gi")))
     _s = field_validator("spill")(classmethod(lambda cls, v: byte_size(v, "1Gi")))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Sequence
 from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import Model, dns_label, quantity
+from infra.config.errors import key_path
 
 RESERVED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "default")
 PSS_LEVELS = ("privileged", "baseline", "restricted")  # Pod Security Standards, loosest first
@@ -58,8 +60,19 @@ class NamespaceConfig(Model):
     quota: QuotaConfig = Field(default_factory=lambda: QuotaConfig.model_validate({}), description="Resource budget.")
     limits: LimitsConfig = Field(default_factory=lambda: LimitsConfig.model_validate({}), description="Container defaults.")
     federated: bool = Field(False, description="Let Admiralty send elected pods of this namespace to other clusters.")
+    allow_privileged: bool = Field(False, description="Accept podSecurity: privileged, which admits pods with full host "
+                                                      "access (privileged containers, the host's network, PIDs and files).")
 
     _n = field_validator("name")(classmethod(lambda cls, v: own_namespace(v)))
+
+    @model_validator(mode="after")
+    def _privileged(self) -> NamespaceConfig:
+        # podSecurity privileged without allowPrivileged is refused by the checks across sections (workload_checks),
+        # which know whether a job robot's podSecurity decides the level instead
+        if self.allow_privileged and self.pod_security != "privileged":
+            raise ValueError(f"allowPrivileged is for podSecurity privileged only (this one is {self.pod_security!r}); "
+                             "leave it out")
+        return self
 
     @model_validator(mode="after")
     def _warn(self) -> NamespaceConfig:
@@ -145,3 +158,16 @@ class SecretConfig(Model):
         if not self.values:
             raise ValueError("values must name at least one key")
         return self
+
+
+def privileged_problems(project: str, namespaces: Sequence[NamespaceConfig], robot_namespaces: Collection[str]) -> list[str]:
+    """A namespace enforcing the privileged Pod Security level only when the stack says so (allowPrivileged).
+
+    The Pod Security Standards' privileged level "is purposely-open, and entirely unrestricted" and "allows for known
+    privilege escalations" (kubernetes.io/docs/concepts/security/pod-security-standards/). A job robot's namespace is
+    left to robots.robot_problems, which refuses any level set on it."""
+    return [f"{key_path(project, 'namespaces', (i, 'podSecurity'))}: \"privileged\" lets every pod of {n.name} run "
+            "privileged containers with the host's network, PIDs and files; allowed: restricted or baseline, or set "
+            f"{key_path(project, 'namespaces', (i, 'allowPrivileged'))}: true to accept that"
+            for i, n in enumerate(namespaces)
+            if n.pod_security == "privileged" and not n.allow_privileged and n.name not in robot_namespaces]

@@ -61,6 +61,11 @@ KUBELET_LABELS = frozenset({
 })
 KUBELET_LABEL_NAMESPACES = ("kubelet.kubernetes.io", "node.kubernetes.io")
 BURSTABLE_FAMILIES = ("t2", "t3", "t3a", "t4g")
+# Labels cloudviper derives from the pool's name, role, spot and GPU settings (all_labels): the Dask, Arkouda and MPI
+# pods, the system add-ons and OpenCost select or price nodes by them, so a pool may not claim another's identity
+# (`cloudviper.io/pool: workers` on an on-demand pool would draw the Dask workers onto it).
+RESERVED_LABEL_PREFIX = "cloudviper.io/"
+RESERVED_LABELS = ("k8s.dask.org/node-purpose", ACCELERATOR_LABEL)
 
 
 def kubelet_may_set(key: str) -> bool:
@@ -94,7 +99,8 @@ class NodeGroupConfig(Model):
     min_size: int = Field(0, ge=0, le=1000, description="Smallest number of nodes (0 lets the pool idle at no cost).")
     max_size: int = Field(ge=1, le=1000, description="Largest number of nodes the autoscaler may reach.")
     spot: bool = Field(True, description="Use spot capacity above onDemandBase (price-capacity-optimized).")
-    on_demand_base: int = Field(0, ge=0, le=1000, description="Nodes always on-demand before any spot.")
+    on_demand_base: int = Field(0, ge=0, le=1000, description="Nodes always on-demand before any spot; on a spot pool "
+                                                               "below maxSize (else no node would be spot).")
     labels: dict[str, str] = Field(default_factory=dict, description="Kubernetes node labels.")
     taints: list[TaintConfig] = Field(default_factory=list, description="Kubernetes node taints.")
     disable_smt: bool = Field(False, description="One thread per core (hyperthreading off); not for .metal types.")
@@ -130,6 +136,9 @@ class NodeGroupConfig(Model):
                 raise ValueError(f"label key {key!r} is not a valid Kubernetes key")
             if not LABEL_VALUE_RE.match(value):
                 raise ValueError(f"label value {value!r} of {key} is not a valid Kubernetes label value")
+            if key.startswith(RESERVED_LABEL_PREFIX) or key in RESERVED_LABELS:
+                raise ValueError(f"label key {key!r} is set by cloudviper from the pool's name, role, spot and gpu "
+                                 "settings (pods and OpenCost select nodes by it); leave it out and set those instead")
             if not kubelet_may_set(key):
                 raise ValueError(f"label key {key!r} is in a kubernetes.io/k8s.io namespace a kubelet may not set on "
                                  "its own node (the node would never join); use your own prefix, e.g. example.org/, "

@@ -11,13 +11,15 @@ import math
 from typing import Any, Optional
 
 from infra.config.capacity import gib, node_allocatable, node_capacity
+from infra.config.cidrs import MAX_OPEN_V4_PREFIX, too_open
 from infra.config.errors import key_path, render_value
 from infra.config.federation import ADMIRALTY_TESTED_KUBERNETES
 from infra.config.gpu_checks import gpu_worker_problems
 from infra.config.kubeconfig_check import KubeconfigError, check_kubeconfig
 from infra.config.messages import duplicate_names
+from infra.config.namespaces import privileged_problems
 from infra.config.network import NetworkConfig
-from infra.config.placement import arkouda_pool, dask_scheduler_pool, dask_worker_pool, pool_zones
+from infra.config.placement import arkouda_pool, dask_gpu_pool, dask_scheduler_pool, dask_worker_pool, pool_zones
 from infra.config.quotas import arkouda_budget, dask_budget, has_local_delegates, replacement_headroom, workers_per_node
 from infra.config.quotas import cores as cores_of
 from infra.config.robots import robot_problems
@@ -44,6 +46,8 @@ def workload_problems(project: str, values: dict[str, Any], raw_secrets: Optiona
                 problems.append(f"{key_path(project, 'rbac', ('namespaceAccess', i, 'namespace'))}: {render_value(e.namespace)} "
                                 f"is not a namespace of this stack; declared: {', '.join(sorted(known)) or 'none'}")
         problems += robot_problems(project, values, secret_names)  # job robots: each in a namespace of its own
+    robots = {r.namespace for r in rbac.job_robots} if rbac is not None else set()
+    problems += privileged_problems(project, values.get("namespaces") or [], robots)
     raw_secrets = raw_secrets or {}
     for i, sec in enumerate(values.get("secrets") or []):
         if sec.namespace not in known:
@@ -149,7 +153,25 @@ def _federation_network_problems(project: str, fed: Any, values: dict[str, Any])
             if clash:
                 problems.append(f"{key_path(project, 'federation', ('targets', i, 'cidrs', j))}: {render_value(c)} "
                                 f"overlaps this stack's {' and '.join(clash)}; routed networks must not overlap")
+    return problems + _open_cidr_problems(project, fed)
+
+
+def _open_cidr_problems(project: str, fed: Any) -> list[str]:
+    """vpn targets' cidrs may reach the Dask worker ports (security group rules, NetworkPolicy ipBlocks): judged on
+    the public addresses they cover together, per target and over all targets (one security group takes them all)."""
+    why_each = [(i, t, too_open(t.cidrs)) for i, t in enumerate(fed.targets) if t.cidrs]
+    problems = [f"{key_path(project, 'federation', ('targets', i, 'cidrs'))}: {render_value(t.cidrs)} {why}" + OPEN_WORKERS
+                for i, t, why in why_each if why]
+    every = [c for t in fed.targets for c in t.cidrs]
+    why = None if problems else too_open(every)
+    if why:
+        problems.append(f"{key_path(project, 'federation', ('targets',))}: the vpn targets' cidrs {render_value(every)} "
+                        f"{why}" + OPEN_WORKERS)
     return problems
+
+
+OPEN_WORKERS = (f"; the Dask worker ports would be open to much of the internet; allowed: the target's node and pod "
+                f"networks, together at most a /{MAX_OPEN_V4_PREFIX} of public addresses (private ranges do not count)")
 
 
 def network_of(values: dict[str, Any]) -> NetworkConfig:
@@ -176,6 +198,38 @@ def _dask_capacity_problems(project: str, dask: Any, pool: Any, ebs_csi: bool, l
                 f"{most} workers of workers.maximum, with room to replace {replacement_headroom(most)}{twice} "
                 f"({'; '.join(short)}); raise it or leave it out (the default admits them)"]
     return []
+
+
+def _on_demand_reason(pool: Any, nodes: int) -> str:
+    """Why a pool would run `nodes` nodes of workers all on on-demand capacity, or "" when some can be spot."""
+    if not pool.spot:
+        return f"is pool {pool.name}, which is on-demand (spot: false)"
+    if 0 < nodes <= pool.on_demand_base:  # the group launches its on-demand base first (botocore autoscaling docs)
+        return (f"is pool {pool.name}, whose onDemandBase ({pool.on_demand_base}) covers the {nodes} node"
+                f"{'s' if nodes > 1 else ''} the workers need at most")
+    return ""
+
+
+def _on_demand_worker_problems(project: str, dask: Any, groups: list[Any], ebs_csi: bool) -> list[str]:
+    """Dask workers run on spot, the price the plan shows: a pool that would run all of them on-demand is refused
+    unless the stack says so (workers.allowOnDemand, gpuWorkers.allowOnDemand)."""
+    problems = []
+    pool = dask_worker_pool(dask, groups)
+    if pool is not None and not dask.workers.allow_on_demand:
+        per_node = workers_per_node(dask, pool, ebs_csi)
+        why = _on_demand_reason(pool, math.ceil(dask.workers.maximum / per_node) if per_node else 0)
+        if why:
+            problems.append(f"{key_path(project, 'dask', ('workers', 'pool'))}: {render_value(pool.name)} {why}, so every "
+                            "Dask worker would run at the on-demand price; allowed: a spot pool (role worker), or "
+                            f"{project}:dask.workers.allowOnDemand: true to accept that cost")
+    gpu, gpu_pool = dask.gpu_workers, dask_gpu_pool(dask, groups)
+    if gpu is not None and gpu_pool is not None and gpu_pool.gpu and not gpu.allow_on_demand:
+        why = _on_demand_reason(gpu_pool, gpu.maximum)  # a node holds one worker at least: maximum bounds the nodes
+        if why:
+            problems.append(f"{key_path(project, 'dask', ('gpuWorkers', 'pool'))}: {render_value(gpu_pool.name)} {why}, "
+                            "so every GPU worker would run at the on-demand price; allowed: a spot GPU pool, or "
+                            f"{project}:dask.gpuWorkers.allowOnDemand: true to accept that cost")
+    return problems
 
 
 def _dask_problems(project: str, dask: Any, values: dict[str, Any], secret_names: set[str]) -> list[str]:
@@ -223,6 +277,7 @@ def _dask_problems(project: str, dask: Any, values: dict[str, Any], secret_names
                         f"but pool {sched.name} spans several, so a replaced node could come up where the volume cannot "
                         "attach; give that pool one zone (zones: [...]) or perZone: true, or set home: \"0\"")
     problems += gpu_worker_problems(project, dask, groups, uses_ebs_csi(values))
+    problems += _on_demand_worker_problems(project, dask, groups, uses_ebs_csi(values))
     team = {n.name for n in values.get("namespaces") or []}
     for i, n in enumerate(dask.client_namespaces):
         if n not in team:
