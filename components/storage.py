@@ -11,6 +11,9 @@ import pulumi_aws as aws
 
 from infra.config.network import BucketConfig, LifecycleConfig
 
+COMPONENT_TYPE = "cloudviper:storage:DataBuckets"
+RETIRED_KEY = "retiredBuckets"  # the component's input listing retired buckets' names (infra/plan/diff.py reads it)
+
 
 @dataclass(frozen=True)
 class DataBucketsArgs:
@@ -21,12 +24,30 @@ class DataBucketsArgs:
     account_id: pulumi.Input[str]
 
 
+def key_needed(buckets: list[BucketConfig]) -> bool:
+    """Whether the stack has its data key: a live bucket uses kms, or any bucket is kept (or retired)."""
+    return any(b.encryption == "kms" and not b.retired for b in buckets) or key_kept(buckets)
+
+
+def key_kept(buckets: list[BucketConfig]) -> bool:
+    """Whether the data key is retained on delete: whenever any bucket is kept or retired.
+
+    A kept bucket may hold objects encrypted with the key under an earlier config (it was `kms` once, or a
+    retired one was): nothing offline can tell, and a deleted key makes them unreadable for good.
+    """
+    return any(not b.allow_destroy for b in buckets)
+
+
 class DataBuckets(pulumi.ComponentResource):
     """The stack's data buckets and the KMS key that encrypts them.
 
     A bucket without `allowDestroy` is retained on delete together with its configuration
     (public-access block, policy, encryption) and the KMS key, so `pulumi destroy` stops the
-    spending but leaves the data readable and locked down exactly as it was.
+    spending but leaves the data readable and locked down exactly as it was. The key stays in the
+    program (and in the workloads' IAM policy) while any bucket is kept, even when none uses kms any
+    more: older objects may still be encrypted with it. A `retired` bucket registers nothing (the
+    engine drops it from the state and, as it is retained there, leaves it in AWS); a `renamedFrom`
+    bucket keeps its resources under the new name through aliases.
     """
 
     bucket_names: dict[str, pulumi.Output[str]]
@@ -34,14 +55,13 @@ class DataBuckets(pulumi.ComponentResource):
     kms_key_arn: Optional[pulumi.Output[str]]
 
     def __init__(self, name: str, args: DataBucketsArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        super().__init__("cloudviper:storage:DataBuckets", name, None, opts)
+        retired = sorted(b.name for b in args.buckets if b.retired)
+        super().__init__(COMPONENT_TYPE, name, {RETIRED_KEY: retired} if retired else None, opts)
         n = args.name_prefix
         self.bucket_names, self.bucket_arns = {}, {}
         self.kms_key_arn = None
         key: Optional[aws.kms.Key] = None
-        if any(b.encryption == "kms" for b in args.buckets):
-            # The key must outlive every bucket it encrypts, or retained data becomes unreadable.
-            keep_key = not all(b.allow_destroy for b in args.buckets if b.encryption == "kms")
+        if key_needed(args.buckets):
             kept_key = next((b.kms_key_id for b in args.buckets if b.kms_key_id), None)
             key = aws.kms.Key(
                 f"{name}-key",
@@ -50,7 +70,7 @@ class DataBuckets(pulumi.ComponentResource):
                 deletion_window_in_days=30,
                 tags={"Name": f"{n}-data"},
                 # deletionWindowInDays is not read back from AWS, so an import would see it as a difference.
-                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=keep_key, import_=kept_key,
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=key_kept(args.buckets), import_=kept_key,
                                             ignore_changes=["deletionWindowInDays"] if kept_key else None),
             )
             # Not retained: an alias is only a name (deleting it never touches the key, KMS DeleteAlias),
@@ -62,6 +82,8 @@ class DataBuckets(pulumi.ComponentResource):
             self.kms_key_arn = key.arn
 
         for b in args.buckets:
+            if b.retired:
+                continue
             bucket = self._bucket(name, n, b, args.account_id, key)
             self.bucket_names[b.name] = bucket.bucket
             self.bucket_arns[b.name] = bucket.arn
@@ -70,8 +92,10 @@ class DataBuckets(pulumi.ComponentResource):
     def _bucket(self, name: str, n: str, b: BucketConfig, account_id: pulumi.Input[str],
                 key: Optional[aws.kms.Key]) -> aws.s3.Bucket:
         keep = not b.allow_destroy
-        opts = pulumi.ResourceOptions(parent=self, retain_on_delete=keep)
         rid = f"{name}-{b.name}"
+        # renamedFrom: the same resources under a new name (pulumi.Alias with the old name, same parent and type).
+        aliases = [pulumi.Alias(name=f"{name}-{b.renamed_from}")] if b.renamed_from else None
+        opts = pulumi.ResourceOptions(parent=self, retain_on_delete=keep, aliases=aliases)
         physical = b.bucket_name or pulumi.Output.from_input(account_id).apply(
             lambda acct: f"{n}-{b.name}-{acct}"
         )
@@ -82,7 +106,7 @@ class DataBuckets(pulumi.ComponentResource):
             opts=opts.merge(pulumi.ResourceOptions(import_=b.bucket_name if b.import_existing else None,
                                                    ignore_changes=["forceDestroy"] if b.import_existing else None)),
         )
-        after = pulumi.ResourceOptions(parent=self, retain_on_delete=keep, depends_on=[bucket])
+        after = pulumi.ResourceOptions(parent=self, retain_on_delete=keep, depends_on=[bucket], aliases=aliases)
         bpa = aws.s3.BucketPublicAccessBlock(
             rid, bucket=bucket.id, block_public_acls=True, block_public_policy=True,
             ignore_public_acls=True, restrict_public_buckets=True, opts=after,
@@ -107,13 +131,13 @@ class DataBuckets(pulumi.ComponentResource):
         )
         aws.s3.BucketLifecycleConfiguration(
             rid, bucket=bucket.id, rules=lifecycle_rules(b.lifecycle, b.versioning),
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=keep, depends_on=[versioning]),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=keep, depends_on=[versioning], aliases=aliases),
         )
         aws.s3.BucketPolicy(
             rid, bucket=bucket.id,
             policy=bucket.arn.apply(lambda arn: json.dumps(tls_only_policy(arn))),
             # A policy put before the public-access block could briefly be evaluated without it.
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=keep, depends_on=[bpa]),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=keep, depends_on=[bpa], aliases=aliases),
         )
         return bucket
 

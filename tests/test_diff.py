@@ -58,9 +58,12 @@ def test_a_new_pool_is_listed_as_additions_with_its_cost(history):
 
 
 def test_renaming_a_kept_bucket_is_a_replacement_that_leaves_the_old_one(history):
+    # Issue 20: a kept bucket's new S3 name would leave the workloads on an empty bucket and the data behind, so
+    # the diff fails (exit 4, like destroyed data) unless the PR says so (label allow-data-loss) or uses renamedFrom.
     result = diff(Path(history["repo"]), history["pool"], history["rename"])
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 4, result.stdout + result.stderr
     out = result.stdout
+    assert "LEAVES KEPT DATA BEHIND" in out
     assert "± data-data (Bucket) replace because bucket cannot change in place" in out
     assert "the old one is retained (retainOnDelete)" in out
     assert 'bucket: "cloudviper-dev-data-123456789012" → "rc-lab-data-renamed"' in out

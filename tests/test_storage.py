@@ -49,8 +49,8 @@ def test_encryption_follows_config(run_stack):
     assert s3_rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
 
 
-def test_no_kms_key_when_no_bucket_uses_kms(run_stack):
-    cap = run_stack(buckets=[{"name": "a", "encryption": "s3"}])
+def test_no_kms_key_when_no_bucket_uses_kms_and_none_is_kept(run_stack):
+    cap = run_stack(buckets=[{"name": "a", "encryption": "s3", "allowDestroy": True}])
     assert not cap.of_type("aws:kms/key:Key")
 
 
@@ -101,11 +101,62 @@ def test_kept_on_destroy_unless_allow_destroy(run_stack, type_token):
     assert raw.props.get("forceDestroy") is False and scratch.props["forceDestroy"] is True
 
 
-def test_kms_key_outlives_a_kept_bucket(run_stack):
-    cap = run_stack(buckets=TWO_BUCKETS)
-    assert cap.one("aws:kms/key:Key").retain_on_delete is True
-    cap = run_stack(buckets=[{"name": "tmp", "allowDestroy": True}])
-    assert cap.one("aws:kms/key:Key").retain_on_delete is False
+KEY_CASES = {
+    # the issue's case: a kept bucket switched from kms to s3 may still hold objects encrypted with the key
+    "kept s3 + destroyable kms": ([{"name": "a", "encryption": "s3"}, {"name": "b", "allowDestroy": True}], True),
+    "kept s3 only": ([{"name": "a", "encryption": "s3"}], True),
+    "kept kms + destroyable s3": (TWO_BUCKETS, True),
+    "retired + destroyable s3": ([{"name": "a", "retired": True},
+                                  {"name": "b", "encryption": "s3", "allowDestroy": True}], True),
+    "renamed kept s3": ([{"name": "b", "encryption": "s3", "renamedFrom": "a", "bucketName": "lab-a"}], True),
+    "every bucket destroyable": ([{"name": "a", "allowDestroy": True}, {"name": "b", "allowDestroy": True,
+                                                                        "encryption": "s3"}], False),
+}
+
+
+@pytest.mark.parametrize("case", KEY_CASES)
+def test_the_kms_key_is_kept_while_any_bucket_is(run_stack, case):
+    # Deleting the key loses every object encrypted with it (botocore kms ScheduleKeyDeletion: "all data that was
+    # encrypted under the KMS key is unrecoverable"), and nothing offline knows which buckets were kms before.
+    buckets, kept = KEY_CASES[case]
+    key = run_stack(buckets=buckets).one("aws:kms/key:Key")
+    assert key.retain_on_delete is kept
+    assert key.props["deletionWindowInDays"] == 30  # the longest waiting period ScheduleKeyDeletion allows
+
+
+def test_workloads_can_still_decrypt_after_a_kept_bucket_moves_to_s3():
+    from tests.conftest import run_config, stack_file
+
+    values = stack_file("dev").values
+    values["cloudviper:buckets"][0]["encryption"] = "s3"
+    cap = run_config(values, stack="dev")
+    key = cap.one("aws:kms/key:Key", "data-key")
+    assert key.retain_on_delete is True
+    policy = json.loads(cap.one("aws:iam/rolePolicy:RolePolicy", "dask-dask-irsa").props["policy"])
+    (use_key,) = [s for s in policy["Statement"] if s.get("Sid") == "UseDataKey"]
+    assert use_key["Resource"] == key.outputs["arn"] and "kms:Decrypt" in use_key["Action"]
+    rule = cap.one(CHILD_TYPES[2]).props["rules"][0]
+    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}  # new objects: SSE-S3
+
+
+def test_a_renamed_bucket_keeps_its_resources_under_the_new_name(run_stack):
+    # pulumi.Alias(name=...) with parent and type left out keeps the current ones (pulumi SDK resource.py, Alias):
+    # the engine moves data-raw to data-datasets instead of creating one and deleting the other.
+    cap = run_stack(buckets=[{"name": "datasets", "renamedFrom": "raw", "bucketName": "cloudviper-test-raw-123456789012"}])
+    bucket = cap.one(BUCKET, "data-datasets")
+    assert bucket.alias_names == ["data-raw"] and bucket.props["bucket"] == "cloudviper-test-raw-123456789012"
+    for type_token in CHILD_TYPES:
+        child = children(cap, bucket, type_token)
+        assert child.alias_names == ["data-raw"] and child.name == "data-datasets" and child.retain_on_delete is True
+    assert cap.outputs["dataBuckets"].value == {"datasets": "cloudviper-test-raw-123456789012"}
+
+
+def test_a_retired_bucket_registers_nothing_but_is_named_on_the_component(run_stack):
+    cap = run_stack(buckets=[{"name": "raw", "retired": True}, {"name": "new"}])
+    assert [b.name for b in cap.of_type(BUCKET)] == ["data-new"]
+    assert cap.one("cloudviper:storage:DataBuckets").props == {"retiredBuckets": ["raw"]}
+    assert cap.outputs["dataBuckets"].value == {"new": "cloudviper-test-new-123456789012"}
+    assert run_stack(buckets=[{"name": "new"}]).one("cloudviper:storage:DataBuckets").props == {}
 
 
 def test_the_key_alias_is_not_kept(run_stack):

@@ -125,6 +125,14 @@ class BucketConfig(Model):
         None, description="With importExisting: the id of the kept KMS key the bucket's objects are encrypted with; "
                           "the stack adopts it as its data key."
     )
+    renamed_from: Optional[str] = Field(
+        None, description="The `name` this bucket had before: the stack keeps the same S3 bucket, with its data, under "
+                          "the new name (needs bucketName: its S3 name; README 'Renaming or retiring a kept bucket')."
+    )
+    retired: bool = Field(
+        False, description="The stack stops using this kept bucket and leaves it, with its data and the KMS key, in "
+                           "AWS (README 'Renaming or retiring a kept bucket')."
+    )
 
     @model_validator(mode="after")
     def _import(self) -> BucketConfig:
@@ -135,10 +143,26 @@ class BucketConfig(Model):
                              "(and encryption: kms)")
         return self
 
-    @field_validator("name")
+    @model_validator(mode="after")
+    def _rename_or_retire(self) -> BucketConfig:
+        if self.renamed_from is not None:
+            if self.renamed_from == self.name:
+                raise ValueError("renamedFrom names the bucket itself; set it to the name the bucket had before")
+            if not self.bucket_name:
+                raise ValueError("renamedFrom needs bucketName: the S3 name of the bucket it was (S3 buckets cannot be "
+                                 "renamed; `pulumi stack output dataBuckets` shows it)")
+            if self.import_existing or self.retired:
+                raise ValueError("renamedFrom keeps a bucket the stack manages; it cannot be combined with "
+                                 "importExisting or retired")
+        if self.retired and (self.allow_destroy or self.import_existing):
+            raise ValueError("retired leaves a kept bucket in AWS; it cannot be combined with allowDestroy (remove the "
+                             "entry to delete such a bucket) or importExisting")
+        return self
+
+    @field_validator("name", "renamed_from")
     @classmethod
-    def _name(cls, v: str) -> str:
-        if not BUCKET_LOGICAL_RE.match(v):
+    def _name(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not BUCKET_LOGICAL_RE.match(v):
             raise ValueError("must be 1-32 lowercase letters, digits or hyphens, not starting or ending with a hyphen")
         return v
 
@@ -155,6 +179,28 @@ class BucketConfig(Model):
     @classmethod
     def _purpose(cls, v: str) -> str:
         return check_tag_text(v, "value", 256)
+
+
+def rename_problems(project: str, buckets: list[BucketConfig]) -> list[str]:
+    """A renamedFrom names a bucket that is gone, and only one entry takes it over (for the loader, next to
+    duplicate_names; the Pulumi engine refuses both too, at preview: GetDuplicateResourceAliasError)."""
+    problems: list[str] = []
+    names = {b.name: i for i, b in enumerate(buckets)}
+    claimed: dict[str, int] = {}
+    for i, b in enumerate(buckets):
+        old = b.renamed_from
+        where = f"{project}:buckets[{i}].renamedFrom: \"{old}\""
+        if old is None:
+            continue
+        if old in names:
+            problems.append(f"{where} names the entry {project}:buckets[{names[old]}], which is still declared: a "
+                            "renamed bucket's old entry must go")
+        elif old in claimed:
+            problems.append(f"{where} is also the renamedFrom of {project}:buckets[{claimed[old]}]; only one entry "
+                            "can take that bucket over")
+        else:
+            claimed[old] = i
+    return problems
 
 
 Buckets = Annotated[list[BucketConfig], Field(max_length=50)]

@@ -4,7 +4,9 @@ Resources are matched by URN (and by the old names a resource lists as aliases);
 as the plan shows them (secrets masked, values known only after apply as `${Type.name.output}`).
 An update becomes a replacement when a changed input is one the provider cannot change in place
 (infra/plan/replacement.py); deleting or replacing a data-bearing resource is flagged, and when the
-resource is not retained (retainOnDelete) the data goes with it: exit EXIT_DATA_LOSS.
+resource is not retained (retainOnDelete) the data goes with it: exit EXIT_DATA_LOSS. So does a kept data bucket
+that the head's config leaves behind without saying so (renamed or removed, not `retired`): its data stays in AWS
+but the stack's workloads get a new, empty bucket (components/storage.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from components.storage import COMPONENT_TYPE, RETIRED_KEY
 from infra.plan.replacement import DATA_BEARING, forces_replacement
 from infra.plan.resource_list import SECRET_MASK
 
@@ -45,6 +48,7 @@ class ResourceChange:
     replace_because: list[str] = field(default_factory=list)  # the inputs that force replacement
     data: str = ""  # for data-bearing resources that are removed or replaced: what happens to the data
     destroys_data: bool = False
+    orphans_data: bool = False  # a kept data bucket is left behind without the config saying so
 
 
 @dataclass
@@ -70,7 +74,7 @@ class StackDiff:
     @property
     def exit_code(self) -> int:
         """4 destroys data, 2/1 the head does not plan, 3 a mandatory violation in the head, else 0."""
-        if any(r.destroys_data for r in self.resources):
+        if any(r.destroys_data or r.orphans_data for r in self.resources):
             return EXIT_DATA_LOSS
         return self.exit_code_ignoring_data_loss
 
@@ -181,18 +185,38 @@ def _data_fate(res: dict[str, Any], action: str, retained: set[str]) -> tuple[st
     return f"{what}: {verb}; NOT retained, so its data is destroyed", True
 
 
+BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+ORPHANED = ("; and the config does not say so: keep the bucket's name and bucketName, take it over with renamedFrom "
+            "(same S3 bucket, new name) or leave it with `retired: true` (README 'Renaming or retiring a kept bucket')")
+
+
+def retired_buckets(doc: dict[str, Any]) -> set[str]:
+    """Resource names of the data buckets the plan's config retires (the DataBuckets component's RETIRED_KEY)."""
+    return {f"{r.get('name')}-{n}" for r in doc.get("resources", []) if r.get("type") == COMPONENT_TYPE
+            for n in (r.get("inputs") or {}).get(RETIRED_KEY) or []}
+
+
+def _orphans(res: dict[str, Any], action: str, retired: frozenset[str]) -> bool:
+    """A kept data bucket replaced, or removed without being retired: its data stays, the stack moves off it."""
+    return (res["type"] in BUCKETS and f"{COMPONENT_TYPE}$" in res["urn"]
+            and bool(res.get("options", {}).get("retainOnDelete"))
+            and (action == "replace" or (action == "remove" and res["name"] not in retired)))
+
+
 def _resource_change(action: str, res: dict[str, Any], changes: Optional[list[Change]] = None,
-                     because: Optional[list[str]] = None, retained: frozenset[str] = frozenset()) -> ResourceChange:
+                     because: Optional[list[str]] = None, retained: frozenset[str] = frozenset(),
+                     retired: frozenset[str] = frozenset()) -> ResourceChange:
     fate, destroys = _data_fate(res, action, set(retained)) if action in ("remove", "replace") else ("", False)
+    orphans = _orphans(res, action, retired)
     return ResourceChange(action=action, urn=res["urn"], type=res["type"], name=res["name"],
                           component=res.get("component", ""), changes=changes or [], replace_because=because or [],
-                          data=fate, destroys_data=destroys)
+                          data=fate + (ORPHANED if orphans else ""), destroys_data=destroys, orphans_data=orphans)
 
 
 def resource_changes(base: dict[str, Any], head: dict[str, Any]) -> list[ResourceChange]:
     """Added, removed, updated and replaced custom resources."""
     old, new = _by_urn(base), _by_urn(head)
-    retained = frozenset(retained_classes(base))
+    retained, retired = frozenset(retained_classes(base)), frozenset(retired_buckets(head))
     out: list[ResourceChange] = []
     matched: set[str] = set()
     for urn, res in new.items():
@@ -208,7 +232,8 @@ def resource_changes(base: dict[str, Any], head: dict[str, Any]) -> list[Resourc
         because = forces_replacement(res, [c.path for c in changes], prior.get("inputs"))
         out.append(_resource_change("replace" if because else "update", prior if because else res, changes, because,
                                     retained))
-    out += [_resource_change("remove", res, retained=retained) for urn, res in old.items() if urn not in matched]
+    out += [_resource_change("remove", res, retained=retained, retired=retired) for urn, res in old.items()
+            if urn not in matched]
     return out
 
 

@@ -32,6 +32,8 @@ def status(d: StackDiff) -> str:
         return "base does not plan"
     if any(r.destroys_data for r in d.resources):
         return "DESTROYS DATA"
+    if any(r.orphans_data for r in d.resources):
+        return "LEAVES KEPT DATA BEHIND"
     if d.head_mandatory:
         return f"{d.head_mandatory} mandatory violation(s)"
     return "ok"
