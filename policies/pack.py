@@ -5,19 +5,20 @@ from __future__ import annotations
 from pulumi_policy import EnforcementLevel, Policy
 
 from infra.config.policy_file import RuleSpec
-from policies.rules import accelerators, aws_security, cost, k8s_security, region, support, tags
+from policies.rules import accelerators, aws_security, cost, k8s_security, region, resource_types, spot, support, tags
 
 PACK_NAME = "cloudviper"
 
 POLICIES: list[Policy] = [
     region.POLICY,
     cost.BUDGET,
-    cost.SPOT,
+    spot.SPOT,
     cost.INSTANCE_TYPES,
     accelerators.POLICY,
     cost.INSTANCE_LIMITS,
     support.POLICY,
     tags.POLICY,
+    resource_types.POLICY,
     *aws_security.POLICIES,
     *k8s_security.POLICIES,
 ]

@@ -26,6 +26,14 @@ def scan(sdk_dir: Path) -> list[str]:
     return sorted(found)
 
 
+def all_types(sdk_dir: Path) -> list[str]:
+    """Type tokens of every pulumi_aws resource (the policy pack's type lists are checked against these)."""
+    found = set()
+    for path in sdk_dir.rglob("*.py"):
+        found.update(_TOKEN.findall(path.read_text(errors="replace")))
+    return sorted(found)
+
+
 @cache
 def taggable_types() -> frozenset[str]:
     """The shipped list."""

@@ -94,9 +94,9 @@ def pack_verdicts(resources: list[PolicyResource], config: Optional[dict[str, An
         if isinstance(policy, ResourceValidationPolicy):
             for r in resources:
                 args = ResourceValidationArgs(r.resource_type, r.props, r.urn, r.name, r.opts, r.provider, cfg)
-                policy.validate(args, reporter(r.urn))  # type: ignore[attr-defined]
+                policy.validate(args, reporter(r.urn))
         elif isinstance(policy, StackValidationPolicy):
-            policy.validate(StackValidationArgs(resources, cfg), reporter(None))  # type: ignore[attr-defined]
+            policy.validate(StackValidationArgs(resources, cfg), reporter(None))
     return found
 
 

@@ -157,5 +157,18 @@ def test_budget_prices_a_gpu_pool_at_max_size_on_demand():
     # 5 x g5.12xlarge on-demand 5.672 = 28.36, + 5 x 20 GB gp3 x 0.08/730 = 0.011 -> 28.37
     (msg,) = check_stack(cost.BUDGET, [res(ASG, "gpu-pool", pool(types=("g5.12xlarge",), max_size=5, pct=100))])
     assert "estimated $28.37/hour at maximum scale" in msg and "exceeds maxHourlyUsd $25.00" in msg
-    assert "gpu-pool $28.37/h" in msg
+    assert "aws:autoscaling/group:Group 'gpu-pool' $28.37/h" in msg
     assert check_stack(cost.BUDGET, [res(ASG, "gpu-pool", pool(types=("g5.12xlarge",), max_size=4, pct=100))]) == []
+
+
+def test_attribute_based_selection_is_judged_on_every_gpu_type_it_may_pick():
+    req = {"vcpuCount": {"min": 4, "max": 8}, "memoryMib": {"min": 16384, "max": 32768}, "allowedInstanceTypes": ["g*"]}
+    props = pool()
+    props["mixedInstancesPolicy"]["launchTemplate"]["overrides"] = [{"instanceRequirements": req}]
+    msgs = check_stack(acc.POLICY, [res(ASG, "pool", props)])
+    # g4dn, g5, g6, ... types with 4-8 vCPUs and 16-32 GiB: three named, the rest summed up in one message
+    assert len(msgs) == 4 and "more GPU types its instanceRequirements may pick" in msgs[-1]
+    assert all(m.startswith("aws:autoscaling/group:Group 'pool': ") for m in msgs)
+    props["mixedInstancesPolicy"]["launchTemplate"]["overrides"] = [
+        {"instanceRequirements": {**req, "allowedInstanceTypes": ["m5.*"], "acceleratorCount": {"max": 0}}}]
+    assert check_stack(acc.POLICY, [res(ASG, "pool", props)]) == []

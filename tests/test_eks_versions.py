@@ -113,3 +113,15 @@ def test_the_autoscaler_image_follows_the_clusters_minor(version):
     cfg = ClusterConfig.model_validate({"version": version, "publicAccessCidrs": ["192.0.2.0/24"]})
     assert cfg.autoscaler_image == f"registry.k8s.io/autoscaling/cluster-autoscaler:v{AUTOSCALER_RELEASES[version]}"
     assert cfg.autoscaler_image.rsplit(":v", 1)[1].startswith(version + ".")
+
+
+def test_the_budget_rule_prices_an_extended_support_cluster_at_the_extended_rate(monkeypatch):
+    from policies.rules import cost
+    from tests.policy_helpers import check_stack, res
+
+    monkeypatch.setenv("CLOUDVIPER_TODAY", "2026-06-01")  # 1.31: past standard support (2025-11-26), in extended
+    props = {"version": "1.31", "upgradePolicy": {"supportType": "EXTENDED"}}
+    (msg,) = check_stack(cost.BUDGET, [res(CLUSTER, "eks", props)], config={"maxHourlyUsd": 0.5})
+    assert "estimated $0.60/hour at maximum scale" in msg and "aws:eks/cluster:Cluster 'eks' $0.60/h" in msg
+    standard = {**props, "upgradePolicy": {"supportType": "STANDARD"}}  # EKS upgrades it instead: standard price
+    assert check_stack(cost.BUDGET, [res(CLUSTER, "eks", standard)], config={"maxHourlyUsd": 0.5}) == []

@@ -6,7 +6,8 @@ import pytest
 
 from policies.pack import POLICIES
 from policies.rules import aws_security as sec
-from policies.rules import cost, region, tags
+from policies.rules import cost, region, s3, spot, tags
+from policies.rules import ingress as ing
 from policies.rules import k8s_security as k8s
 from tests.policy_helpers import DEFAULT_TAGS, check, check_stack, provider, res
 
@@ -73,7 +74,7 @@ def test_budget_fails_with_estimate_and_top_items():
     (msg,) = check_stack(cost.BUDGET, stack)
     # 8 x p4d.24xlarge on-demand 21.957642 + 8 x 20 GB gp3 x 0.08/730 = 175.6787; + NAT 0.045
     assert "estimated $175.72/hour at maximum scale" in msg
-    assert "exceeds maxHourlyUsd $25.00" in msg and "gpu-workers $175.68/h" in msg
+    assert "exceeds maxHourlyUsd $25.00" in msg and "aws:autoscaling/group:Group 'gpu-workers' $175.68/h" in msg
 
 
 def test_budget_caps_day_one_and_idle_separately():
@@ -96,8 +97,8 @@ def test_budget_refuses_to_price_unknown_types_as_zero():
 
 # -- spot-workers
 def test_spot_worker_pool_all_spot_passes_and_system_pool_is_ignored():
-    assert check(cost.SPOT, ASG, worker_group(pct=0, base=1)) == []
-    assert check(cost.SPOT, ASG, worker_group(pct=100, worker=False)) == []
+    assert check(spot.SPOT, ASG, worker_group(pct=0, base=1)) == []
+    assert check(spot.SPOT, ASG, worker_group(pct=100, worker=False)) == []
 
 
 @pytest.mark.parametrize(("props", "fragment"), [
@@ -105,7 +106,7 @@ def test_spot_worker_pool_all_spot_passes_and_system_pool_is_ignored():
     (worker_group(mip=False), "without a mixed instances policy"),
 ])
 def test_spot_worker_pool_with_on_demand_fails(props, fragment):
-    (msg,) = check(cost.SPOT, ASG, props, name="workers")
+    (msg,) = check(spot.SPOT, ASG, props, name="workers")
     assert fragment in msg and "aws:autoscaling/group:Group 'workers'" in msg
 
 
@@ -113,7 +114,7 @@ def test_spot_worker_marker_on_node_template_label():
     props = worker_group(pct=50, worker=False)
     props["tags"].append({"key": "k8s.io/cluster-autoscaler/node-template/label/k8s.dask.org/node-purpose",
                           "value": "worker", "propagateAtLaunch": False})
-    assert check(cost.SPOT, ASG, props)
+    assert check(spot.SPOT, ASG, props)
 
 
 # -- instance-types
@@ -158,16 +159,19 @@ def test_asg_needs_its_own_tags_because_default_tags_skip_it():
 
 
 # -- s3-bucket-hardening
+TLS_DENY = ('{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::b",'
+            '"arn:aws:s3:::b/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}')
+
+
 def bucket_with(bpa=True, sse=True, tls=True, flags_off=()):
     bucket = res("aws:s3/bucket:Bucket", "data", {"bucket": "b", "arn": "arn:aws:s3:::b"})
     out = [bucket]
     if bpa:
-        out.append(res(sec.BPA, "data", {"bucket": "b", **{f: f not in flags_off for f in sec.BPA_FLAGS}}, bucket=[bucket]))
+        out.append(res(s3.BPA, "data", {"bucket": "b", **{f: f not in flags_off for f in s3.BPA_FLAGS}}, bucket=[bucket]))
     if sse:
-        out.append(res(sec.SSE, "data", {"bucket": "b", "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]}, bucket=[bucket]))
+        out.append(res(s3.SSE[0], "data", {"bucket": "b", "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]}, bucket=[bucket]))
     if tls:
-        doc = '{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}'
-        out.append(res(sec.POLICY_T, "data", {"bucket": "b", "policy": doc}, bucket=[bucket]))
+        out.append(res(s3.POLICY_T, "data", {"bucket": "b", "policy": TLS_DENY}, bucket=[bucket]))
     return out
 
 
@@ -213,19 +217,23 @@ SG = "aws:ec2/securityGroup:SecurityGroup"
 
 
 def test_ingress_from_private_ranges_and_allowed_ports_passes():
-    assert check(sec.INGRESS, SG, {"ingress": [{"fromPort": 22, "toPort": 22, "cidrBlocks": ["10.0.0.0/8"]}]}) == []
-    assert check(sec.INGRESS, SG, {"ingress": [{"fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]}]},
-                 config={"allowedPublicPorts": [443]}) == []
+    tcp = {"protocol": "tcp", "fromPort": 22, "toPort": 22}
+    assert check_stack(ing.INGRESS, [res(SG, "sg", {"ingress": [{**tcp, "cidrBlocks": ["10.0.0.0/8"]}]})]) == []
+    open_443 = {"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]}
+    assert check_stack(ing.INGRESS, [res(SG, "sg", {"ingress": [open_443]})], config={"allowedPublicPorts": [443]}) == []
 
 
 @pytest.mark.parametrize(("type_token", "props"), [
-    (SG, {"ingress": [{"fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}]}),
-    ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", {"fromPort": 0, "toPort": 65535, "cidrIpv6": "::/0"}),
-    ("aws:ec2/securityGroupRule:SecurityGroupRule", {"type": "ingress", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]}),
+    (SG, {"ingress": [{"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}]}),
+    ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+     {"ipProtocol": "tcp", "fromPort": 0, "toPort": 65535, "cidrIpv6": "::/0", "securityGroupId": "sg-1"}),
+    ("aws:ec2/securityGroupRule:SecurityGroupRule",
+     {"type": "ingress", "protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"],
+      "securityGroupId": "sg-1"}),
 ])
 def test_ingress_from_anywhere_fails(type_token, props):
-    (msg,) = check(sec.INGRESS, type_token, props, name="sg")
-    assert f"{type_token} 'sg' allows ingress from" in msg
+    (msg,) = check_stack(ing.INGRESS, [res(type_token, "sg", props)])
+    assert f"{type_token} 'sg' allows ingress on " in msg and "tcp ports" in msg and "the whole" in msg
 
 
 # -- eks-endpoint-and-secrets
@@ -264,10 +272,10 @@ def test_k8s_plain_pod_passes_and_kube_system_may_use_host():
 
 
 @pytest.mark.parametrize(("type_token", "props", "fragment"), [
-    (DEPLOY, deployment(containers=[{"name": "c", "securityContext": {"privileged": True}}]), "privileged container 'c'"),
-    (DEPLOY, deployment(hostNetwork=True), "hostNetwork"),
-    ("kubernetes:core/v1:Pod", {"metadata": {"name": "p"}, "spec": {"containers": [], "volumes": [{"name": "h", "hostPath": {"path": "/"}}]}}, "hostPath volume 'h'"),
-    ("kubernetes:batch/v1:CronJob", {"metadata": {"name": "c"}, "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [], "hostPID": True}}}}}}, "hostPID"),
+    (DEPLOY, deployment(containers=[{"name": "c", "securityContext": {"privileged": True}}]), "privileged: container 'c'"),
+    (DEPLOY, deployment(hostNetwork=True), "hostNamespaces: hostNetwork"),
+    ("kubernetes:core/v1:Pod", {"metadata": {"name": "p"}, "spec": {"containers": [], "volumes": [{"name": "h", "hostPath": {"path": "/"}}]}}, "hostPathVolumes: volume 'h'"),
+    ("kubernetes:batch/v1:CronJob", {"metadata": {"name": "c"}, "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [], "hostPID": True}}}}}}, "hostNamespaces: hostPID"),
 ])
 def test_k8s_host_access_fails(type_token, props, fragment):
     (msg,) = check(k8s.PODS, type_token, props, name="w")
@@ -277,10 +285,10 @@ def test_k8s_host_access_fails(type_token, props, fragment):
 def test_cluster_admin_for_service_account_fails_for_group_passes():
     crb = RBAC + "ClusterRoleBinding"
     sa = {"roleRef": {"kind": "ClusterRole", "name": "cluster-admin"}, "subjects": [{"kind": "ServiceAccount", "name": "bot", "namespace": "ci"}]}
-    (msg,) = check(k8s.CLUSTER_ADMIN, crb, sa, name="bot-admin")
-    assert "'bot-admin' binds cluster-admin to service account ci/bot" in msg
+    (msg,) = check_stack(k8s.CLUSTER_ADMIN, [res(crb, "bot-admin", sa)])
+    assert "'bot-admin' binds cluster-admin to ServiceAccount ci/bot" in msg
     grp = {"roleRef": {"kind": "ClusterRole", "name": "cluster-admin"}, "subjects": [{"kind": "Group", "name": "cloudviper:cluster-admins"}]}
-    assert check(k8s.CLUSTER_ADMIN, crb, grp) == []
+    assert check_stack(k8s.CLUSTER_ADMIN, [res(crb, "admins", grp)]) == []
 
 
 def test_wildcard_roles_only_for_admins():
@@ -288,7 +296,7 @@ def test_wildcard_roles_only_for_admins():
     to_sa = res(RBAC + "RoleBinding", "b", {"metadata": {"name": "b", "namespace": "ns"}, "roleRef": {"kind": "Role", "name": "everything"},
                                            "subjects": [{"kind": "ServiceAccount", "name": "robot", "namespace": "ns"}]})
     (msg,) = check_stack(k8s.WILDCARDS, [role, to_sa])
-    assert "RoleBinding 'b' grants kubernetes:rbac.authorization.k8s.io/v1:Role 'r' with verbs '*' to ServiceAccount robot" in msg
+    assert "RoleBinding 'b' grants kubernetes:rbac.authorization.k8s.io/v1:Role 'r' with verbs '*' to ServiceAccount ns/robot" in msg
     to_admins = res(RBAC + "RoleBinding", "b", {"metadata": {"name": "b", "namespace": "ns"}, "roleRef": {"kind": "Role", "name": "everything"},
                                                "subjects": [{"kind": "Group", "name": "system:masters"}]})
     assert check_stack(k8s.WILDCARDS, [role, to_admins]) == []

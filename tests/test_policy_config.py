@@ -54,6 +54,13 @@ def test_the_levels_are_the_installed_sdks():
      f'{FILE}: max-hourly-cost.enforcementLevel: "mandatry" is not allowed'),
     ({"max-hourly-cost": 3}, f"{FILE}: max-hourly-cost: 3 is not allowed: expected an enforcement level"),
     (["allowed-regions"], f'{FILE}: ["allowed-regions"] is not allowed: expected a map of rule name to settings'),
+    # the AWS bypass rules' settings (policies/rules/resource_types.py, spot.py)
+    ({"allowed-resource-types": {"allowedResourceTypes": "aws:rds/*"}},
+     f'{FILE}: allowed-resource-types.allowedResourceTypes: "aws:rds/*" is not allowed: expected a list of strings'),
+    ({"allowed-resource-types": {"allowedHelmCharts": [7]}},
+     f"{FILE}: allowed-resource-types.allowedHelmCharts[0]: 7 is not allowed: expected a string"),
+    ({"spot-workers": {"maxOnDemandShare": -0.5}},
+     f"{FILE}: spot-workers.maxOnDemandShare: -0.5 is not allowed: expected a number of at least 0"),
 ])
 def test_each_mistake_names_file_key_value_and_what_is_allowed(doc, expected):
     found = problems(doc)

@@ -9,7 +9,7 @@ from typing import Literal, Optional
 from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import Model, pinned_image
-from infra.config.cidrs import MAX_OPEN_V4_PREFIX, too_open
+from infra.config.cidrs import MAX_OPEN_V4_PREFIX, NOT_PUBLIC, too_open
 from infra.pricing.eks_support import calendar
 
 # Newest cluster-autoscaler patch release of each minor (kubernetes/autoscaler tags
@@ -171,7 +171,16 @@ class ClusterConfig(Model):
         why = too_open(v)
         if why:
             raise ValueError(f"{why}: that opens the API to much of the internet; allowed: your own networks, "
-                             f"together at most a /{MAX_OPEN_V4_PREFIX} of public addresses (private ranges do not count)")
+                             f"together at most a /{MAX_OPEN_V4_PREFIX} of public addresses")
+        for cidr in v:
+            net = ipaddress.IPv4Network(cidr, strict=True)
+            private = next((p for p in NOT_PUBLIC if p.version == 4 and net.overlaps(p)), None)
+            if private is not None:
+                # awsdocs/amazon-eks-user-guide latest/ug/clusters/cluster-endpoint.adoc: publicAccessCidrs "cannot
+                # include reserved addresses"; and no private address ever reaches the public endpoint.
+                raise ValueError(f"{cidr} overlaps the private or reserved range {private}, which EKS refuses for the "
+                                 "public endpoint; list your networks' public addresses (a private endpoint serves "
+                                 "the VPC: endpointPrivateAccess)")
         return v
 
     @field_validator("admins")

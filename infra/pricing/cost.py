@@ -6,10 +6,14 @@ Idle is every group at its minSize; day one is the nodes the stack's own pods ne
 Works on a minimal view of a resource (type, name, camelCase props, property dependencies), so
 the offline plan and the policy pack price the same way. Standard library only.
 
-What is priced: EC2 instances and Auto Scaling groups (on-demand and spot shares, root
-volumes), the EKS control plane, NAT gateways, public IPv4 addresses (EIPs), EBS volumes (also those
-Kubernetes claims: PersistentVolumeClaims, StatefulSets' volumeClaimTemplates and Prometheus's, gp3) and
-customer-managed KMS keys. Usage-based charges (S3 storage and requests, NAT data processing,
+What is priced: EC2 instances and Auto Scaling groups (on-demand and spot shares, their launch templates'
+volumes; attribute-based and per-override launch-template types at the dearest type they may pick), EKS managed
+node groups, spot requests and fleets (infra/pricing/launchers.py), the EKS control plane at its support tier, NAT
+gateways, public IPv4 addresses (EIPs), EBS volumes by type with provisioned IOPS and throughput
+(infra/pricing/volumes.py; also the volumes Kubernetes claims: PersistentVolumes on EBS, PersistentVolumeClaims,
+StatefulSets' volumeClaimTemplates at their StorageClass's type, and Prometheus's, gp3) and customer-managed KMS keys.
+Types billed hourly that the tables cannot price (RDS, load balancers made outside Kubernetes, ...) are a
+PricingError. Usage-based charges (S3 storage and requests, NAT data processing,
 data transfer, SQS requests, CloudWatch Logs) are listed as notes, not in the hourly totals.
 """
 
@@ -21,19 +25,26 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from infra.pricing import eks_support
+from infra.pricing.compute import ASG, INSTANCE, group_types, launched_types, linked_templates
 from infra.pricing.day_one import DayOne, day_one
+from infra.pricing.launchers import price_launcher
 from infra.pricing.node_pods import chart_volume_claims
-from infra.pricing.tables import HOURS_PER_MONTH, PriceTable, PricingError
+from infra.pricing.tables import HOURS_PER_MONTH, PriceTable, PricingError, load_prices
+from infra.pricing.volumes import (
+    EBS_VOLUME,
+    PV,
+    PVC,
+    STATEFUL_SET,
+    STORAGE_CLASS,
+    instance_volumes_hourly,
+    price_volume,
+    storage_gib,
+    template_volumes_hourly,
+)
 
-ASG = "aws:autoscaling/group:Group"
-PVC = "kubernetes:core/v1:PersistentVolumeClaim"
-STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
 SERVICE = "kubernetes:core/v1:Service"  # type LoadBalancer: an NLB made by the cluster's service controller
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
-LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
-INSTANCE = "aws:ec2/instance:Instance"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
-DEFAULT_ROOT_GB = 20  # EKS AL2023 AMIs' root volume when a launch template sets none
 
 
 @dataclass
@@ -94,51 +105,22 @@ def _number(value: Any, default: float = 0) -> float:
         return default
 
 
-def storage_gib(quantity: Any) -> float:
-    """A Kubernetes storage quantity (10Gi, 1Ti, 500Mi, 20G) in GiB (EBS bills per GiB-month)."""
-    text = str(quantity or "0")
-    units = {"Ki": 2**-20, "Mi": 2**-10, "Gi": 1, "Ti": 2**10, "k": 1e3 / 2**30, "M": 1e6 / 2**30, "G": 1e9 / 2**30,
-             "T": 1e12 / 2**30}
-    for suffix in sorted(units, key=len, reverse=True):
-        if text.endswith(suffix):
-            return round(float(text[: -len(suffix)]) * units[suffix], 6)
-    return round(float(text) / 2**30, 6)
-
-
 def flat(n: float, detail: str, name: str, typ: str) -> CostItem:
     """An item that costs the same at every scale."""
     n = round(n, 6)
     return CostItem(name=name, type=typ, idle=n, day_one=n, max=n, detail=detail)
 
 
-def root_volume_gb(launch_template: Optional[ResourceView]) -> float:
-    """Total EBS size per instance from a launch template's block device mappings."""
-    if launch_template is None:
-        return DEFAULT_ROOT_GB
-    mappings = launch_template.props.get("blockDeviceMappings") or []
-    sizes = [_number(_get(m, "ebs", "volumeSize")) for m in mappings if isinstance(m, Mapping)]
-    return sum(sizes) or DEFAULT_ROOT_GB
+def group_instance_types(asg: ResourceView, prices: Optional[PriceTable] = None) -> list[str]:
+    """Instance types a group may launch: its overrides (named, attribute-based or per-override launch templates),
+    else its launch templates' types (infra/pricing/compute.py)."""
+    return group_types(asg, prices or load_prices())
 
 
-def launch_template_of(asg: ResourceView) -> Optional[ResourceView]:
-    """The launch template an Auto Scaling group uses (through its property dependencies)."""
-    for key in ("mixedInstancesPolicy", "launchTemplate"):
-        for dep in asg.property_dependencies.get(key, ()):
-            if dep.type == LAUNCH_TEMPLATE:
-                return dep
-    return None
-
-
-def group_instance_types(asg: ResourceView) -> list[str]:
-    """Instance types a group may launch: its overrides, or its launch template's type."""
-    overrides = _get(asg.props, "mixedInstancesPolicy", "launchTemplate", "overrides") or []
-    types = [o["instanceType"] for o in overrides if isinstance(o, Mapping) and o.get("instanceType")]
-    if types:
-        return types
-    lt = launch_template_of(asg)
-    if lt is not None and lt.props.get("instanceType"):
-        return [str(lt.props["instanceType"])]
-    return []
+def group_volumes_hourly(asg: ResourceView, prices: PriceTable) -> float:
+    """$/hour of one instance's EBS volumes: the dearest of the group's launch templates (AMI default without one)."""
+    return max((template_volumes_hourly(lt.props, prices) for lt in linked_templates(asg)),
+               default=template_volumes_hourly(None, prices))
 
 
 def split_on_demand(count: int, base: int, percent_above: float) -> tuple[int, int]:
@@ -151,13 +133,12 @@ def split_on_demand(count: int, base: int, percent_above: float) -> tuple[int, i
 
 def price_group(asg: ResourceView, prices: PriceTable, day_one: Optional[int] = None) -> CostItem:
     """An Auto Scaling group at min / day one (default: its desiredCapacity) / max, priced at its dearest type."""
-    types = group_instance_types(asg)
+    types = group_instance_types(asg, prices)
     if not types:
         raise PricingError(f"{asg.name}: cannot tell which instance types the group launches")
     dearest = max(types, key=prices.on_demand)
     od, spot = prices.on_demand(dearest), prices.spot_price(dearest)
-    gb_hour = prices.fixed_price("ebs_gp3_storage") / HOURS_PER_MONTH
-    volume = root_volume_gb(launch_template_of(asg)) * gb_hour
+    volume = group_volumes_hourly(asg, prices)
     dist = _get(asg.props, "mixedInstancesPolicy", "instancesDistribution")
     if _get(asg.props, "mixedInstancesPolicy") is None:
         base, pct = 0, 100.0  # a plain launch template launches on-demand only
@@ -190,35 +171,32 @@ def price_control_plane(res: ResourceView, prices: PriceTable) -> CostItem:
     return flat(prices.fixed_price(f"eks_cluster_{tier}_support"), detail, res.name, res.type)
 
 
-def price_resource(res: ResourceView, prices: PriceTable, nodes: Optional[DayOne] = None) -> Optional[CostItem]:
+def price_resource(res: ResourceView, prices: PriceTable, nodes: Optional[DayOne] = None,
+                   classes: Sequence[Mapping[str, Any]] = ()) -> Optional[CostItem]:
     """Price one resource, or None when it has no fixed hourly cost."""
     t, p = res.type, res.props
+    launched = price_launcher(res, prices)  # node groups, spot requests, fleets; unpriceable types raise
+    if launched is not None:
+        return CostItem(name=res.name, type=t, idle=round(launched.idle, 6), day_one=round(launched.day_one, 6),
+                        max=round(launched.max, 6), detail=launched.detail)
     if t == ASG:
         return price_group(res, prices, nodes.count(res.name) if nodes is not None else None)
     if t == INSTANCE:
-        itype = str(p.get("instanceType"))
-        gb = _number(_get(p, "rootBlockDevice", "volumeSize"), DEFAULT_ROOT_GB)
-        hourly = prices.on_demand(itype) + gb * prices.fixed_price("ebs_gp3_storage") / HOURS_PER_MONTH
-        return flat(hourly, f"1 x {itype} on-demand", res.name, t)
+        types = launched_types(res, prices)
+        if not types:
+            raise PricingError(f"{res.name}: cannot tell which instance type it launches")
+        itype = max(types, key=prices.on_demand)
+        disks = max(instance_volumes_hourly(p, prices), group_volumes_hourly(res, prices) if linked_templates(res) else 0)
+        return flat(prices.on_demand(itype) + disks, f"1 x {itype} on-demand", res.name, t)
     if t == EKS_CLUSTER:
         return price_control_plane(res, prices)
     if t == "aws:ec2/natGateway:NatGateway":
         return flat(prices.fixed_price("nat_gateway_hour"), "NAT gateway hour (+ $/GB processed)", res.name, t)
     if t == "aws:ec2/eip:Eip":
         return flat(prices.fixed_price("public_ipv4_address"), "public IPv4 address", res.name, t)
-    if t == "aws:ebs/volume:Volume":
-        gb = _number(p.get("size"), 0)
-        return flat(gb * prices.fixed_price("ebs_gp3_storage") / HOURS_PER_MONTH, f"{gb:g} GB EBS", res.name, t)
-    if t == PVC:
-        gb = storage_gib(_get(p, "spec", "resources", "requests", "storage"))
-        return flat(gb * prices.fixed_price("ebs_gp3_storage") / HOURS_PER_MONTH,
-                    f"{gb:g} GiB gp3 volume (kept after destroy: reclaim policy Retain)", res.name, t)
-    if t == STATEFUL_SET and _get(p, "spec", "volumeClaimTemplates"):
-        replicas = _number(_get(p, "spec", "replicas"), 1)
-        gb = replicas * sum(storage_gib(_get(c, "spec", "resources", "requests", "storage"))
-                            for c in _get(p, "spec", "volumeClaimTemplates") if isinstance(c, Mapping))
-        return flat(gb * prices.fixed_price("ebs_gp3_storage") / HOURS_PER_MONTH,
-                    f"{gb:g} GiB gp3 volumes ({replicas:g} claims, kept after destroy)", res.name, t)
+    if t in (EBS_VOLUME, PV, PVC, STATEFUL_SET):
+        priced = price_volume(res, prices, classes)
+        return flat(priced[0], priced[1], res.name, t) if priced else None
     if t == HELM_RELEASE and chart_volume_claims(str(p.get("chart") or ""), dict(p.get("values") or {})):
         claims = chart_volume_claims(str(p.get("chart") or ""), dict(p.get("values") or {}))
         gb = sum(storage_gib(c) for c in claims)
@@ -250,9 +228,10 @@ USAGE_NOTES = {
 def estimate(resources: Sequence[ResourceView], prices: PriceTable) -> Estimate:
     """Price every resource; usage-based charges become notes. Unknown instance types raise PricingError."""
     items, seen = [], set()
-    nodes = day_one(resources, {r.name: group_instance_types(r) for r in resources if r.type == ASG})
+    nodes = day_one(resources, {r.name: group_instance_types(r, prices) for r in resources if r.type == ASG})
+    classes = [r.props for r in resources if r.type == STORAGE_CLASS]
     for res in resources:
-        item = price_resource(res, prices, nodes)
+        item = price_resource(res, prices, nodes, classes)
         if item is not None:
             items.append(item)
         if res.type in USAGE_NOTES and (res.type != SERVICE or item is not None):

@@ -9,7 +9,7 @@ from pulumi_policy import EnforcementLevel, PolicyResource, Severity, StackValid
 from pulumi_policy.proxy import UnknownValueError
 
 from infra.config.accelerators import EFA_RESOURCE
-from infra.pricing.cost import ASG, INSTANCE, LAUNCH_TEMPLATE
+from infra.pricing.compute import ASG, INSTANCE, LAUNCH_TEMPLATE
 from infra.pricing.tables import PriceTable, PricingError, load_prices
 from policies.rules.common import Report, config, get, glob_any, is_list, label, schema, stack_policy
 from policies.rules.cost import instance_types_of, stack_region
@@ -19,6 +19,7 @@ NODE_TEMPLATE_RESOURCES = "k8s.io/cluster-autoscaler/node-template/resources/"
 EFA_TAG = NODE_TEMPLATE_RESOURCES + EFA_RESOURCE  # what components/nodegroup.py tags an EFA pool with
 EFA_INTERFACES = ("efa", "efa-only")
 CONFIG_FILE = "policies/config/<stack>.json"
+MAX_SHOWN = 3  # GPU types named one by one; the rest in one message
 # Resources that launch from a launch template, and where they name it: (id path, name path).
 LT_USERS = (ASG, INSTANCE, NODE_GROUP)
 LT_REFS = ((("mixedInstancesPolicy", "launchTemplate", "launchTemplateSpecification", "launchTemplateId"),
@@ -115,11 +116,16 @@ def validate(args: StackValidationArgs, report: Report) -> None:
     templates = [r for r in args.resources if r.resource_type == LAUNCH_TEMPLATE]
     for res in args.resources:
         why, types = efa_types(res, templates)
-        for itype in dict.fromkeys(instance_types_of(res.resource_type, res.props)):
+        refused = [t for t in dict.fromkeys(instance_types_of(res.resource_type, res.props))
+                   if gpus(t, prices) and not glob_any(family(t), gpu_ok)]
+        for itype in refused[:MAX_SHOWN]:
             n = gpus(itype, prices)
-            if n and not glob_any(family(itype), gpu_ok):
-                report(f"{label(res)}: {itype} (family {family(itype)}, {n} GPU{'s' if n > 1 else ''}) is a GPU type "
-                       f"and {how_to_allow('allowedGpuFamilies', gpu_ok, itype)}", res.urn)
+            report(f"{label(res)}: {itype} (family {family(itype)}, {n} GPU{'s' if n > 1 else ''}) is a GPU type "
+                   f"and {how_to_allow('allowedGpuFamilies', gpu_ok, itype)}", res.urn)
+        if len(refused) > MAX_SHOWN:
+            report(f"{label(res)}: and {len(refused) - MAX_SHOWN} more GPU types its instanceRequirements may pick "
+                   f"({', '.join(sorted({family(t) for t in refused}))}); set acceleratorCount.max 0 there or allow "
+                   "the families", res.urn)
         for itype in dict.fromkeys(types if why else []):
             if not glob_any(family(itype), efa_ok):
                 report(f"{label(res)}: {itype} (family {family(itype)}) is in an EFA pool ({why}) "

@@ -1,4 +1,4 @@
-"""Cost rules: hourly budget, spot worker pools, instance-type allow/deny lists, instance counts."""
+"""Cost rules: hourly budget, instance-type allow/deny lists, instance counts (spot pools: policies/rules/spot.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyResource,
     ResourceValidationArgs,
     Severity,
     StackValidationArgs,
 )
 
 from infra.config.policy_file import DEFAULT_MAX_HOURLY_USD
-from infra.pricing.cost import ASG, INSTANCE, LAUNCH_TEMPLATE, estimate
-from infra.pricing.tables import PricingError, load_prices
+from infra.pricing.compute import ASG, EC2_FLEET, INSTANCE, NODE_GROUP, SPOT_FLEET, SPOT_REQUEST, fleet_counts
+from infra.pricing.cost import estimate
+from infra.pricing.tables import PriceTable, PricingError, load_prices
+from policies.rules.aws_common import compute_view, types_launched
 from policies.rules.common import (
     AWS_PROVIDER,
     Report,
@@ -25,7 +28,6 @@ from policies.rules.common import (
     resource_policy,
     schema,
     stack_policy,
-    tags_of,
     view,
 )
 
@@ -73,7 +75,7 @@ def validate_budget(args: StackValidationArgs, report: Report) -> None:
             continue
         limit, total = float(cfg[key]), est.total(scale)
         if total > limit:
-            top = "; ".join(f"{i.name} ${getattr(i, scale):.2f}/h" for i in
+            top = "; ".join(f"{i.type} {i.name!r} ${getattr(i, scale):.2f}/h" for i in
                             sorted(est.items, key=lambda i: -getattr(i, scale))[:5])
             report(f"estimated ${total:.2f}/hour {when} (idle ${est.total('idle'):.2f}, day one "
                    f"${est.total('day_one'):.2f}, max ${est.total('max'):.2f}) exceeds {key} ${limit:.2f}; "
@@ -87,47 +89,6 @@ BUDGET = stack_policy(
     validate_budget, EnforcementLevel.MANDATORY, Severity.HIGH, BUDGET_SCHEMA,
     "Lower node-group maxSize or minSize, fewer or smaller day-one pods, cheaper or spot instance types, or raise the "
     "cap in the stack's policy config.",
-)
-
-# ----------------------------------------------------------------------------- spot workers
-
-ROLE_TAG = "cloudviper.io/pool-role"
-NODE_TEMPLATE_LABEL = "k8s.io/cluster-autoscaler/node-template/label/"
-
-SPOT_SCHEMA = schema(
-    workerLabels={
-        "type": "object", "default": {ROLE_TAG: "worker", "k8s.dask.org/node-purpose": "worker"},
-        "description": "Tags or node labels (label=value) that mark a node group as a worker pool.",
-    },
-)
-
-
-def is_worker_pool(props: Mapping[str, Any], markers: Mapping[str, str]) -> bool:
-    """A group is a worker pool if a marker appears as a tag or as a node-template label tag."""
-    tags = tags_of(props)
-    return any(tags.get(k) == v or tags.get(NODE_TEMPLATE_LABEL + k) == v for k, v in markers.items())
-
-
-def validate_spot(args: ResourceValidationArgs, report: Report) -> None:
-    """Worker pools must launch only spot instances above their on-demand base."""
-    if args.resource_type != ASG or not is_worker_pool(args.props, config(args, SPOT_SCHEMA)["workerLabels"]):
-        return
-    dist = get(args.props, "mixedInstancesPolicy", "instancesDistribution")
-    if get(args.props, "mixedInstancesPolicy") is None:
-        report(f"{label(args)} is a worker pool without a mixed instances policy, so every node is on-demand")
-        return
-    pct = get(dist, "onDemandPercentageAboveBaseCapacity") if dist else None
-    if pct is None or float(pct) != 0:
-        shown = "unset (AWS default 100)" if pct is None else f"{pct}"
-        report(f"{label(args)} is a worker pool with onDemandPercentageAboveBaseCapacity {shown}; "
-               "it must be 0 (all spot above the on-demand base)")
-
-
-SPOT = resource_policy(
-    "spot-workers",
-    "Node groups marked as worker pools must be all spot above their on-demand base capacity.",
-    validate_spot, EnforcementLevel.MANDATORY, Severity.MEDIUM, SPOT_SCHEMA,
-    "Set the pool's spot settings (onDemandPercentageAboveBaseCapacity 0) or mark it as a system pool.",
 )
 
 # ----------------------------------------------------------------------------- instance types
@@ -145,6 +106,9 @@ TYPES_SCHEMA = schema(
 )
 
 
+MAX_REASONS = 3
+
+
 def type_verdict(itype: str, allowed: list[str], denied: list[str]) -> str | None:
     """None if the type is permitted, else the reason."""
     explicit = [p for p in allowed if p != "*"]
@@ -156,30 +120,29 @@ def type_verdict(itype: str, allowed: list[str], denied: list[str]) -> str | Non
 
 
 def instance_types_of(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    """Instance types a resource would launch."""
-    if resource_type in (INSTANCE, LAUNCH_TEMPLATE):
-        t = get(props, "instanceType")
-        return [t] if isinstance(t, str) else []
-    if resource_type == ASG:
-        overrides = get(props, "mixedInstancesPolicy", "launchTemplate", "overrides") or []
-        return [o["instanceType"] for o in overrides if isinstance(o, Mapping) and isinstance(o.get("instanceType"), str)]
-    if resource_type == "aws:eks/nodeGroup:NodeGroup":
-        return [t for t in (get(props, "instanceTypes") or []) if isinstance(t, str)]
-    return []
+    """Instance types a resource would launch, judged on its own props: named types, and every type its
+    instanceRequirements may pick (infra/pricing/compute.py); types of launch templates it names are judged on the
+    templates, which launch-templates-in-stack keeps in the stack."""
+    return types_launched(resource_type, props)
 
 
 def validate_types(args: ResourceValidationArgs, report: Report) -> None:
-    """Every instance type a resource launches must be allowed."""
+    """Every instance type a resource launches must be allowed (many refused candidates: one message)."""
     cfg = config(args, TYPES_SCHEMA)
-    for itype in instance_types_of(args.resource_type, args.props):
-        reason = type_verdict(itype, list(cfg["allowedInstanceTypes"]), list(cfg["deniedInstanceTypes"]))
-        if reason:
-            report(f"{label(args)}: {reason}")
+    allowed, denied = list(cfg["allowedInstanceTypes"]), list(cfg["deniedInstanceTypes"])
+    reasons = [r for t in instance_types_of(args.resource_type, args.props) if (r := type_verdict(t, allowed, denied))]
+    if len(reasons) > MAX_REASONS:
+        more = (f"and {len(reasons) - MAX_REASONS} more types its instanceRequirements may pick; narrow "
+                "allowedInstanceTypes, vcpuCount or memoryMib there")
+        reasons = ["; ".join([*reasons[:MAX_REASONS], more])]
+    for reason in reasons:
+        report(f"{label(args)}: {reason}")
 
 
 INSTANCE_TYPES = resource_policy(
     "instance-types",
-    "Instance types must match allowedInstanceTypes and not deniedInstanceTypes (unless explicitly allowed).",
+    "Instance types (named, or any an instanceRequirements block may pick) must match allowedInstanceTypes and not "
+    "deniedInstanceTypes (unless explicitly allowed).",
     validate_types, EnforcementLevel.MANDATORY, Severity.HIGH, TYPES_SCHEMA,
     "Pick another type or list it explicitly in allowedInstanceTypes in the stack's policy config.",
 )
@@ -192,28 +155,44 @@ LIMITS_SCHEMA = schema(
 )
 
 
+def max_instances(res: PolicyResource, prices: PriceTable) -> int:
+    """How many instances a resource can run at once (0 for resources that launch none)."""
+    t = res.resource_type
+    if t == ASG:
+        return int(get(res.props, "maxSize") or 0)
+    if t == NODE_GROUP:
+        return int(get(res.props, "scalingConfig", "maxSize") or 0)
+    if t in (INSTANCE, SPOT_REQUEST):
+        return 1
+    if t in (SPOT_FLEET, EC2_FLEET):
+        compute = compute_view(t, res.props, res.name, res.property_dependencies)
+        try:
+            return sum(fleet_counts(compute, types_launched(t, res.props, prices, res.property_dependencies), prices))
+        except PricingError:
+            return sum(fleet_counts(compute, [], prices))
+    return 0
+
+
 def validate_limits(args: StackValidationArgs, report: Report) -> None:
-    """Per-group and whole-stack instance ceilings."""
+    """Per-group and whole-stack instance ceilings (groups, node groups, fleets, instances, spot requests)."""
     cfg = config(args, LIMITS_SCHEMA)
     per_group, per_stack = int(cfg["maxInstancesPerGroup"]), int(cfg["maxInstancesPerStack"])
-    total = 0
+    prices, total = load_prices(stack_region(args)), 0
     for res in args.resources:
-        if res.resource_type == ASG:
-            size = int(get(res.props, "maxSize") or 0)
-            total += size
-            if size > per_group:
-                report(f"{label(res)} can grow to {size} instances, above maxInstancesPerGroup {per_group}", res.urn)
-        elif res.resource_type == INSTANCE:
-            total += 1
+        size = max_instances(res, prices)
+        total += size
+        if size > per_group and res.resource_type not in (INSTANCE, SPOT_REQUEST):
+            report(f"{label(res)} can grow to {size} instances, above maxInstancesPerGroup {per_group}", res.urn)
     if total > per_stack:
         report(f"the stack can reach {total} instances, above maxInstancesPerStack {per_stack}")
 
 
 INSTANCE_LIMITS = stack_policy(
     "instance-limits",
-    "No node group may exceed maxInstancesPerGroup and the stack may not exceed maxInstancesPerStack instances.",
+    "No node group, EKS node group or fleet may exceed maxInstancesPerGroup and the stack may not exceed "
+    "maxInstancesPerStack instances.",
     validate_limits, EnforcementLevel.MANDATORY, Severity.MEDIUM, LIMITS_SCHEMA,
     "Lower node-group maxSize or raise the limits in the stack's policy config.",
 )
 
-__all__ = ["BUDGET", "INSTANCE_LIMITS", "INSTANCE_TYPES", "SPOT"]
+__all__ = ["BUDGET", "INSTANCE_LIMITS", "INSTANCE_TYPES"]

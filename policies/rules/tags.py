@@ -13,7 +13,7 @@ NO_DEFAULT_TAGS = {"aws:autoscaling/group:Group"}
 SCHEMA = schema(
     requiredTags={
         "type": "array", "items": {"type": "string"}, "default": ["project", "stack", "owner", "cost-center"],
-        "description": "Tag keys every taggable AWS resource must carry with a non-empty value.",
+        "description": "Tag keys every taggable AWS resource must carry with a value that is not empty or blank.",
     },
 )
 
@@ -25,7 +25,7 @@ def validate(args: ResourceValidationArgs, report: Report) -> None:
     tags = tags_of(args.props)
     if args.resource_type not in NO_DEFAULT_TAGS:
         tags = {**provider_default_tags(args.provider), **tags}
-    missing = [k for k in config(args, SCHEMA)["requiredTags"] if not tags.get(k)]
+    missing = [k for k in config(args, SCHEMA)["requiredTags"] if not str(tags.get(k) or "").strip()]
     if missing:
         report(f"{label(args)} is missing required tags: {', '.join(missing)}")
 
