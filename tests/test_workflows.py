@@ -97,7 +97,7 @@ def test_deploy_workflow_needs_approval_per_stack(workflows, repo_root):
     # deployment branch rule (REST "Get an environment": protection_rules[].type, deployment_branch_policy)
     gate = up["steps"][0]
     assert gate["env"]["ENVIRONMENT"] == "deploy-${{ matrix.stack }}" and "required_reviewers" in gate["run"]
-    assert "deployment_branch_policy" in gate["run"]
+    assert "deployment_branch_policy.custom_branch_policies" in gate["run"] and "deployment-branch-policies" in gate["run"]
     assert "exit 1" in gate["run"] and up["permissions"]["actions"] == "read"
     assert up["strategy"]["max-parallel"] == 1 and up["needs"] == "cloud"
     cloud = wf["jobs"]["cloud"]
@@ -184,13 +184,18 @@ def run_step(step: dict, tmp_path, env: dict, fakes: Optional[dict[str, str]] = 
     return result, output.read_text()
 
 
-@pytest.mark.parametrize(("rules", "code", "says"), [
-    ("1 true", 0, ""), ("0 true", 1, "has no required reviewers"), ("", 1, "has no required reviewers"),
-    ("1 false", 1, "admits any branch")])
-def test_the_gate_stops_an_unprotected_environment(workflows, tmp_path, rules, code, says):
+@pytest.mark.parametrize(("rules", "branches", "code", "says"), [
+    ("1 true", "branch:main", 0, ""), ("0 true", "branch:main", 1, "has no required reviewers"),
+    ("", "", 1, "has no required reviewers"), ("1 false", "branch:main", 1, "admits any branch"),
+    ("1 true", "branch:*", 1, "admits any branch"), ("1 true", "branch:main,branch:dev", 1, "admits any branch"),
+    ("1 true", "tag:main", 1, "admits any branch"), ("1 true", "", 1, "admits any branch")])
+def test_the_gate_stops_an_unprotected_environment(workflows, tmp_path, rules, branches, code, says):
     gate = workflows["deploy"]["jobs"]["up"]["steps"][0]
-    # the fake GitHub CLI prints what `--jq` would: the count of reviewer rules and whether a branch policy is set
-    result, _ = run_step(gate, tmp_path, {"ENVIRONMENT": "deploy-mylab"}, {"gh": f"echo '{rules}'"})
+    # the fake GitHub CLI prints what `--jq` would: for the environment, the count of reviewer rules and whether
+    # the branch rule is custom (not "protected branches", which admits every branch while none is protected);
+    # for its deployment-branch-policies, type:name of each
+    fake = f'case "$*" in *deployment-branch-policies*) echo \'{branches}\';; *) echo \'{rules}\';; esac'
+    result, _ = run_step(gate, tmp_path, {"ENVIRONMENT": "deploy-mylab"}, {"gh": fake})
     assert result.returncode == code, result.stdout + result.stderr
     assert says in result.stdout
 
