@@ -105,6 +105,11 @@ REFUSED: list[tuple[str, str, Change, str, str, str]] = [
      "cloudviper:nodeGroups[od].labels", '{"cloudviper.io/pool": "workers"}', "is set by cloudviper from the pool's name"),
     ("label-claims-spot-price", "dev", pool_set("system", labels={"cloudviper.io/capacity-type": "spot"}),
      "cloudviper:nodeGroups[system].labels", '{"cloudviper.io/capacity-type": "spot"}', "leave it out"),
+    # opencost/opencost pkg/cloud/aws/provider.go prices a node with these labels as spot, whatever it is
+    ("label-claims-spot-for-opencost", "dev", add_pool(**ON_DEMAND, labels={"eks.amazonaws.com/capacityType": "SPOT"}),
+     "cloudviper:nodeGroups[od].labels", '{"eks.amazonaws.com/capacityType": "SPOT"}', "is set by cloudviper"),
+    ("label-claims-ec2spot-lifecycle", "dev", add_pool(**ON_DEMAND, labels={"lifecycle": "EC2Spot"}),
+     "cloudviper:nodeGroups[od].labels", '{"lifecycle": "EC2Spot"}', "is set by cloudviper"),
     ("label-claims-dask-purpose", "dev", add_pool(**ON_DEMAND, labels={"k8s.dask.org/node-purpose": "worker"}),
      "cloudviper:nodeGroups[od].labels", '{"k8s.dask.org/node-purpose": "worker"}', "is set by cloudviper"),
     # the API endpoint open to the internet, whatever the prefixes

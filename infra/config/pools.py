@@ -65,7 +65,11 @@ BURSTABLE_FAMILIES = ("t2", "t3", "t3a", "t4g")
 # pods, the system add-ons and OpenCost select or price nodes by them, so a pool may not claim another's identity
 # (`cloudviper.io/pool: workers` on an on-demand pool would draw the Dask workers onto it).
 RESERVED_LABEL_PREFIX = "cloudviper.io/"
-RESERVED_LABELS = ("k8s.dask.org/node-purpose", ACCELERATOR_LABEL)
+# OpenCost also prices a node as spot by these (opencost/opencost pkg/cloud/aws/provider.go: `lifecycle: EC2Spot`,
+# getUsageType's eks.amazonaws.com/capacityType SPOT and karpenter.sh/capacity-type spot): an on-demand pool that
+# carried one would be priced as spot.
+OPENCOST_SPOT_LABELS = ("lifecycle", "eks.amazonaws.com/capacityType", "karpenter.sh/capacity-type")
+RESERVED_LABELS = ("k8s.dask.org/node-purpose", ACCELERATOR_LABEL, *OPENCOST_SPOT_LABELS)
 
 
 def kubelet_may_set(key: str) -> bool:
