@@ -89,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--project-dir", default=None, help="folder with Pulumi.yaml and the stack files (default: this repo)")
     up.add_argument("--prefix", default="", help="key prefix inside the bucket")
     up.add_argument("--jobs", type=int, default=4, help="files uploaded at once, 1 to 64 (default: 4)")
+    up.add_argument("--part-size", type=int, default=8, metavar="MIB",
+                    help="multipart part size in MiB, 5 to 5120 (default: 8; larger when a file needs over 10,000 parts)")
+    up.add_argument("--include-hidden", action="store_true",
+                    help="also upload files and folders whose names start with `.` (skipped by default)")
 
     push = sub.add_parser("image-push-policy", help="the IAM policy the image workflow's role needs (JSON)")
     push.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
@@ -287,4 +291,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         return EXIT_CONFIG
     commands = {"plan": cmd_plan, "diff": cmd_diff, "init": cmd_init, "stacks": cmd_stacks, "preflight": cmd_preflight,
                 "prices": cmd_prices, "data": cmd_data, "image-push-policy": cmd_image_push_policy}
-    return commands[args.command](args) if args.command in commands else EXIT_UNEXPECTED
+    try:
+        return commands[args.command](args) if args.command in commands else EXIT_UNEXPECTED
+    except OSError as exc:  # a path on the command line that cannot be read or written (--render-k8s a file): usage
+        print(f"cloudviper {args.command}: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}",
+              file=sys.stderr)
+        return EXIT_CONFIG

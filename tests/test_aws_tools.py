@@ -311,6 +311,23 @@ def test_upload_to_a_missing_bucket_is_a_clear_error(aws, tmp_path):
 def test_boto3_tools_need_only_the_runtime_requirements():
     # Users who install requirements.txt only (the Pulumi CLI does) must still be able to run them.
     result = import_without(["infra.ops.preflight", "infra.ops.prices_refresh", "infra.ops.upload", "infra.ops.commands",
-                             "infra.ops.buckets", "infra.ops.aws_errors", "infra.ops.transfer_progress", "infra.cli"],
+                             "infra.ops.buckets", "infra.ops.aws_errors", "infra.ops.transfer_progress", "infra.cli",
+                             "infra.ops.aws_clients", "infra.ops.multipart", "infra.ops.open_uploads",
+                             "infra.ops.upload_sources", "infra.ops.workers"],
                             ("pulumi_policy", "pytest", "moto", "hypothesis"))
     assert result.returncode == 0, result.stderr
+
+
+def test_preflight_with_the_state_fails_on_a_kept_bucket_the_config_dropped(aws, tmp_path):
+    # The deploy workflow runs `infra preflight --pulumi-state state.json` on `pulumi stack export`: a kept bucket of
+    # the state that the config no longer declares (renamed without renamedFrom) fails the buckets check.
+    from tests.test_kept_data import export, state_resource
+
+    kept = "cloudviper-mine-old-123456789012"
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=kept)
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(export(state_resource("old", "aws:s3/bucket:Bucket", kept, True))))
+    project = str(project_with(tmp_path, "mine", from_here))
+    result = cli(aws, "preflight", "--stack", "mine", "--project-dir", project, "--pulumi-state", str(state))
+    assert result.returncode == 1 and statuses(result.stdout)["buckets"] == "fail", result.stdout + result.stderr
+    assert f"kept bucket old (S3 {kept})" in result.stdout and "renamedFrom: old" in result.stdout

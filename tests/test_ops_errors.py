@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
+import ast
 import copy
+import hashlib
 import io
 
+import boto3
 import botocore.exceptions
 import pytest
 import yaml
-from boto3.exceptions import S3UploadFailedError
 from botocore.parsers import ResponseParserError
 
 from infra import ROOT
 from infra.config.loader import parse_stack_config
-from infra.ops.aws_errors import AwsCallError, aws_call, code_and_message, credential_hint, failure_line, one_line
+from infra.ops import aws_clients
+from infra.ops.aws_errors import (
+    AwsCallError,
+    aws_call,
+    code_and_message,
+    credential_hint,
+    failure_kind,
+    failure_line,
+    one_line,
+)
 from infra.ops.buckets import UnknownBucketError, resolve_bucket
+from infra.ops.multipart import (
+    DEFAULT_PART,
+    MAX_PART,
+    MAX_PARTS,
+    MIB,
+    MIN_PART,
+    Piece,
+    b64,
+    part_matches,
+    part_size_for,
+)
 from infra.ops.transfer_progress import TransferProgress, duration_text, size_text
 from infra.ops.upload import Summary, failure_text
 from tests.conftest import STACKS
@@ -90,15 +112,95 @@ def test_other_errors_have_no_credential_hint():
     assert failure_line(wrapped, "s3", "") == "sts GetCallerIdentity: AccessDenied: no"
 
 
-def test_a_failed_multipart_upload_reports_the_aws_error_inside():
-    # boto3/s3/transfer.py re-raises a ClientError as S3UploadFailedError (inside the except: __context__).
-    try:
-        try:
-            raise client_error("SlowDown", "Please reduce your request rate.", "UploadPart", 503)
-        except botocore.exceptions.ClientError as e:
-            raise S3UploadFailedError(f"Failed to upload f to b/k: {e}")  # noqa: B904 (as boto3 does)
-    except S3UploadFailedError as exc:
-        assert failure_text(ROOT, exc) == "s3 UploadPart: SlowDown: Please reduce your request rate."
+@pytest.mark.parametrize("exc, kind", [
+    (client_error("AccessDenied", "Access Denied", "PutObject", 403), "denied"),
+    (client_error("403", "Forbidden", "HeadObject", 403), "denied"),  # a HEAD answer has no body: the status only
+    # A key policy that refuses the caller (buildkite/docs#2344) and a key S3 cannot use (aws/aws-cli#4507).
+    (client_error("AccessDenied", "User: arn:aws:iam::1:user/u is not authorized to perform: kms:GenerateDataKey on "
+                  "resource: arn:aws:kms:us-east-1:1:key/k", "PutObject", 403), "kms"),
+    (client_error("KMS.NotFoundException", "Invalid keyId aws/s3", "PutObject"), "kms"),
+    (botocore.exceptions.ReadTimeoutError(endpoint_url="http://s3"), "network"),
+    (botocore.exceptions.ConnectTimeoutError(endpoint_url="http://s3"), "network"),
+    (botocore.exceptions.EndpointConnectionError(endpoint_url="http://s3"), "network"),
+    (botocore.exceptions.ConnectionClosedError(endpoint_url="http://s3"), "network"),
+    (client_error("RequestTimeout", "Your socket connection to the server was not read from", "UploadPart"), "network"),
+    (botocore.exceptions.NoCredentialsError(), "credentials"),
+    (client_error("ExpiredToken", "expired", "PutObject"), "credentials"),
+    (client_error("SlowDown", "Please reduce your request rate.", "UploadPart", 503), "other"),
+    (AwsCallError("sts", "GetCallerIdentity", "x", "y"), "other"),
+], ids=["denied", "denied-head", "kms-policy", "kms-key", "read-timeout", "connect-timeout", "unreachable", "reset",
+        "s3-request-timeout", "no-credentials", "expired", "throttled", "wrapped-unknown"])
+def test_failure_kinds(exc, kind):
+    # botocore/exceptions.py: ReadTimeoutError and ConnectionClosedError are HTTPClientErrors, ConnectTimeoutError and
+    # EndpointConnectionError ConnectionErrors; the standard retry mode retries both families before they surface
+    # (botocore/retries/standard.py, TransientRetryableChecker).
+    assert failure_kind(exc) == kind
+
+
+def test_a_failed_file_is_one_line():
+    exc = client_error("SlowDown", "Please reduce your request rate.", "UploadPart", 503)
+    assert failure_text(ROOT, exc) == "s3 UploadPart: SlowDown: Please reduce your request rate."
+    assert failure_text(ROOT / "x.bin", FileNotFoundError(2, "No such file or directory")) == (
+        f"{ROOT / 'x.bin'}: No such file or directory")
+
+
+def test_part_sizes_follow_s3s_multipart_limits():
+    # docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html: parts of 5 MiB to 5 GiB (the last may be smaller),
+    # at most 10,000 parts per upload.
+    assert (MIN_PART, MAX_PART, MAX_PARTS) == (5 * MIB, 5 * 1024 * MIB, 10_000)
+    assert part_size_for(192 * MIB) == DEFAULT_PART == 8 * MIB
+    assert part_size_for(100 * 1024 * MIB) == 11 * MIB  # 10,240 parts of 10 MiB would be too many
+    assert 100 * 1024 * MIB / part_size_for(100 * 1024 * MIB) <= MAX_PARTS
+    assert part_size_for(MAX_PARTS * MAX_PART) == MAX_PART
+    with pytest.raises(ValueError, match="more than S3 takes in one object"):
+        part_size_for(MAX_PARTS * MAX_PART + 1)
+
+
+def piece(data: bytes) -> Piece:
+    return Piece(1, data, b64(hashlib.sha256(data).digest()), hashlib.md5(data).hexdigest())
+
+
+def test_a_listed_part_is_reused_only_with_the_same_bytes():
+    # ListParts gives each part's Size, ETag and, for an upload made with ChecksumAlgorithm SHA256, ChecksumSHA256
+    # (botocore s3/2006-03-01/service-2.json, shape Part). An SSE-KMS part's ETag is not its MD5, so the checksum
+    # decides when there is one.
+    data = b"x" * 1000
+    assert part_matches({"Size": 1000, "ETag": "\"not-md5\"", "ChecksumSHA256": piece(data).sha256}, piece(data))
+    assert not part_matches({"Size": 1000, "ETag": f'"{piece(data).md5}"', "ChecksumSHA256": piece(b"y" * 1000).sha256},
+                            piece(data))
+    assert part_matches({"Size": 1000, "ETag": f'"{piece(data).md5}"'}, piece(data))  # moto lists no checksum
+    assert not part_matches({"Size": 999, "ETag": f'"{piece(data).md5}"'}, piece(data))
+    assert not part_matches(None, piece(data))
+
+
+def test_every_boto3_client_is_made_in_one_place():
+    # Any `<x>.client(...)`, `<x>.resource(...)` or `boto3.client(...)` call outside infra/ops/aws_clients.py would make
+    # a client without the timeouts; `self.client(...)` is Preflight's own method, which calls aws_clients.client.
+    made = []
+    for path in sorted((ROOT / "infra").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr in ("client", "resource") and \
+                    not (isinstance(node.func.value, ast.Name) and node.func.value.id == "self"):
+                made.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert [m.split(":")[0] for m in made] == ["infra/ops/aws_clients.py"], made
+
+
+def test_the_one_place_sets_timeouts_and_retries(monkeypatch):
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    config = aws_clients.client(session, "s3", max_pool_connections=33).meta.config  # the client botocore built
+    assert (config.connect_timeout, config.read_timeout) == (aws_clients.CONNECT_TIMEOUT, aws_clients.READ_TIMEOUT)
+    assert config.retries == {"mode": "standard", "total_max_attempts": aws_clients.MAX_ATTEMPTS}
+    assert config.max_pool_connections == 33
+    assert aws_clients.CONNECT_TIMEOUT <= 10 and aws_clients.READ_TIMEOUT <= 30  # botocore's defaults are 60 and 60
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # the user's choice still counts (botocore/args.py reads it)
+    assert aws_clients.client(session, "sts").meta.config.retries == {"mode": "standard", "total_max_attempts": 1}
+    from infra.ops.preflight import Preflight
+
+    cfg = parse_stack_config("cloudviper", "dev", dev_config())
+    preflight = Preflight(cfg, ROOT / "policies" / "config", session=session)
+    assert preflight.client("ec2").meta.config.connect_timeout == aws_clients.CONNECT_TIMEOUT
 
 
 class Clock:

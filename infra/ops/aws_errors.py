@@ -29,6 +29,15 @@ EXPIRED_CODES = {"ExpiredToken", "ExpiredTokenException"}
 # modelled in botocore, and the codes moto answers with when it checks credentials: moto/core/exceptions.py).
 REJECTED_CODES = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "AuthFailure",
                   "InvalidAccessKeyId"}
+# Error codes of a request the policies refuse (S3's error codes: AccessDenied; AllAccessDisabled for a bucket
+# whose access AWS has cut off; `403` from a HEAD request, which has no body to carry a code).
+DENIED_CODES = {"AccessDenied", "AllAccessDisabled", "403", "Forbidden"}
+# S3 passes the bucket key's KMS error on: `KMS.NotFoundException` (aws/aws-cli#4507), `KMS.DisabledException`,
+# `KMS.KMSInvalidStateException` (a disabled or deleted key); a key policy that refuses the caller is AccessDenied
+# naming the KMS action ("is not authorized to perform: kms:GenerateDataKey", buildkite/docs#2344).
+KMS_CODE_PREFIX = "KMS."
+# S3's answer to a request body that stopped coming (S3 error codes): the network, like a timeout.
+SLOW_CODES = {"RequestTimeout", "RequestTimeoutException"}
 _HTML = re.compile(r"<\s*(!doctype\s+html|html|head|body)\b", re.IGNORECASE)
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
@@ -180,3 +189,23 @@ def failure_line(exc: BaseException, service: str, operation: str) -> str:
     if hint:
         return f"{hint[0]}; fix: {hint[1]}"
     return str(exc) if isinstance(exc, AwsCallError) else one_line(service, operation, exc)
+
+
+def failure_kind(exc: BaseException) -> str:
+    """What kind of problem an AWS error is: `credentials`, `kms` (the bucket's key refuses), `denied`, `network`
+    (unreachable, a timeout, a dropped connection: botocore's ConnectionError and HTTPClientError families,
+    botocore/exceptions.py) or `other`."""
+    wrapped = exc.__cause__ if isinstance(exc, AwsCallError) and exc.__cause__ is not None else exc
+    if isinstance(wrapped, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)):
+        return "network"
+    if credentials_problem(wrapped):
+        return "credentials"
+    if isinstance(wrapped, botocore.exceptions.ClientError):
+        code, message = code_and_message(wrapped)
+        if code.startswith(KMS_CODE_PREFIX) or (code in DENIED_CODES and "kms:" in message.lower()):
+            return "kms"
+        if code in DENIED_CODES:
+            return "denied"
+        if code in SLOW_CODES:
+            return "network"
+    return "other"

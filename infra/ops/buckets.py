@@ -12,6 +12,7 @@ from infra.config.network import BucketConfig
 from infra.config.stack import StackConfig
 from infra.config.stackfile import load_stack_file
 from infra.documents import naming
+from infra.ops.aws_clients import client as aws_client
 from infra.ops.aws_errors import aws_call
 
 
@@ -28,6 +29,10 @@ def resolve_bucket(cfg: StackConfig, name: str, account_id: Callable[[], str]) -
     """The physical name of the stack's bucket `name`: its logical name (cloudviper:buckets[].name) or its
     physical name. `account_id` is called (STS) only when a default name has to be built."""
     by_name = {b.name: b for b in cfg.buckets}
+    retired = [b for b in cfg.buckets if b.retired and name in (b.name, b.bucket_name)]
+    if retired:  # left in AWS, no longer the stack's: the workloads cannot read it any more
+        raise UnknownBucketError(f"stack {cfg.stack}: bucket {name!r} is retired (cloudviper:buckets[].retired); "
+                                 "upload to one of its live buckets: " + ", ".join(b.name for b in cfg.buckets if not b.retired))
     if name in by_name:
         b = by_name[name]
         return b.bucket_name or physical_name(cfg, b, account_id())
@@ -51,6 +56,7 @@ def stack_bucket(project_dir: Path, stack: str, name: str) -> tuple[str, str]:
 
     def account_id() -> str:
         with aws_call("sts", "GetCallerIdentity"):
-            return str(boto3.session.Session(region_name=cfg.region).client("sts").get_caller_identity()["Account"])
+            session = boto3.session.Session(region_name=cfg.region)
+            return str(aws_client(session, "sts").get_caller_identity()["Account"])
 
     return resolve_bucket(cfg, name, account_id), cfg.region

@@ -74,7 +74,9 @@ class Preflight:
         return self._session
 
     def client(self, service: str) -> Any:
-        return self.session.client(service, region_name=self.cfg.region)
+        from infra.ops.aws_clients import client as aws_client  # timeouts and retries, set in one place
+
+        return aws_client(self.session, service, region_name=self.cfg.region)
 
     def run(self) -> list[Check]:
         """The identity check, then (if it passed) every other check, in order."""
@@ -114,11 +116,20 @@ class Preflight:
     def access_entries(self) -> Check:
         return Check("access entries", *access_checks.creator_verdict(self.cfg, self.caller()["Arn"]))
 
+    # The stack's data buckets and key from `pulumi stack export` (list of infra.ops.kept_buckets.StateResource,
+    # from kept_buckets.load_state); None: no state given.
+    previous_state: Optional[list[Any]] = None
+
     def kept_buckets(self) -> Check:
-        """No bucket name is taken, by another account or by a bucket an earlier destroy kept."""
+        """No bucket name is taken, by another account or by a bucket an earlier destroy kept; no kept bucket of the
+        stack's state is orphaned by the config (renamed or removed: infra/ops/kept_buckets.py)."""
+        from infra.ops import kept_buckets
+
         s3, account = self.client("s3"), self.caller()["Account"]
         verdicts = []
         for b in self.cfg.buckets:
+            if b.retired:  # left in AWS on purpose: no longer the stack's bucket
+                continue
             name = physical_name(self.cfg, b, account)
             try:
                 s3.head_bucket(Bucket=name, ExpectedBucketOwner=account)
@@ -127,6 +138,7 @@ class Preflight:
                 code = str(exc.response.get("Error", {}).get("Code", ""))
                 state = "missing" if code in ("404", "NoSuchBucket", "NotFound") else "denied"
             verdicts.append(access_checks.bucket_verdict(name, state, b.import_existing, self.managed_buckets))
+        verdicts += kept_buckets.state_verdicts(self.cfg, self.previous_state, account)
         for status in (FAIL, WARN):
             worst = [v for v in verdicts if v[0] == status]
             if worst:

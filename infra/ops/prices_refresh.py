@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 import boto3
 
+from infra.ops.aws_clients import client as aws_client
 from infra.ops.aws_errors import UnexpectedResponse, aws_call
 from infra.pricing.tables import PRICING_DIR
 
@@ -70,7 +71,7 @@ def on_demand_prices(price_list: Iterable[str]) -> dict[str, float]:
 
 def fetch_on_demand(region: str, session: boto3.session.Session) -> dict[str, float]:
     """On-demand Linux prices of every instance type in a region."""
-    client = session.client("pricing", region_name=PRICING_REGION)
+    client = aws_client(session, "pricing", region_name=PRICING_REGION)
     filters = [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in (
         ("regionCode", region), ("operatingSystem", "Linux"), ("tenancy", "Shared"), ("preInstalledSw", "NA"),
         ("capacitystatus", "Used"), ("licenseModel", "No License required"))]
@@ -89,7 +90,7 @@ def _field(page: dict[str, Any], key: str) -> Any:
 
 def fetch_specs(region: str, session: boto3.session.Session) -> dict[str, dict[str, Any]]:
     """vCPU, memory, GPUs and bare metal of every instance type offered in the region."""
-    client = session.client("ec2", region_name=region)
+    client = aws_client(session, "ec2", region_name=region)
     specs = {}
     for page in client.get_paginator("describe_instance_types").paginate():
         for t in _field(page, "InstanceTypes"):
@@ -104,7 +105,7 @@ def fetch_spot(region: str, types: list[str], session: boto3.session.Session,
                zones: Optional[Iterable[str]] = None) -> dict[str, float]:
     """Highest current spot price of each type across the region's zones, or these zones (the conservative estimate)."""
     wanted = set(zones) if zones is not None else None
-    client = session.client("ec2", region_name=region)
+    client = aws_client(session, "ec2", region_name=region)
     start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
     spot: dict[str, float] = {}
     for i in range(0, len(types), 100):
