@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple, Optional
 
 from infra.pricing.compute import (
+    ASG,
     EC2_FLEET,
     NODE_GROUP,
     NODE_GROUP_DEFAULT_DISK_GB,
@@ -45,7 +46,13 @@ SHARED_TENANCY = (None, "default")
 def unpriced_extras(res: View) -> Optional[str]:
     """Why a resource the tables price would cost more than they say: dedicated tenancy (single-tenant hardware,
     plus a per-region fee) on an instance or its launch templates, or an Interface or Gateway Load Balancer VPC endpoint
-    (billed per hour and AZ; a Gateway endpoint, the EC2 CreateVpcEndpoint default, is free)."""
+    (billed per hour and AZ; a Gateway endpoint, the EC2 CreateVpcEndpoint default, is free), or an Auto Scaling
+    group's warm pool (instances running or stopped with their EBS beside the group: botocore
+    data/autoscaling/2011-01-01/service-2.json PutWarmPool, "a pool of pre-initialized EC2 instances that sits
+    alongside the Auto Scaling group")."""
+    if res.type == ASG and res.props.get("warmPool") is not None:
+        return (f"{res.type} {res.name!r} has a warm pool (pre-initialized instances beside the group, outside its "
+                "maxSize; botocore autoscaling PutWarmPool), which this model does not price or count; remove warmPool")
     if res.type == VPC_ENDPOINT and str(res.props.get("vpcEndpointType") or "Gateway") != "Gateway":
         return f"{res.type} {res.name!r} is a {res.props.get('vpcEndpointType')} endpoint, billed by the hour"
     tenancies = [res.props.get("tenancy"), get(res.props, "placement", "tenancy")]

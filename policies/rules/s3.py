@@ -9,8 +9,18 @@
   rule s3-bucket-ssl-requests-only, AWS Security Hub control S3.5; AWS re:Post knowledge-center
   "s3-bucket-policy-for-config-rule"). An s3:TlsVersion condition does not qualify: a plain-HTTP request has no TLS
   version, so NumericLessThan never matches it.
-- No statement may Allow `*` unless a condition fixes who calls (NON_PUBLIC_KEYS: S3's own meaning of a public
-  policy; aws:SecureTransport true is no such condition); no ACL may grant AllUsers or AuthenticatedUsers.
+- No statement may Allow a principal with `*` in it (`*`, {"AWS": "arn:aws:iam::*:root"}, {"Federated": "*"}: S3
+  counts only fixed principals as non-public) unless a condition fixes who calls: a positive operator (POSITIVE_OPS;
+  never Not..., ...IfExists, Null or set operators, which also match callers without the key or with other values) on a
+  NON_PUBLIC_KEYS key with fixed values (no `*`, `?` or `${...}` policy variable; aws:SourceIp only with IpAddress and
+  ranges no wider than infra/config/cidrs.py allows). aws:SecureTransport true is no such condition. No ACL may grant
+  AllUsers or AuthenticatedUsers.
+- Bucket policies, ACLs and public access blocks are judged on their own too when their bucket is not one of the stack
+  (a public policy on someone else's bucket is still ours to refuse).
+- Preview: a bucket's `arn` is unknown until apply, so it is built from the name; a bucket or setting whose deciding
+  values are unknown is skipped, the others are judged, and the rule then raises the first UnknownValueError so the
+  engine still says it could not judge everything (pulumi/pulumi-policy sdk/python/lib/pulumi_policy/policy.py
+  AnalyzeStack: UnknownValueError -> advisory "can't run policy ... during preview"; violations already reported stay).
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, PolicyResource, Severity, StackValidationArgs
+from pulumi_policy.proxy import UnknownValueError
 
 from infra.config.cidrs import too_open
 from policies.rules.aws_common import read
@@ -45,6 +56,12 @@ ALGORITHMS = ("aws:kms", "AES256", "aws:kms:dsse")
 # aws:SourceVpce, aws:SourceOwner, aws:SourceAccount, s3:x-amz-server-side-encryption-aws-kms-key-id, aws:userid").
 NON_PUBLIC_KEYS = ("aws:sourceip", "aws:sourcearn", "aws:sourcevpc", "aws:sourcevpce", "aws:sourceowner",
                    "aws:sourceaccount", "s3:x-amz-server-side-encryption-aws-kms-key-id", "aws:userid")
+# Operators that match only the listed values ("fixed values ... don't contain a wildcard (*) or an AWS Identity and
+# Access Management Policy variable", S3 User Guide, access-control-block-public-access.html "The meaning of public");
+# negated, ...IfExists and Null operators also match requests from anyone else (IAM User Guide,
+# reference_policies_elements_condition_operators.html).
+POSITIVE_OPS = ("stringequals", "stringlike", "arnequals", "arnlike", "ipaddress")
+SETTINGS = (BPA, POLICY_T, *ACLS)
 
 
 def attached_to(bucket: PolicyResource, resources: Iterable[PolicyResource], types: Iterable[str]) -> list[PolicyResource]:
@@ -82,6 +99,13 @@ def everyone(principal: Any) -> bool:
     return principal == "*" or "*" in _strings(aws)
 
 
+def wildcard_principal(principal: Any) -> bool:
+    """A principal that is not fixed: `*` anywhere in it (any key: AWS, Federated, CanonicalUser, Service)."""
+    values = [v for vs in principal.values() for v in _strings(vs)] if isinstance(principal, Mapping) else \
+        _strings(principal)
+    return any("*" in v for v in values)
+
+
 def covers(patterns: list[str], *targets: str) -> bool:
     """True if the patterns (IAM wildcards `*` and `?`) together match every target."""
     return all(any(fnmatch.fnmatchcase(t, p) for p in patterns) for t in targets)
@@ -106,15 +130,21 @@ def denies_insecure_transport(stmt: Mapping[str, Any], arn: str) -> bool:
             and _insecure_transport_only(stmt.get("Condition")))
 
 
+def _fixed(values: list[str]) -> bool:
+    return bool(values) and not any("*" in v or "?" in v or "${" in v for v in values)
+
+
 def _fixes_who(condition: Any) -> bool:
-    """True if a condition pins the caller to fixed values of a key that makes a grant non-public (no `*` in them;
-    aws:SourceIp ranges no wider than infra/config/cidrs.py allows)."""
-    for keys in (condition.values() if isinstance(condition, Mapping) else []):
+    """True if a condition pins the caller, with a positive operator, to fixed values of a key that makes a grant
+    non-public (aws:SourceIp only with IpAddress and ranges no wider than infra/config/cidrs.py allows)."""
+    for op, keys in (condition.items() if isinstance(condition, Mapping) else []):
+        if str(op).lower() not in POSITIVE_OPS:
+            continue
         for key, value in (keys.items() if isinstance(keys, Mapping) else []):
-            values = _strings(value)
-            if str(key).lower() not in NON_PUBLIC_KEYS or not values or any("*" in v for v in values):
+            values, name = _strings(value), str(key).lower()
+            if name not in NON_PUBLIC_KEYS or not _fixed(values) or (name == "aws:sourceip") != (str(op).lower() == "ipaddress"):
                 continue
-            if str(key).lower() != "aws:sourceip" or too_open(values) is None:
+            if name != "aws:sourceip" or too_open(values) is None:
                 return True
     return False
 
@@ -122,7 +152,7 @@ def _fixes_who(condition: Any) -> bool:
 def public_allows(doc: Any) -> list[str]:
     """Sids (or indexes) of statements that Allow everyone unless a condition fixes who may call."""
     return [str(s.get("Sid") or f"#{i}") for i, s in enumerate(statements(doc))
-            if s.get("Effect") == "Allow" and (everyone(s.get("Principal")) or "NotPrincipal" in s)
+            if s.get("Effect") == "Allow" and (wildcard_principal(s.get("Principal")) or "NotPrincipal" in s)
             and not _fixes_who(s.get("Condition"))]
 
 
@@ -135,8 +165,9 @@ def public_grants(acl: str | None, grants: Iterable[Any]) -> list[str]:
 
 def bucket_problems(bucket: PolicyResource, resources: list[PolicyResource]) -> list[str]:
     """Everything wrong with one bucket."""
-    # get, not read: an unknown name or policy (preview) skips the rule rather than refusing a good bucket
-    name, arn = str(get(bucket.props, "bucket") or bucket.name), get(bucket.props, "arn")
+    # get, not read: an unknown name or policy (preview) makes this bucket undecidable rather than refusing a good one;
+    # the arn is unknown for every new bucket, and is the name's (S3 User Guide, s3-arn-format.html)
+    name, arn = str(get(bucket.props, "bucket") or bucket.name), read(bucket.props, "arn")
     arn = str(arn) if arn else f"arn:aws:s3:::{name}"
     problems = []
     bpas = attached_to(bucket, resources, [BPA])
@@ -183,18 +214,42 @@ def access_point_problems(point: PolicyResource) -> list[str]:
     return problems + ([f"has a policy allowing everyone ({', '.join(open_)})"] if open_ else [])
 
 
+def setting_problems(res: PolicyResource) -> list[str]:
+    """A bucket policy, ACL or public access block judged on its own (its bucket is not one of the stack)."""
+    if res.resource_type == BPA:
+        off = [f for f in BPA_FLAGS if not truthy(get(res.props, f))]
+        return [f"leaves {', '.join(off)} off"] if off else []
+    if res.resource_type == POLICY_T:
+        open_ = public_allows(get(res.props, "policy"))
+        return [f"allows everyone (statements {', '.join(open_)}) without a condition that fixes who may call"] \
+            if open_ else []
+    grants = public_grants(get(res.props, "acl"), get(res.props, "accessControlPolicy", "grants") or [])
+    return [f"grants public access ({', '.join(grants)})"] if grants else []
+
+
 def validate(args: StackValidationArgs, report: Report) -> None:
-    """Each bucket and access point, reported on the resource."""
+    """Each bucket, access point and setting of a bucket outside the stack, reported on the resource."""
     resources = list(args.resources)
+    attached = {s.urn for b in resources if b.resource_type in BUCKETS for s in attached_to(b, resources, SETTINGS)}
+    unknown: UnknownValueError | None = None
     for res in resources:
-        if res.resource_type in BUCKETS:
-            problems = bucket_problems(res, resources)
-        elif res.resource_type == ACCESS_POINT:
-            problems = access_point_problems(res)
-        else:
+        try:
+            if res.resource_type in BUCKETS:
+                problems = bucket_problems(res, resources)
+            elif res.resource_type == ACCESS_POINT:
+                problems = access_point_problems(res)
+            elif res.resource_type in SETTINGS and res.urn not in attached:
+                problems = [p + f" on bucket {read(res.props, 'bucket')!r}, which is not a bucket of this stack"
+                            for p in setting_problems(res)]
+            else:
+                continue
+        except UnknownValueError as err:
+            unknown = unknown or err
             continue
         for problem in problems:
             report(f"{label(res)} {problem}", res.urn)
+    if unknown is not None:
+        raise unknown
 
 
 S3 = stack_policy(
