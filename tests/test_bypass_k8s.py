@@ -90,6 +90,7 @@ def namespace(labels: dict[str, str], name: str = "team", kind: str = "Namespace
 
 
 ENFORCE = "pod-security.kubernetes.io/enforce"
+APPARMOR = "container.apparmor.security.beta.kubernetes.io/"
 MPI = [cluster_role("mpi-operator", [rule([""], ["secrets"], ["list", "watch"]), rule([""], ["pods"], ["create"])]),
        crb("mpi-operator", {"kind": "ServiceAccount", "name": "mpi-operator", "namespace": "mpi-operator"})]
 
@@ -153,6 +154,25 @@ BYPASSES: list[tuple[str, list[PolicyResource], str, Optional[dict[str, Any]]]] 
                                           kind="RolePatch"),
                                   rb("r", "ci", SA, ref_kind="Role")], ESC, None),
     ("subresource-wildcard", with_role([rule([""], ["*/exec"], ["create"])], SA), WILD, None),
+    # resourceNames do not defuse rights whose requests carry the object's name (rbac-good-practices: Token request,
+    # Workload creation; kubernetes.io/docs/reference/access-authn-authz/rbac/#referring-to-resources)
+    ("named-token-for-a-kube-system-sa", [ns_role("tok", "kube-system", [rule([""], ["serviceaccounts/token"], [
+        "create"], resourceNames=["clusterrole-aggregation-controller"])]), rb("tok", "kube-system", PEOPLE,
+                                                                               ref_kind="Role")], ESC, None),
+    ("named-patch-of-coredns", [ns_role("p", "kube-system", [rule(["apps"], ["deployments"], ["patch"],
+                                                                  resourceNames=["coredns"])]),
+                                rb("p", "kube-system", PEOPLE, ref_kind="Role")], ESC, None),
+    ("named-exec-in-kube-system", [ns_role("e", "kube-system", [rule([""], ["pods/exec"], ["create"],
+                                                                     resourceNames=["aws-node-abcde"])]),
+                                   rb("e", "kube-system", PEOPLE, ref_kind="Role")], ESC, None),
+    ("named-secret-in-kube-system", [ns_role("s", "kube-system", [rule([""], ["secrets"], ["get"],
+                                                                       resourceNames=["aws-auth-token"])]),
+                                     rb("s", "kube-system", PEOPLE, ref_kind="Role")], ESC, None),
+    ("named-secret-where-a-powerful-sa-lives", [*MPI, ns_role("s", "mpi-operator", [rule([""], ["secrets"], ["get"],
+                                                                                         resourceNames=["t"])]),
+                                                rb("s", "mpi-operator", PEOPLE, ref_kind="Role")], ESC, None),
+    ("named-token-everywhere", with_role([rule([""], ["serviceaccounts/token"], ["create"], resourceNames=["default"])],
+                                         SA), ESC, None),
     # aggregation onto built-in roles, and changes to them
     ("aggregate-secrets-into-view", [cluster_role("peek", [rule([""], ["secrets"], ["get"])],
                                                   {"rbac.authorization.k8s.io/aggregate-to-view": "true"})], ESC, None),
@@ -203,6 +223,26 @@ BYPASSES: list[tuple[str, list[PolicyResource], str, Optional[dict[str, Any]]]] 
     ("no-namespace-is-default", [workload(POD, {"spec": sc(privileged=True)}, ns=None)], PODS, None),
     ("pod-spec-deep-in-a-custom-resource", [workload("kubernetes:example.org/v1:Runner", {"spec": {"runners": [
         {"podSpec": pod(hostNetwork=True)}]}})], PODS, None),
+    # patches and templates setting only pod-level fields or annotations (check_hostNamespaces.go,
+    # check_hostPathVolumes.go, check_seccompProfile_baseline.go, check_appArmorProfile.go reads annotations)
+    ("deployment-patch-host-network-only", [workload("kubernetes:apps/v1:DeploymentPatch", {"spec": {"template": {
+        "spec": {"hostNetwork": True}}}})], PODS, None),
+    ("daemonset-patch-hostpath-only", [workload("kubernetes:apps/v1:DaemonSetPatch", {"spec": {"template": {"spec": {
+        "volumes": [{"name": "r", "hostPath": {"path": "/"}}]}}}})], PODS, None),
+    ("deployment-patch-seccomp-unconfined-only", [workload("kubernetes:apps/v1:DeploymentPatch", {"spec": {
+        "template": {"spec": {"securityContext": {"seccompProfile": {"type": "Unconfined"}}}}}})], PODS, None),
+    ("deployment-patch-apparmor-annotation-only", [workload("kubernetes:apps/v1:DeploymentPatch", {"spec": {
+        "template": {"metadata": {"annotations": {APPARMOR + "app": "unconfined"}}}}})], PODS, None),
+    ("pod-patch-apparmor-annotation-only", [res("kubernetes:core/v1:PodPatch", "p", {"metadata": {
+        "name": "p", "namespace": "science", "annotations": {APPARMOR + "app": "unconfined"}}})], PODS, None),
+    ("rc-patch-host-pid-only", [workload("kubernetes:core/v1:ReplicationControllerPatch", {"spec": {"template": {
+        "spec": {"hostPID": True}}}})], PODS, None),
+    ("podtemplate-patch-hostpath-only", [workload("kubernetes:core/v1:PodTemplatePatch", {"template": {"spec": {
+        "volumes": [{"name": "r", "hostPath": {"path": "/"}}]}}})], PODS, None),
+    ("custom-resource-template-host-ipc-only", [workload("kubernetes:example.org/v1:Runner", {"spec": {"template": {
+        "spec": {"hostIPC": True}}}})], PODS, None),
+    ("custom-resource-in-a-helm-sh-group", [workload("kubernetes:helm.sh/v1:Runner", {"spec": {"template": {
+        "spec": pod(hostNetwork=True)}}})], PODS, None),
     # namespaces' Pod Security labels (api/helpers.go, admission/api/v1/defaults.go)
     ("ns-privileged", [namespace({ENFORCE: "privileged"})], NAMESPACES, None),
     ("ns-no-enforce-label", [namespace({"pod-security.kubernetes.io/warn": "restricted"})], NAMESPACES, None),
@@ -222,7 +262,9 @@ GOOD_TWINS: list[tuple[str, list[PolicyResource]]] = [
     ("aggregate-metrics-into-view", [cluster_role("metrics", [rule(["metrics.k8s.io"], ["pods", "nodes"], ["get"])],
                                                   {"rbac.authorization.k8s.io/aggregate-to-view": "true"})]),
     ("mpi-operator-is-trusted", MPI),
-    ("secret-read-by-name", with_role([rule([""], ["secrets"], ["get"], resourceNames=["proxy-secret"])], SA)),
+    ("secret-read-by-name-in-own-namespace", [ns_role("peek", "ci", [rule([""], ["secrets"], ["get"],
+                                                                          resourceNames=["proxy-secret"])]),
+                                              rb("peek", "ci", SA, ref_kind="Role")]),
     ("impersonate-users-in-a-rolebinding-grants-nothing", [
         ns_role("imp", "ci", [rule([""], ["users"], ["impersonate"])]), rb("imp", "ci", SA, ref_kind="Role")]),
     ("role-name-with-a-space-binds-nothing", [crb("cluster-admin ", SA)]),

@@ -210,8 +210,17 @@ def test_rights_follow_rbac_matching():
     # rbac/v1 helpers.go ResourceMatches: `*/exec` matches pods/exec, `pods/*` matches nothing
     assert [r.what for r in rights_in([rule([""], ["*/exec"], ["create"])])] == ["exec or attach into pods"]
     assert rights_in([rule([""], ["pods/*"], ["create"])]) == []
-    # resourceNames narrow a read but not a bind (naming cluster-admin is the danger)
-    assert rights_in([rule([""], ["secrets"], ["get"], resourceNames=["x"])]) == []
+    # resourceNames do not narrow a bind (naming cluster-admin is the danger), nor requests that carry the object's
+    # name: the named Secret, a token for the named service account, exec into the named pod, a patch of the named
+    # Deployment; a create carries no name, so a named create never matches
+    # (kubernetes.io/docs/reference/access-authn-authz/rbac/#referring-to-resources)
+    named = {"resourceNames": ["x"]}
+    assert [r.what for r in rights_in([rule([""], ["secrets"], ["get"], **named)])] == ["read Secrets"]
+    assert [r.what for r in rights_in([rule([""], ["serviceaccounts/token"], ["create"], **named)])] == [
+        "create service account tokens"]
+    assert [r.what for r in rights_in([rule([""], ["pods/exec"], ["create"], **named)])] == ["exec or attach into pods"]
+    assert [r.what for r in rights_in([rule(["apps"], ["deployments"], ["patch"], **named)])] == ["change pod templates"]
+    assert rights_in([rule(["apps"], ["deployments"], ["create"], **named)]) == []
     assert [r.what for r in rights_in([rule(["rbac.authorization.k8s.io"], ["clusterroles"], ["bind"],
                                             resourceNames=["cluster-admin"])])] == ["bind roles"]
     # approving a CSR needs update on approval and approve on a signer (rbac-good-practices: CSRs)
@@ -259,3 +268,37 @@ def test_the_gpu_test_stack_needs_its_operator_trusted(stack_capture, tmp_path):
     (tmp_path / "gpu.json").write_text(json.dumps({"k8s-no-rbac-escalation": {"trustedServiceAccounts": []}}))
     (v,) = [v for v in run_pack(capture, "gpu", tmp_path).mandatory if v.policy == "k8s-no-rbac-escalation"]
     assert "ServiceAccount mpi-operator/mpi-operator: read Secrets in every namespace" in v.message
+
+
+def test_restricted_admits_image_volumes():
+    # kubernetes/kubernetes PR #130394 (v1.33), check_restrictedVolumes.go: `volume.Image != nil` is allowed
+    spec = {"securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+            "volumes": [{"name": "model", "image": {"reference": "registry/model:1"}}],
+            "containers": [{"name": "app", "image": "x", "securityContext": {
+                "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}]}
+    assert violations(spec, "restricted") == []
+    assert controls({**spec, "volumes": [{"name": "n", "nfs": {"server": "s", "path": "/"}}]}, "restricted") == [
+        "volumeTypes"]
+
+
+def test_pod_specs_of_patches_are_found_at_their_known_path():
+    # a patch may carry only pod-level fields or the template's annotations
+    annotations = {"container.apparmor.security.beta.kubernetes.io/app": "unconfined"}
+    patch = {"spec": {"template": {"metadata": {"annotations": annotations}}}}
+    ((path, spec, meta),) = pod_specs(patch, "kubernetes:apps/v1:DeploymentPatch")
+    assert (path, dict(spec), dict(meta or {})) == ("spec.template.spec", {}, {"annotations": annotations})
+    assert list(pod_specs({"spec": {"template": {"metadata": {"labels": {"a": "b"}}}}},
+                          "kubernetes:apps/v1:DeploymentPatch")) == []
+    assert [p for p, _, _ in pod_specs({"template": {"spec": {"hostPID": True}}},
+                                       "kubernetes:core/v1:PodTemplatePatch")] == ["template.spec"]
+    # elsewhere, a `template`'s spec with pod-level fields is a pod spec; other `spec`s are not
+    assert [p for p, _, _ in pod_specs({"spec": {"template": {"spec": {"volumes": []}}}})] == ["spec.template.spec"]
+    assert list(pod_specs({"spec": {"securityContext": {}}}, "kubernetes:example.org/v1:Thing")) == []
+
+
+def test_helm_and_crd_types_are_skipped_by_exact_type():
+    values = {"metadata": {"name": "r", "namespace": "science"}, "values": {"spec": {"template": {"spec": pod(
+        hostNetwork=True)}}}}
+    for skipped in ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart"):
+        assert check(k8s.PODS, skipped, values) == []
+    assert check(k8s.PODS, "kubernetes:helm.sh/v1:Runner", values) != []

@@ -26,9 +26,10 @@ SAFE_SYSCTLS = {"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.i
 SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t"}  # check_seLinuxOptions.go
 PROFILE_TYPES = {"RuntimeDefault", "Localhost"}  # check_seccompProfile_baseline.go, check_appArmorProfile.go
 APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
-# check_restrictedVolumes.go: the only volume sources restricted admits
-RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected",
-                      "secret"}
+# check_restrictedVolumes.go: the only volume sources restricted admits (`image` since kubernetes/kubernetes PR #130394,
+# v1.33: "Allow ImageVolume for Restricted PSA profiles")
+RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim",
+                      "projected", "secret"}
 CONTAINER_KEYS = ("initContainers", "containers", "ephemeralContainers")
 LEVELS = ("privileged", "baseline", "restricted")
 

@@ -8,6 +8,10 @@ risks"); each right names its section. Scope says where a grant is dangerous:
 - "namespace": in one namespace these give the rights of that namespace's service accounts ("Workload creation":
   pods run as any service account of the namespace; a token or impersonation is that account); granted in every
   namespace at once (a ClusterRoleBinding) they reach every service account of the cluster.
+`named` rights stay dangerous when the rule lists resourceNames: those requests carry the object's name (a token for
+the named service account, a patch of the named Deployment, exec into the named pod, the named Secret), so the rule
+matches them (kubernetes.io/docs/reference/access-authn-authz/rbac/#referring-to-resources). Creating a workload is
+not: a create request carries no name, so a rule with resourceNames never allows it.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ class Right:
     verbs: tuple[str, ...]
     targets: tuple[str, ...]
     scope: str
-    named: bool = False  # resourceNames do not make it harmless (naming cluster-admin or a user is the danger)
+    named: bool = False  # resourceNames do not make it harmless (naming cluster-admin, a user, a pod is the danger)
 
 
 RIGHTS = (
@@ -55,14 +59,16 @@ RIGHTS = (
     Right("write admission webhook configurations", "Control admission webhooks", WRITE,
           ("admissionregistration.k8s.io/validatingwebhookconfigurations",
            "admissionregistration.k8s.io/mutatingwebhookconfigurations"), "cluster"),
-    Right("read Secrets", "Listing secrets", ("get", "list", "watch"), ("secrets",), "namespace"),
+    Right("read Secrets", "Listing secrets", ("get", "list", "watch"), ("secrets",), "namespace", True),
     Right("create workloads", "Workload creation", ("create",),
           ("pods", "replicationcontrollers", "apps/deployments", "apps/replicasets", "apps/statefulsets",
            "apps/daemonsets", "batch/jobs", "batch/cronjobs"), "namespace"),
-    Right("change pod templates", "Workload creation", ("update", "patch"), TEMPLATES, "namespace"),
-    Right("exec or attach into pods", "Workload creation", ("create", "get"), ("pods/exec", "pods/attach"), "namespace"),
+    Right("change pod templates", "Workload creation", ("update", "patch"), TEMPLATES, "namespace", True),
+    Right("exec or attach into pods", "Workload creation", ("create", "get"), ("pods/exec", "pods/attach"), "namespace",
+          True),
     Right("impersonate service accounts", "Impersonate verb", ("impersonate",), ("serviceaccounts",), "namespace", True),
-    Right("create service account tokens", "Token request", ("create",), ("serviceaccounts/token",), "namespace"),
+    Right("create service account tokens", "Token request", ("create",), ("serviceaccounts/token",), "namespace",
+          True),
 )
 
 
