@@ -295,7 +295,9 @@ def test_a_bucket_these_credentials_may_not_list_is_exit_3(aws, tmp_path, monkey
     ("", "PATH is empty"), ("/", "refusing to upload the filesystem root"),
     ("HOME", "refusing to upload a home folder or a folder that holds one"),
     ("HOME/..", "refusing to upload a home folder or a folder that holds one"),
-], ids=["empty", "root", "home", "above-home"])
+    ("/home", "refusing to upload a home folder or a folder that holds one"),
+    ("/root", "refusing to upload a home folder or a folder that holds one"),
+], ids=["empty", "root", "home", "above-home", "every-home", "roots-home"])
 def test_paths_that_are_never_a_dataset_are_refused(tmp_path, monkeypatch, capsys, path, says):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     (tmp_path / "home").mkdir()
@@ -330,6 +332,18 @@ def test_hidden_entries_are_skipped_and_links_never_followed(aws, tmp_path, monk
     assert code == 0 and keys(name) == {"a.csv", "sub/b.csv", ".env", ".git/config", "sub/.cache/c"}
     assert "hidden" not in out and "3 symbolic links" in out
     assert not [t for _, t in proxy.log if "credentials" in t or "/home/" in t]
+
+
+def test_a_path_that_is_a_link_to_a_file_uploads_the_file(aws, tmp_path, monkeypatch, capsys):
+    # README: "PATH itself may be a link" (you named it); the file is read through it, under the link's name
+    name = bucket("path-link")
+    (tmp_path / "real.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "named.csv").symlink_to(tmp_path / "real.csv")
+    with FaultProxy(os.environ["AWS_ENDPOINT_URL"]) as proxy:
+        code, _, err = upload_in_process(monkeypatch, capsys, proxy, str(tmp_path / "named.csv"), "--bucket", name)
+    assert code == 0, err
+    assert keys(name) == {"named.csv"}
+    assert boto3.client("s3", region_name="us-east-1").get_object(Bucket=name, Key="named.csv")["Body"].read() == b"a,b\n1,2\n"
 
 
 # --- every client the commands make has the timeouts; S3's composite checksum is the one computed here -----------

@@ -48,6 +48,10 @@ class Selection:
         return lines
 
 
+# Folders that hold the home folders of every user on Linux and macOS, and root's home.
+HOMES = frozenset(Path(p) for p in ("/home", "/Users", "/root", "/var/root"))
+
+
 def refuse(raw: str, home: Optional[Path] = None) -> Path:
     """The path to upload, or PathRefusedError saying why not."""
     if not raw.strip():
@@ -56,9 +60,12 @@ def refuse(raw: str, home: Optional[Path] = None) -> Path:
     resolved = path.resolve()
     if resolved == Path(resolved.anchor):
         raise PathRefusedError(f"{raw}: refusing to upload the filesystem root; name the dataset's folder")
+    if resolved in HOMES:  # every user's home, whoever runs this (root's own home is /root)
+        raise PathRefusedError(f"{raw}: refusing to upload a home folder or a folder that holds one ({resolved}): "
+                               "it holds credentials and private files; name the dataset's folder inside it")
     try:
         home = (home or Path.home()).resolve()
-    except RuntimeError:  # no home folder known: nothing to protect
+    except RuntimeError:  # no home folder known: nothing more to protect
         return path
     if resolved == home or resolved in home.parents:
         raise PathRefusedError(f"{raw}: refusing to upload a home folder or a folder that holds one ({home}): it holds "
@@ -69,8 +76,8 @@ def refuse(raw: str, home: Optional[Path] = None) -> Path:
 def select(path: Path, include_hidden: bool = False) -> Selection:
     """The files under `path` (or `path` itself when it is a file), sorted by key; FileNotFoundError if none."""
     found = Selection()
-    if path.is_file():
-        found.files.append((path, path.name))
+    if path.is_file():  # PATH itself may be a link (you named it): read the file it points to, keep its own name
+        found.files.append((path.resolve(), path.name))
         return found
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such file or folder")
