@@ -12,7 +12,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 DASK_VENV := .venv-dask
 DASK_STAMP := $(DASK_VENV)/.installed
 
-.PHONY: venv plan test lint typecheck pytest bench clean arkouda-sshd-check
+.PHONY: venv plan test lint typecheck pytest bench fuzz clean arkouda-sshd-check
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ test: lint typecheck pytest
 bench: venv
 	$(BIN)/python bench/plan_bench.py
 	$(BIN)/python bench/diff_bench.py
+
+# Fuzzes the stack-file reader and every subcommand (bench/fuzz_cli.py, 5,000 inputs, a few minutes on 2 cores):
+# prints the exit codes, tracebacks, hangs and time, and fails on any traceback or hang. FUZZ_INPUTS, FUZZ_SEED.
+fuzz: venv
+	$(BIN)/python bench/fuzz_cli.py
 
 # Runs Arkouda's locale launch script under the shipped capability set (and without each capability):
 # installs openssh-server and sudo and adds user `ubuntu`, so root on a throwaway machine only.

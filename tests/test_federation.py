@@ -291,7 +291,7 @@ GOOD_KUBECONFIG = yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current
     ({"targets": [{"name": "onprem", "kind": "external", "kubeconfigSecretValue": "onprem", "namespace": "science"}]},
      {"onprem": "kind: Config\nclusters: []\n"}, "cloudviper:secretValues.onprem has no clusters"),
     ({"targets": [{"name": "onprem", "kind": "external", "kubeconfigSecretValue": "onprem", "namespace": "science",
-                   "context": "nope"}]}, {"onprem": GOOD_KUBECONFIG}, "has no context 'nope'; contexts: onprem"),
+                   "context": "nope"}]}, {"onprem": GOOD_KUBECONFIG}, "has no context 'nope' (it has 1 named context(s))"),
     ({"targets": [{"name": "x", "kind": "external", "kubeconfigSecretValue": "missing", "namespace": "science"}]},
      {}, '"missing" is not in cloudviper:secretValues'),
     ({"targets": [{"name": "x", "kind": "stack", "namespace": "science"}]}, None, "kind stack needs stack:"),

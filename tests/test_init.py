@@ -26,7 +26,7 @@ def test_init_writes_both_files_and_the_new_stack_plans_clean(tmp_path):
                   "--budget", "3")
     assert result.returncode == 0, result.stderr
     assert "cloudviper plan: stack mylab (eu-central-1)" in result.stdout
-    assert "0 mandatory violations, 0 advisory (16 rules, config: policies/config/mylab.json)" in result.stdout
+    assert "0 mandatory violations, 0 advisory (20 rules, config: policies/config/mylab.json)" in result.stdout
     stack = load_stack_file(project, "mylab")
     assert stack.values["aws:region"] == "eu-central-1"
     assert stack.values["cloudviper:tags"] == {"owner": "astro-lab", "costCenter": "grant-42"}

@@ -72,7 +72,7 @@ def test_missing_stack_file_exits_2_and_lists_the_stacks(project_copy):
 def test_invalid_yaml_exits_2(project_copy):
     (project_copy / "Pulumi.bad.yaml").write_text("config: [unclosed\n")
     result = plan("--stack", "bad", "--project-dir", str(project_copy))
-    assert result.returncode == 2 and "Pulumi.bad.yaml: not valid YAML" in result.stderr
+    assert result.returncode == 2 and "Pulumi.bad.yaml:2: not valid YAML" in result.stderr
 
 
 def test_encrypted_values_are_masked_not_decrypted(project_copy):

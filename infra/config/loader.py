@@ -17,16 +17,16 @@ from infra.config.cluster_checks import cluster_problems
 from infra.config.dask import DaskConfig
 from infra.config.errors import ConfigError, key_path, render_value, unknown
 from infra.config.federation import FederationConfig
-from infra.config.messages import describe_errors, duplicate_names, with_names
+from infra.config.messages import HIDDEN, Redactor, describe_errors, duplicate_names, secret_texts, with_names
 from infra.config.monitoring import MonitoringConfig, monitoring_problems
 from infra.config.mpi import MpiConfig
 from infra.config.namespaces import NamespaceConfig, RbacConfig, SecretConfig
-from infra.config.network import BUCKET_NAME_RE, Buckets, NetworkConfig
+from infra.config.network import BUCKET_NAME_RE, Buckets, NetworkConfig, rename_problems
 from infra.config.pools import NodeGroups
 from infra.config.regions import region_problem
 from infra.config.robots import expand_robots
 from infra.config.stack import SECRET_VALUES, StackConfig, TagsConfig
-from infra.config.stackfile import stack_file_secrets
+from infra.config.stackfile import SECRET_PLACEHOLDER, stack_file_secrets
 from infra.config.workload_checks import workload_problems
 
 PROJECT = "cloudviper"
@@ -57,8 +57,20 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
 
     `secret_keys` are the keys the stack stores encrypted; cloudviper:secretValues must be one. `plain_secrets` are
     the leaves of it the stack file holds in plain text (stackfile.plain_secret_leaves): each is refused.
-    Secret values are never put into the model, only their names.
+    Secret values are never put into the model, only their names, and never into a message: the values of
+    secretValues and of every secret key are hidden, whatever their shape, also where a check quotes them.
     """
+    hidden = {f"{project}:{SECRET_VALUES}", *(secret_keys or ())}
+    try:
+        return _parse(project, stack, raw, secret_keys, plain_secrets, hidden)
+    except ConfigError as exc:
+        redact = Redactor(t for key in sorted(hidden) for t in secret_texts(raw.get(key)) if t != SECRET_PLACEHOLDER)
+        raise ConfigError([redact(p) for p in exc.problems], redact(exc.note)) from None
+
+
+def _parse(project: str, stack: str, raw: dict[str, Any], secret_keys: Optional[set[str]],
+           plain_secrets: Sequence[str], hidden: set[str]) -> StackConfig:
+    """parse_stack_config without the last redaction; `hidden` keys' values are never rendered."""
     problems: list[str] = []
     secrets_key = f"{project}:{SECRET_VALUES}"
     if secrets_key in raw and secret_keys is not None and secrets_key not in secret_keys and not plain_secrets:
@@ -67,6 +79,7 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
     for leaf in plain_secrets:  # the value itself is never repeated: it is a credential
         problems.append(f"{leaf}: is stored in plain text in Pulumi.{stack}.yaml (and so in git: rotate it); set it "
                         f"encrypted with `pulumi config set --stack {stack} --secret --path '{leaf}' VALUE`")
+    named = {k: v for k, v in raw.items() if k not in hidden}  # list entries of a secret key keep their index
     values: dict[str, Any] = {}
     failed: list[str] = []  # sections that did not validate: the checks across sections are not run
     for key, (validator, required) in SECTIONS.items():
@@ -81,7 +94,7 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
             else:
                 values[key] = validator.model_validate(raw[full])
         except ValidationError as exc:
-            problems.extend(describe_errors(project, key, validator, exc, secret=key == SECRET_VALUES))
+            problems.extend(describe_errors(project, key, validator, exc, secret=full in hidden))
             failed.append(key)
     known = {f"{project}:{k}" for k in SECTIONS}
     for full in sorted(raw):
@@ -91,10 +104,11 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
     if region is None:
         problems.append("aws:region is required (e.g. `pulumi config set aws:region us-east-1`)")
     elif region_problem(region):  # the pinned botocore's region names, with the closest one
-        problems.append(f"aws:region: {render_value(region)} {region_problem(region)}")
+        shown = HIDDEN if "aws:region" in hidden else render_value(region)
+        problems.append(f"aws:region: {shown} {region_problem(region)}")
         region = None
     if failed:  # a check across sections would read a failed one as absent and point to the wrong place
-        raise ConfigError([with_names(p, project, raw) for p in problems],
+        raise ConfigError([with_names(p, project, named) for p in problems],
                           f"checks across sections run once {', '.join(f'{project}:{k}' for k in failed)} "
                           f"{'is' if len(failed) == 1 else 'are'} fixed")
     network = values.get("network")
@@ -106,6 +120,7 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
                     f"region {region}; expected e.g. {region}a"
                 )
     problems += duplicate_names(project, "buckets", (), [b.name for b in values.get("buckets") or []])
+    problems += rename_problems(project, list(values.get("buckets") or []))
     for i, bucket in enumerate(values.get("buckets") or []):
         default_name = f"{project}-{stack}-{bucket.name}-123456789012"
         if bucket.bucket_name is None and not (BUCKET_NAME_RE.match(default_name) and len(default_name) <= 63):
@@ -122,7 +137,7 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
     problems += workload_problems(project, values, values.get(SECRET_VALUES) or {})
     problems += monitoring_problems(project, values)
     if problems or not isinstance(region, str):
-        raise ConfigError([with_names(p, project, raw) for p in problems])
+        raise ConfigError([with_names(p, project, named) for p in problems])
     names = sorted(values.pop(SECRET_VALUES, {}) or {})
     values = expand_robots(values)  # a robot's podSecurity and proxy become its namespace's labels and a Secret
     try:
@@ -133,7 +148,9 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
             field = err["loc"][0] if err["loc"] else ""
             name = "aws:region" if field == "region" else key_path(project, str(field))
             msg = str(err["msg"]).removeprefix("Value error, ")
-            lines.append(f"{name}: {render_value(err.get('input'))} {msg}")
+            shown = HIDDEN if (name if field == "region" else f"{project}:{field}") in hidden else \
+                render_value(err.get("input"))
+            lines.append(f"{name}: {shown} {msg}")
         raise ConfigError(lines) from None
 
 
@@ -148,7 +165,7 @@ def _decode(value: Any) -> Any:
     if isinstance(value, str):
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested past Python's recursion limit
             return value
     return value
 

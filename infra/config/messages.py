@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable
 from typing import Any, Optional
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -57,6 +59,61 @@ def _root_model(validator: Any) -> Any:
 
 
 HIDDEN = "(a secret: its value is not shown)"
+FRAGMENT = 12  # a run of this many characters of a secret, in any message, is hidden
+SHORTEST = 6  # secrets shorter than FRAGMENT are hidden where they occur whole, from this length
+
+
+def secret_texts(value: Any) -> list[str]:
+    """The texts a secret config value holds, whatever its shape: string leaves, and numbers as written."""
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in secret_texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in secret_texts(v)]
+    if isinstance(value, str):
+        return [value]
+    return [] if value is None or isinstance(value, bool) else [str(value)]
+
+
+class Redactor:
+    """Hides secrets in message text: every place it shows FRAGMENT characters in a row of a secret (also as JSON or
+    repr() escape it: a PEM's newlines become \\n), and whole short secrets. Pulumi's own masking of program output
+    replaces exact secret values only, so a truncated or escaped one would get through."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self.grams: set[str] = set()
+        self.whole: set[str] = set()
+        for secret in secrets:
+            for text in {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
+                         repr(secret)[1:-1]}:
+                if len(text) >= FRAGMENT:
+                    self.grams.update(text[i:i + FRAGMENT] for i in range(len(text) - FRAGMENT + 1))
+                elif len(text) >= SHORTEST:
+                    self.whole.add(text)
+
+    def __call__(self, message: str) -> str:
+        """`message` with each run of secret characters replaced by HIDDEN."""
+        hide = bytearray(len(message))
+        if self.grams:
+            for i in range(len(message) - FRAGMENT + 1):
+                if message[i:i + FRAGMENT] in self.grams:
+                    hide[i:i + FRAGMENT] = b"\x01" * FRAGMENT
+        for text in self.whole:
+            start = message.find(text)
+            while start >= 0:
+                hide[start:start + len(text)] = b"\x01" * len(text)
+                start = message.find(text, start + 1)
+        if not any(hide):
+            return message
+        out, i = [], 0
+        while i < len(message):
+            if hide[i]:
+                while i < len(message) and hide[i]:
+                    i += 1
+                out.append(HIDDEN)
+            else:
+                out.append(message[i])
+                i += 1
+        return "".join(out)
 
 
 def describe_errors(namespace: str, key: str, validator: Any, exc: ValidationError, secret: bool = False) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from infra import ROOT
 from infra.config.errors import ConfigError, render_value, unknown
+from infra.config.file_text import FileReadError, read_text
 from infra.config.regions import region_problem
 
 POLICY_CONFIG_DIR = ROOT / "policies" / "config"
@@ -132,17 +133,30 @@ def validate_policy_config(doc: Any, label: str, specs: Mapping[str, RuleSpec]) 
     return config
 
 
+def read_json(path: Path, label: str) -> Any:
+    """A policy config file's JSON (Pulumi reads it with Go's encoding/json), or ConfigError naming the file: not a
+    regular file, unreadable, over the size limit, not UTF-8, not JSON, nested past Python's recursion limit."""
+    try:
+        text = read_text(path)
+    except FileNotFoundError:
+        raise ConfigError([f"{label}: no such file (a symlink to nowhere?)"]) from None
+    except FileReadError as exc:
+        raise ConfigError([f"{label}{f':{exc.line}' if exc.line else ''}: {exc.reason}"]) from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ConfigError([f"{label}: not valid JSON: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{label}: not valid JSON: nested too deeply"]) from None
+
+
 def load_policy_config(stack: str, directory: Path, specs: Mapping[str, RuleSpec]) -> PolicyConfig:
     """The stack's validated policy config (policies/config/<stack>.json); rule defaults when it has none."""
     path = directory / f"{stack}.json"
     label = f"policies/config/{path.name}" if directory.name == "config" else str(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return validate_policy_config({}, label, specs)
-    try:
-        doc = json.loads(path.read_text())
-    except ValueError as exc:
-        raise ConfigError([f"{label}: not valid JSON: {exc}"]) from None
-    config = validate_policy_config(doc, label, specs)
+    config = validate_policy_config(read_json(path, label), label, specs)
     config.path = path
     return config
 
@@ -152,12 +166,9 @@ def max_hourly_usd(stack: str, directory: Path) -> float:
     read without the pack's schemas: the plan, preflight and `pulumi preview --policy-pack` validate it)."""
     path = directory / f"{stack}.json"
     label = f"policies/config/{path.name}"
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return DEFAULT_MAX_HOURLY_USD
-    try:
-        doc = json.loads(path.read_text())
-    except ValueError as exc:
-        raise ConfigError([f"{label}: not valid JSON: {exc}"]) from None
+    doc = read_json(path, label)
     entry = doc.get("max-hourly-cost") if isinstance(doc, dict) else None
     value = entry.get("maxHourlyUsd", DEFAULT_MAX_HOURLY_USD) if isinstance(entry, dict) else DEFAULT_MAX_HOURLY_USD
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 from infra.config.cluster import same_principal
+from infra.config.file_text import STATE_MAX_BYTES, read_text
 from infra.config.stack import StackConfig
 
 CHECKIP_URL = "http://checkip.amazonaws.com/"
@@ -100,7 +101,7 @@ def managed_buckets(state_file: Optional[str]) -> Optional[set[str]]:
     if state_file is None:
         return None
     try:
-        doc = json.loads(Path(state_file).read_text() or "{}")
+        doc = json.loads(read_text(Path(state_file), STATE_MAX_BYTES) or "{}")  # a FIFO or a folder: an error, not a hang
     except (OSError, ValueError) as exc:
         raise ValueError(f"--pulumi-state {state_file}: not a `pulumi stack export` file ({exc})") from None
     resources = (doc.get("deployment") or {}).get("resources") or [] if isinstance(doc, dict) else []

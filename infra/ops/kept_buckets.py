@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from components.storage import COMPONENT_TYPE, key_needed
+from infra.config.file_text import STATE_MAX_BYTES, read_text
 from infra.config.network import BucketConfig
 from infra.config.stack import StackConfig
 from infra.ops.buckets import physical_name
@@ -73,7 +74,7 @@ def load_state(state_file: Optional[str]) -> Optional[list[StateResource]]:
     if state_file is None:
         return None
     try:
-        doc = json.loads(Path(state_file).read_text() or "{}")
+        doc = json.loads(read_text(Path(state_file), STATE_MAX_BYTES) or "{}")  # a FIFO or a folder: an error, not a hang
     except (OSError, ValueError) as exc:
         raise ValueError(f"--pulumi-state {state_file}: not a `pulumi stack export` file ({exc})") from None
     return read_state(doc)

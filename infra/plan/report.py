@@ -10,11 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import yaml
-
 from infra import ROOT
 from infra.config.errors import ConfigError
-from infra.config.stackfile import StackFile
+from infra.config.stackfile import StackFile, project_name
 from infra.plan.harness import Capture
 from infra.plan.resource_list import resource_entries
 
@@ -91,8 +89,4 @@ def error_document(project_dir: Path, stack: str, kind: str, exc: BaseException)
 
 
 def _project_name(project_dir: Path) -> str:
-    try:
-        doc = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return ""
-    return str(doc.get("name", "")) if isinstance(doc, dict) else ""
+    return project_name(project_dir)  # read as the stack files are: bounded, never a traceback
