@@ -23,6 +23,7 @@ import yaml
 import infra.cli
 from infra.cli import main
 from infra.config.errors import ConfigError
+from infra.config.loader import parse_stack_config
 from infra.config.messages import FRAGMENT
 from infra.config.stackfile import StackFile
 from infra.plan.program import run_program
@@ -174,3 +175,39 @@ def test_no_subcommand_shows_a_secret_written_in_the_stack_file(repo, monkeypatc
         assert "Traceback" not in text, argv
         assert code == 2 or argv[0] == "stacks", (argv, code, out, err)  # each one refuses the stack
         caplog.clear()
+
+
+KUBECONFIG = """apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t
+    server: https://ABCDEF0123.gr7.us-east-1.eks.amazonaws.com
+  name: arn:aws:eks:us-east-1:123456789012:cluster/cloudviper-prod
+contexts:
+- context: {cluster: arn:aws:eks:us-east-1:123456789012:cluster/cloudviper-prod, user: robot}
+  name: arn:aws:eks:us-east-1:123456789012:cluster/cloudviper-prod
+current-context: arn:aws:eks:us-east-1:123456789012:cluster/cloudviper-prod
+kind: Config
+users:
+- name: robot
+  user: {token: k8s-aws-v1.aHR0cHM6Ly9zdHMuYW1hem9uYXdzLmNvbS8_QWN0aW9uPUdldENhbGxlcklkZW50aXR5}
+"""
+
+
+def test_a_kubeconfig_in_secret_values_hides_its_token_but_not_ordinary_text():
+    # The federation set-up keeps a kubeconfig in secretValues: its structure, the cluster's name and the account id
+    # are ordinary text that messages quote for other reasons; only what the rest of the config does not say is hidden.
+    raw = {**BASE_CONFIG, "aws:region": "us-east-1", "cloudviper:secretValues": {"prod": KUBECONFIG},
+           "cloudviper:buckets": [{"name": "data", "bucketName": "cloudviper-prod-data-123456789012-" + "x" * 40}]}
+    with pytest.raises(ConfigError) as exc:
+        parse_stack_config("cloudviper", "prod", raw, {"cloudviper:secretValues"})
+    text = str(exc.value)
+    assert "cloudviper-prod-data-123456789012-" in text and "(a secret" not in text, text
+    from infra.config.messages import Redactor
+
+    redact = Redactor([KUBECONFIG], ["cloudviper", "prod", "cloudviper-prod"])
+    for ordinary in ("arn:aws:iam::123456789012:role/x is not allowed", "the current-context of the cluster",
+                     'cloudviper:cluster.name: "cloudviper-prod" is already used'):
+        assert redact(ordinary) == ordinary
+    leaked = "token k8s-aws-v1.aHR0cHM6Ly9zdHMuYW1hem9uYXdzLmNvbS8 in a message"
+    assert "aHR0cHM6Ly9zdHMu" not in redact(leaked) and "(a secret: its value is not shown)" in redact(leaked)

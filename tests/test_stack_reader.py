@@ -182,6 +182,8 @@ def test_a_project_file_without_a_name_is_exit_2_with_its_line(project, capsys):
     ("0x1F", 31), ("0o17", 15), ("0b101", 5), ("0777", 511), ("08", 8.0), ("1.30", 1.3), ("1e3", 1000.0),
     ("1e999", "1e999"), (".5", 0.5), ("+5", 5), ("-0x10", -16), ("2024-13-01", "2024-13-01"), ("1.2.3", "1.2.3"),
     ("18446744073709551615", 2**64 - 1), ("99999999999999999999", 1e20),
+    # past ParseFloat's range too: text (and not Python's "Exceeds the limit (4300 digits)" ValueError)
+    ("1" * 5000, "1" * 5000), ("-" + "9" * 4400, "-" + "9" * 4400), ("0x" + "f" * 5000, "0x" + "f" * 5000),
 ])
 def test_plain_scalars_resolve_as_yaml_v3_resolves_them(text, value):
     assert resolve_plain(text)[1] == value and type(resolve_plain(text)[1]) is type(value)

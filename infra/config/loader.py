@@ -64,7 +64,9 @@ def parse_stack_config(project: str, stack: str, raw: dict[str, Any],
     try:
         return _parse(project, stack, raw, secret_keys, plain_secrets, hidden)
     except ConfigError as exc:
-        redact = Redactor(t for key in sorted(hidden) for t in secret_texts(raw.get(key)) if t != SECRET_PLACEHOLDER)
+        public = [project, stack, f"{project}-{stack}", json.dumps({k: v for k, v in raw.items() if k not in hidden}, default=str)]
+        redact = Redactor((t for key in sorted(hidden) for t in secret_texts(raw.get(key)) if t != SECRET_PLACEHOLDER),
+                          public)
         raise ConfigError([redact(p) for p in exc.problems], redact(exc.note)) from None
 
 

@@ -61,6 +61,11 @@ def _root_model(validator: Any) -> Any:
 HIDDEN = "(a secret: its value is not shown)"
 FRAGMENT = 12  # a run of this many characters of a secret, in any message, is hidden
 SHORTEST = 6  # secrets shorter than FRAGMENT are hidden where they occur whole, from this length
+# The structure of a kubeconfig or PEM (kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeconfig/)
+# and the placeholder account id of our messages: shared with ordinary text, never what makes a value secret.
+PUBLIC_WORDS = ("apiVersion: v1", "kind: Config", "current-context", "certificate-authority-data", "client-certificate-data",
+                "client-key-data", "clusters:", "contexts:", "users:", "server: https://", "preferences: {}",
+                "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----", "123456789012", "client.authentication.k8s.io")
 
 
 def secret_texts(value: Any) -> list[str]:
@@ -79,7 +84,9 @@ class Redactor:
     repr() escape it: a PEM's newlines become \\n), and whole short secrets. Pulumi's own masking of program output
     replaces exact secret values only, so a truncated or escaped one would get through."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Iterable[str], public: Iterable[str] = ()) -> None:
+        """`public`: texts that are not secret (the rest of the config, the project and stack names): a run of
+        characters a secret shares with them (a kubeconfig's cluster name or keys, an account id) stays visible."""
         self.grams: set[str] = set()
         self.whole: set[str] = set()
         for secret in secrets:
@@ -89,6 +96,10 @@ class Redactor:
                     self.grams.update(text[i:i + FRAGMENT] for i in range(len(text) - FRAGMENT + 1))
                 elif len(text) >= SHORTEST:
                     self.whole.add(text)
+        # a run that is public but for one character at either end (" cloudviper-", ":123456789012") is public too
+        shorter = {text[i:i + FRAGMENT - 1] for text in (*public, *PUBLIC_WORDS)
+                   for i in range(len(text) - FRAGMENT + 2)}
+        self.grams = {g for g in self.grams if g[1:] not in shorter and g[:-1] not in shorter}
 
     def __call__(self, message: str) -> str:
         """`message` with each run of secret characters replaced by HIDDEN."""

@@ -64,6 +64,9 @@ def _go_int(text: str) -> Any:
     if m is None:
         return None
     sign, hexa, octo, binary, legacy_octal, decimal = m.groups()
+    digits = (hexa or octo or binary or legacy_octal or decimal or "").replace("_", "").lstrip("0")
+    if len(digits) > 64:  # past uint64 in any base (ParseInt/ParseUint: ErrRange, so resolve keeps the text)
+        return None
     if hexa is not None:
         value = int(hexa, 16)
     elif octo is not None:
