@@ -15,7 +15,7 @@ import os
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from infra.config.cluster import same_principal
 from infra.config.file_text import STATE_MAX_BYTES, read_text
@@ -96,14 +96,19 @@ def creator_verdict(cfg: StackConfig, caller_arn: str) -> Verdict:
     return "pass", f"{me} becomes cluster admin (creatorIsAdmin)", ""
 
 
+def read_state_file(state_file: str) -> Any:
+    """The decoded `pulumi stack export` file, or ValueError naming it (a FIFO or a folder: an error, not a hang)."""
+    try:
+        return json.loads(read_text(Path(state_file), STATE_MAX_BYTES) or "{}")
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--pulumi-state {state_file}: not a `pulumi stack export` file ({exc})") from None
+
+
 def managed_buckets(state_file: Optional[str]) -> Optional[set[str]]:
     """Bucket names in a `pulumi stack export` file (None: no file given, so unknown)."""
     if state_file is None:
         return None
-    try:
-        doc = json.loads(read_text(Path(state_file), STATE_MAX_BYTES) or "{}")  # a FIFO or a folder: an error, not a hang
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"--pulumi-state {state_file}: not a `pulumi stack export` file ({exc})") from None
+    doc = read_state_file(state_file)
     resources = (doc.get("deployment") or {}).get("resources") or [] if isinstance(doc, dict) else []
     return {str(r.get("id")) for r in resources if isinstance(r, dict) and r.get("type") == "aws:s3/bucket:Bucket"}
 

@@ -13,15 +13,13 @@ sdk/go/common/apitype/core.go: UntypedDeployment, DeploymentV3, ResourceV3).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Optional
 
 from components.storage import COMPONENT_TYPE, key_needed
-from infra.config.file_text import STATE_MAX_BYTES, read_text
 from infra.config.network import BucketConfig
 from infra.config.stack import StackConfig
+from infra.ops.access_checks import read_state_file
 from infra.ops.buckets import physical_name
 
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
@@ -73,11 +71,7 @@ def load_state(state_file: Optional[str]) -> Optional[list[StateResource]]:
     """The data resources of a `pulumi stack export` file (None: no file given, so unknown)."""
     if state_file is None:
         return None
-    try:
-        doc = json.loads(read_text(Path(state_file), STATE_MAX_BYTES) or "{}")  # a FIFO or a folder: an error, not a hang
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"--pulumi-state {state_file}: not a `pulumi stack export` file ({exc})") from None
-    return read_state(doc)
+    return read_state(read_state_file(state_file))
 
 
 def _entry(cfg: StackConfig, b: BucketConfig) -> str:
