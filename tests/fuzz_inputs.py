@@ -67,12 +67,17 @@ def _insert(rng: random.Random, data: bytes) -> bytes:
     return data[:at] + junk + data[at:]
 
 
+def _key_line(rng: random.Random, lines: list[bytes]) -> Optional[int]:
+    """The index of a random `key: value` line, or None when there is none."""
+    spots = [i for i, line in enumerate(lines) if LINE.match(line)]
+    return rng.choice(spots) if spots else None
+
+
 def _replace_value(rng: random.Random, data: bytes) -> bytes:
     lines = _lines(data)
-    spots = [i for i, line in enumerate(lines) if LINE.match(line)]
-    if not spots:
+    i = _key_line(rng, lines)
+    if i is None:
         return data
-    i = rng.choice(spots)
     m = LINE.match(lines[i])
     assert m is not None
     value = rng.choice([*VALUES, rng.choice(ODD) * rng.randint(1, 50), "x" * rng.choice([100, 70000, 1100000])])
@@ -83,19 +88,17 @@ def _replace_value(rng: random.Random, data: bytes) -> bytes:
 
 def _duplicate_line(rng: random.Random, data: bytes) -> bytes:
     lines = _lines(data)
-    spots = [i for i, line in enumerate(lines) if LINE.match(line)]
-    if not spots:
+    i = _key_line(rng, lines)
+    if i is None:
         return data
-    i = rng.choice(spots)
     return b"\n".join([*lines[:i + 1], lines[i], *lines[i + 1:]])
 
 
 def _rename_key(rng: random.Random, data: bytes) -> bytes:
     lines = _lines(data)
-    spots = [i for i, line in enumerate(lines) if LINE.match(line)]
-    if not spots:
+    i = _key_line(rng, lines)
+    if i is None:
         return data
-    i = rng.choice(spots)
     m = LINE.match(lines[i])
     assert m is not None
     key = rng.choice([b"1", b"true", b"null", b"[a]", b"a:b:c", b":x", b"tags", b"cloudviper:config:tags", b"<<",

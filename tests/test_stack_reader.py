@@ -9,12 +9,9 @@ decode.go (duplicate keys, merge keys, allowedAliasRatio).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +23,8 @@ from infra.config.stackfile import load_stack_file
 from infra.config.yaml_reader import MAX_DEPTH, allowed_alias_ratio, parse_yaml
 from infra.config.yaml_scalars import resolve_plain
 from tests.conftest import copy_test_project
-from tests.fuzz_inputs import LAUGHS
-from tests.fuzz_runner import OFFLINE_AWS, run
+from tests.fuzz_inputs import LAUGHS, write_special
+from tests.fuzz_runner import OFFLINE_AWS, deadline, run
 
 BASE = "config:\n  aws:region: us-east-1\n  cloudviper:tags:\n    owner: a\n    costCenter: b\n"  # lines 1-5
 
@@ -53,24 +50,9 @@ def commands(project: Path) -> list[list[str]]:
              "--project-dir", p]]
 
 
-@contextlib.contextmanager
-def no_hang(seconds: float = 30) -> Iterator[None]:
-    """Fail instead of hanging (a FIFO opened for reading blocks until a writer comes)."""
-    def fire(signum: int, frame: Any) -> None:
-        raise AssertionError(f"still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """(exit code, stdout, stderr and, for --json, the problems the report lists)."""
-    with no_hang():
+    with deadline(30):  # a FIFO opened for reading blocks until a writer comes: Hang instead
         try:
             code = main(argv)
         except SystemExit as exc:
@@ -128,16 +110,10 @@ def test_a_malformed_stack_file_is_exit_2_with_path_and_line(project, capsys, na
 
 
 def special(path: Path, kind: str) -> None:
-    if kind == "folder":
-        path.mkdir()
-    elif kind == "FIFO":
-        os.mkfifo(path)
-    elif kind == "device":
-        path.symlink_to("/dev/zero")
-    elif kind == "loop":
-        path.symlink_to(path.name)
-    else:
+    if kind == "huge":
         path.write_bytes(BASE.encode() + b"#" * (MAX_BYTES + 1) + b"\n")
+    else:
+        write_special(path, {"folder": "dir", "FIFO": "fifo"}.get(kind, kind))
 
 
 @pytest.mark.parametrize(("kind", "message"), [
