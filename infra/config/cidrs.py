@@ -70,9 +70,3 @@ def too_open(cidrs: Iterable[object], v4_prefix: int = MAX_OPEN_V4_PREFIX,
         whole = " (the whole IPv6 internet)" if n6 >= PUBLIC_V6 else ""
         return f"together cover {n6:.3g} IPv6 addresses{whole}, more than a /{v6_prefix}"
     return None
-
-
-def is_world(cidrs: Iterable[object]) -> bool:
-    """True when the ranges together cover every public IPv4 or every public IPv6 address."""
-    n4, n6 = covered(cidrs)
-    return n4 >= PUBLIC_V4 or n6 >= PUBLIC_V6
