@@ -1,11 +1,11 @@
-"""Helpers shared by the rules: config with defaults, tags, globs, pod specs, resource views."""
+"""Helpers shared by the rules: config with defaults, tags, globs, workload pod-spec paths, resource views."""
 
 from __future__ import annotations
 
 import fnmatch
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Optional
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -128,13 +128,6 @@ WORKLOAD_POD_SPEC_PATHS = {
     "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
     "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
-
-
-def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
-    """The pod spec inside a Kubernetes workload's props, or None for other kinds."""
-    path = WORKLOAD_POD_SPEC_PATHS.get(resource_type)
-    spec = get(props, *path) if path else None
-    return spec if isinstance(spec, Mapping) else None
 
 
 def namespace_of(props: Mapping[str, Any]) -> str:
