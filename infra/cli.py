@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from infra import ROOT
 
@@ -21,8 +21,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     plan = sub.add_parser("plan", help="show what `pulumi up` would create, offline (no CLI, no cloud)")
     which = plan.add_mutually_exclusive_group()
-    which.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
-    which.add_argument("--all", action="store_true", help="every stack file (Pulumi.*.yaml) of the project")
+    which.add_argument("--stack", action="append", default=None,
+                       help="stack name: reads Pulumi.<stack>.yaml (default: dev); repeat it to plan several stacks in "
+                            "one process")
+    which.add_argument("--all", action="store_true",
+                       help="every stack file (Pulumi.*.yaml) of the project, in one process (one import of the SDKs)")
     plan.add_argument("--project-dir", default=None, help="folder with Pulumi.yaml and the stack files (default: this repo)")
     plan.add_argument("--render-k8s", metavar="DIR", default=None,
                       help="also write every Kubernetes object the stack would create as YAML into DIR")
@@ -111,73 +114,17 @@ def project_dir(args: argparse.Namespace, needs: tuple[str, ...] = ("Pulumi.yaml
     return project_folder(getattr(args, "project_dir", None), ROOT, needs)
 
 
-def _plan_one(name: str, folder: Path, args: argparse.Namespace) -> tuple[int, Any, str]:
-    """(exit code, JSON document, rendered text) of one stack; a stack that fails to plan gives an error object."""
-    import json
-    import traceback
-
-    import pulumi
-
-    from infra.plan.build import make_plan
-    from infra.plan.report import error_document, render_json, render_markdown, render_text
-
-    try:
-        plan = make_plan(name, folder)
-    except pulumi.RunError as exc:  # ConfigError, and user errors raised while the program runs
-        doc = error_document(folder, name, "config", exc)
-        return EXIT_CONFIG, doc, f"cloudviper plan: stack {name}: {exc}"
-    except Exception as exc:  # a bug in the program: reported per stack, traceback on stderr
-        traceback.print_exc()
-        doc = error_document(folder, name, "internal", exc)
-        return EXIT_UNEXPECTED, doc, f"cloudviper plan: stack {name}: internal error: {exc!r}"
-    if args.render_k8s:
-        from infra.plan.manifests import write_manifests
-
-        paths = write_manifests(plan.capture, Path(args.render_k8s) / name if args.all else Path(args.render_k8s))
-        print(f"wrote {len(paths)} Kubernetes manifests to {args.render_k8s}", file=sys.stderr)
-    if args.json:
-        text = render_json(plan)
-        return plan.exit_code, json.loads(text), text
-    return plan.exit_code, None, (render_markdown if args.markdown else render_text)(plan)
-
-
-def worst_exit(codes: list[int]) -> int:
-    """One exit code for several stacks: a failed plan (2, then 1) before a mandatory violation (3)."""
-    for code in (EXIT_CONFIG, EXIT_UNEXPECTED, EXIT_POLICY):
-        if code in codes:
-            return code
-    return EXIT_OK
-
-
 def cmd_plan(args: argparse.Namespace) -> int:
-    """Run the offline plan of one stack (or all) and print it; failures are reported, per stack."""
-    import json
-
+    """Run the offline plan of one stack, several or all in this process and print them (infra/plan/plan_command.py)."""
     from infra.config.errors import ConfigError
-    from infra.config.stackfile import list_stacks
+    from infra.plan.plan_command import run_plan
 
     try:
         folder = project_dir(args, PROGRAM_FILES)
     except ConfigError as exc:
         print(f"cloudviper plan: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    names = list_stacks(folder) if args.all else [args.stack]
-    codes, docs = [], []
-    for name in names:
-        code, doc, text = _plan_one(name, folder, args)
-        codes.append(code)
-        docs.append(doc)
-        if args.json:
-            continue
-        if code in (EXIT_CONFIG, EXIT_UNEXPECTED):
-            print(text, file=sys.stderr)
-            if args.markdown:  # a PR comment shows the failure, not an empty section
-                print(f"### cloudviper plan: stack {name}: failed to plan\n\n```\n{text}\n```\n")
-        else:
-            print(text)
-    if args.json:
-        print(json.dumps({"stacks": docs} if args.all else docs[0], indent=2, sort_keys=True, default=str))
-    return worst_exit(codes)
+    return run_plan(folder, args)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -203,7 +150,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(f"next: edit them (publicAccessCidrs, pools, buckets; README \"Your own stack\"), then "
           f"`python -m infra plan --stack {args.name}` and `python -m infra preflight --stack {args.name}`",
           file=sys.stderr)
-    plan_args = argparse.Namespace(stack=args.name, all=False, project_dir=str(folder), render_k8s=None, json=False,
+    plan_args = argparse.Namespace(stack=[args.name], all=False, project_dir=str(folder), render_k8s=None, json=False,
                                    markdown=False)
     return cmd_plan(plan_args)
 

@@ -107,23 +107,23 @@ class Fuzzer:
         """Count whole-program plans; past max_plans, check the config and stop before evaluating the program."""
         import pulumi
 
-        import infra.plan.build as build
+        import infra.plan.plan_command as plan_command
         from infra.config.loader import parse_stack_config
         from infra.config.stackfile import load_stack_file
 
-        real = build.make_plan
-        self.originals: list[tuple[Any, str, Any]] = [(build, "make_plan", real)]
+        real = plan_command.make_plan  # where `plan` (and a diff planning in-process) looks it up
+        self.originals: list[tuple[Any, str, Any]] = [(plan_command, "make_plan", real)]
 
-        def capped(stack_name: str, project_dir: Path = self.project) -> Any:
+        def capped(stack_name: str, project_dir: Path = self.project, memo: Any = None) -> Any:
             stack = load_stack_file(project_dir, stack_name)
             parse_stack_config(stack.project, stack_name, stack.values, set(stack.secret_keys), stack.plain_secrets)
             if self.figures.plans >= self.max_plans:
                 self.figures.plans_capped += 1
                 raise pulumi.RunError("fuzz: plan cap reached (config checked, program not evaluated)")
             self.figures.plans += 1
-            return real(stack_name, project_dir)
+            return real(stack_name, project_dir, memo)
 
-        build.make_plan = capped
+        plan_command.make_plan = capped
 
         import infra.plan.diff_command as diff_command
         from infra.plan.worktree import DiffError

@@ -17,7 +17,7 @@ def run_diff(repo: Path, args: argparse.Namespace) -> int:
     try:
         sha = resolve(repo, args.base)
         with checkout(repo, sha) as base_dir:
-            base, head = plan_both(repo, base_dir, args.stack, args.base)
+            base, head = plan_both(repo, base_dir, args.stack, args.base, sha)
     except DiffError as exc:
         print(f"cloudviper diff: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -7,6 +7,7 @@ provider and delete options; invokes are answered by infra/plan/mocks.py.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -66,6 +67,20 @@ class Capture:
     stack: str
     resources: list[CapturedResource]
     outputs: dict[str, StackOutput]
+    region: str = ""
+    invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # provider calls (token, args), in order
+
+    def _index(self) -> dict[str, CapturedResource]:
+        """Resources by URN, built once (again only if the list was replaced or changed length): lookups are O(1),
+        so walking every resource's parents is linear, not quadratic, in the stack's size."""
+        cached = self.__dict__.get("_urn_index")
+        if cached is None or cached[0] is not self.resources or cached[1] != len(self.resources):
+            first: dict[str, CapturedResource] = {}
+            for r in self.resources:
+                first.setdefault(r.urn, r)  # as a scan would: the first resource with the URN
+            cached = (self.resources, len(self.resources), first)
+            self.__dict__["_urn_index"] = cached
+        return cached[2]
 
     def of_type(self, type_token: str) -> list[CapturedResource]:
         """All resources with this type token."""
@@ -80,17 +95,14 @@ class Capture:
 
     def by_urn(self, urn: str) -> CapturedResource:
         """The resource with this URN."""
-        for r in self.resources:
-            if r.urn == urn:
-                return r
-        raise KeyError(urn)
+        return self._index()[urn]
 
     def ancestors(self, res: CapturedResource) -> list[CapturedResource]:
         """Parents of a resource, nearest first (the root stack is not recorded)."""
-        chain, urns = [], {r.urn for r in self.resources}
+        chain, index = [], self._index()
         parent = res.parent
-        while parent and parent in urns:
-            p = self.by_urn(parent)
+        while parent and parent in index:
+            p = index[parent]
             chain.append(p)
             parent = p.parent
         return chain
@@ -100,17 +112,17 @@ class Capture:
         comps = [a for a in self.ancestors(res) if not a.custom]
         return comps[-1] if comps else None
 
+    def _edges(self, res: CapturedResource) -> set[str]:
+        return set(res.dependencies) | {u for us in res.property_dependencies.values() for u in us}
+
     def depends_on(self, res: CapturedResource, other: CapturedResource) -> bool:
         """True if `res` (or one of its parents) waits for `other` (or its children)."""
         targets = {other.urn} | {r.urn for r in self.resources if other in self.ancestors(r)}
-        for r in [res, *self.ancestors(res)]:
-            deps = set(r.dependencies) | {u for us in r.property_dependencies.values() for u in us}
-            if deps & targets:
-                return True
-        return False
+        return any(self._edges(r) & targets for r in [res, *self.ancestors(res)])
 
     def waits_for(self, res: CapturedResource, other: CapturedResource) -> bool:
         """True if the engine cannot create `res` before `other`: a chain of depends_on through resources."""
+        index = self._index()
         seen, todo = set(), [res]
         while todo:
             current = todo.pop()
@@ -119,9 +131,7 @@ class Capture:
             seen.add(current.urn)
             if self.depends_on(current, other):
                 return True
-            todo += [self.by_urn(u) for r in [current, *self.ancestors(current)]
-                     for u in {*r.dependencies, *(u for us in r.property_dependencies.values() for u in us)}
-                     if any(x.urn == u for x in self.resources)]
+            todo += [index[u] for r in [current, *self.ancestors(current)] for u in self._edges(r) if u in index]
         return False
 
 
@@ -166,6 +176,21 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def _keep_quiet_about_its_other_outputs() -> None:
+    """A run that fails with a user error (pulumi.RunError) leaves other outputs that carried the same error unread;
+    when they are collected, asyncio would print each as "Future exception was never retrieved" with a traceback,
+    in the middle of the next stack's report. The error itself is reported once, by the caller."""
+    loop = asyncio.get_event_loop()
+    if loop.get_exception_handler() is not _drop_unread_user_errors:
+        loop.set_exception_handler(_drop_unread_user_errors)
+
+
+def _drop_unread_user_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    if isinstance(context.get("exception"), pulumi.RunError):
+        return
+    loop.default_exception_handler(context)
+
+
 def _resolve(value: Any) -> StackOutput:
     out = pulumi.Output.from_input(value)
     return StackOutput(value=_sync_await(out.future()), secret=bool(_sync_await(out.is_secret())))
@@ -184,6 +209,9 @@ def evaluate(
     """Run `program` under the mock runtime with this config; return what it registered."""
     pulumi.runtime.set_all_config(dict(config), list(secret_keys))
     settings.ROOT.set(None)
+    # set_mocks gives a new RPC manager but keeps the outstanding outputs a failed run left, which the next run would
+    # await and fail with; pulumi's own mocks.test decorator clears them too (pulumi/runtime/mocks.py `test`).
+    settings.SETTINGS.outputs.clear()
     mocks = CloudMocks(region, stack_references)
     monitor = RecordingMonitor(mocks)
     pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
@@ -194,8 +222,13 @@ def evaluate(
     def run() -> None:
         program()
 
-    _sync_await(run_pulumi_func(run))
+    try:
+        _sync_await(run_pulumi_func(run))
+    except pulumi.RunError:
+        _keep_quiet_about_its_other_outputs()
+        raise
     stack_outputs = getattr(root, "outputs", {}) or {}
     for key, value in stack_outputs.items():
         outputs[key] = _resolve(value)
-    return Capture(project=project, stack=stack, resources=list(monitor.captured), outputs=outputs)
+    return Capture(project=project, stack=stack, resources=list(monitor.captured), outputs=outputs, region=region,
+                   invokes=list(mocks.invokes))

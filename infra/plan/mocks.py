@@ -39,9 +39,11 @@ class CloudMocks(pulumi_mocks.Mocks):
     def __init__(self, region: str, stack_references: Optional[dict[str, dict[str, Any]]] = None) -> None:
         self.region = region
         self.stack_references = stack_references or {}
+        self.invokes: list[tuple[str, dict[str, Any]]] = []  # every provider call, in order: what the program asks
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> dict:  # type: ignore[override]
         token, a = args.token, args.args
+        self.invokes.append((token, dict(a)))
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             letters = "abcdef" if self.region == "us-east-1" else "abc"
             names = [f"{self.region}{x}" for x in letters]

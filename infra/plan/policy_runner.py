@@ -107,12 +107,13 @@ class _Graph:
                 k: [self.stack_resources[u] for u in urns if u in self.stack_resources]
                 for k, urns in r.property_dependencies.items()
             }
+        # Each resource's validation arguments, deserialized and wrapped once: only `config` differs between rules.
+        self._inputs = {id(r): (_props(r.inputs), _options(r), self.providers.get(r.provider_urn or "")) for r in self.custom}
 
     def resource_args(self, r: CapturedResource, cfg: dict[str, Any]) -> ResourceValidationArgs:
-        return ResourceValidationArgs(
-            resource_type=r.type, props=_props(r.inputs), urn=r.urn, name=r.name, opts=_options(r),
-            provider=self.providers.get(r.provider_urn or ""), config=cfg,
-        )
+        props, opts, provider = self._inputs[id(r)]
+        return ResourceValidationArgs(resource_type=r.type, props=props, urn=r.urn, name=r.name, opts=opts,
+                                      provider=provider, config=cfg)
 
 
 def run_policies(capture: Capture, policies: list[Policy], config: PolicyConfig) -> PolicyReport:

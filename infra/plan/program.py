@@ -1,14 +1,17 @@
 """Evaluate the project's `__main__.py` for one stack file under the mock runtime.
 
 Stacks named by federation targets of kind `stack` (and sources with a stack) are planned first
-from their own files; their outputs answer the StackReference.
+from their own files; their outputs answer the StackReference. Each is planned once per plan (References):
+a stack that many targets name, or that several stacks of `plan --all` read, costs one evaluation.
 """
 
 from __future__ import annotations
 
+import json
 import runpy
 import sys
 from pathlib import Path
+from typing import Optional
 
 from infra import ROOT
 from infra.config.errors import ConfigError
@@ -16,19 +19,36 @@ from infra.config.stackfile import StackFile, load_stack_file, referenced_stacks
 from infra.plan.harness import Capture, evaluate
 from infra.plan.secret_values import StackOutput
 
+# (project folder, stack name, how it was reached) -> (its outputs, how deep its references went). How it was reached
+# decides the answer: a stack read as a target answers every source reference "not deployed yet"; one read as a
+# source answers so only the stacks on the chain that led to it.
+References = dict[tuple[str, str, tuple[str, ...]], tuple[dict[str, StackOutput], int]]
 
-def resolve_references(stack: StackFile, project_dir: Path, depth: int,
-                       chain: tuple[str, ...] = ()) -> dict[str, dict[str, StackOutput]]:
-    """Plan each referenced stack from its own file first; its outputs answer the StackReference.
+# Off (None) unless a caller that evaluates the same stacks again and again turns it on -- the test suite
+# (tests/conftest.py): the program, stack, config and the referenced stacks' outputs -> the capture.
+EVALUATIONS: Optional[dict[str, Capture]] = None
+
+
+def resolve_references(stack: StackFile, project_dir: Path, depth: int, chain: tuple[str, ...] = (),
+                       memo: Optional[References] = None,
+                       as_target: bool = False) -> tuple[dict[str, dict[str, StackOutput]], int]:
+    """Plan each referenced stack from its own file first; its outputs answer the StackReference. Returns them and
+    the height of the references below this stack (0: it plans none).
 
     A pair references each other: the source reads the target's credential and network, the target the source's
-    network and egress. They deploy in turn -- target, source, target again -- so a target's reference to a source
-    already on the chain is answered "not deployed yet", as on the target's first `pulumi up`."""
+    network and egress. They deploy in turn -- targets first (`python -m infra stacks`), then their sources, then
+    the targets again -- so a source reads a target as its first `pulumi up` left it: a stack read as a target
+    (`as_target`) answers every one of its source references "not deployed yet". A top-level stack or one read as a
+    source answers so only the stacks on the chain that led to it. Each referenced stack is planned once per run
+    (`memo`); `depth` bounds how deep references may go (a cycle of targets): a remembered plan is reused where its
+    references fit in the depth left, exactly where planning it again would succeed."""
     found: dict[str, dict[str, StackOutput]] = {}
+    memo = {} if memo is None else memo
     chain = (*chain, stack.stack)
+    height = 0
     for ref, is_source in referenced_stacks(stack):
         name = ref.rsplit("/", 1)[-1]
-        if is_source and name in chain:
+        if is_source and (as_target or name in chain):
             found[ref] = {}
             continue
         if not (project_dir / f"Pulumi.{name}.yaml").exists():
@@ -36,22 +56,49 @@ def resolve_references(stack: StackFile, project_dir: Path, depth: int,
                                "plan evaluates the referenced stack's file to read its outputs"])
         if depth <= 0:
             raise ConfigError([f"{stack.project}:federation.targets: stack {ref}: references go too deep (a cycle?)"])
-        found[ref] = run_program(load_stack_file(project_dir, name), project_dir, depth - 1, chain).outputs
-    return found
+        key = (str(project_dir), name, ("source", *chain) if is_source else ("target",))
+        if key not in memo or memo[key][1] > depth - 1:
+            memo[key] = _plan_stack(load_stack_file(project_dir, name), project_dir, depth - 1, chain, memo,
+                                    not is_source)
+        found[ref] = memo[key][0]
+        height = max(height, memo[key][1] + 1)
+    return found, height
 
 
-def run_program(stack: StackFile, project_dir: Path = ROOT, depth: int = 3, chain: tuple[str, ...] = ()) -> Capture:
-    """Evaluate the project's `__main__.py` for one stack under the mock runtime."""
+def _plan_stack(stack: StackFile, project_dir: Path, depth: int, chain: tuple[str, ...], memo: References,
+                as_target: bool) -> tuple[dict[str, StackOutput], int]:
+    capture, height = _evaluate(stack, project_dir, depth, chain, memo, as_target)
+    return capture.outputs, height
+
+
+def _evaluate(stack: StackFile, project_dir: Path, depth: int, chain: tuple[str, ...], memo: Optional[References],
+              as_target: bool) -> tuple[Capture, int]:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     main = project_dir / "__main__.py"
-    references = resolve_references(stack, project_dir, depth, chain)
-    return evaluate(
+    references, height = resolve_references(stack, project_dir, depth, chain, memo, as_target)
+    config, secret_keys = stack.runtime_config(), tuple(stack.secret_keys)
+    key = ""
+    if EVALUATIONS is not None:
+        key = json.dumps([main.read_text(), stack.project, stack.stack, config, sorted(secret_keys), stack.region,
+                          references], sort_keys=True, default=repr)
+        if key in EVALUATIONS:
+            return EVALUATIONS[key], height
+    capture = evaluate(
         lambda: runpy.run_path(str(main), run_name="__main__"),
         project=stack.project,
         stack=stack.stack,
-        config=stack.runtime_config(),
-        secret_keys=tuple(stack.secret_keys),
+        config=config,
+        secret_keys=secret_keys,
         region=stack.region,
         stack_references=references,
     )
+    if EVALUATIONS is not None:
+        EVALUATIONS[key] = capture
+    return capture, height
+
+
+def run_program(stack: StackFile, project_dir: Path = ROOT, depth: int = 3, memo: Optional[References] = None) -> Capture:
+    """Evaluate the project's `__main__.py` for one stack under the mock runtime; `memo` carries the referenced
+    stacks' plans between the stacks of one `plan` run (default: this stack's plan only)."""
+    return _evaluate(stack, project_dir, depth, (), memo, False)[0]

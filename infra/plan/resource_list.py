@@ -115,14 +115,20 @@ def graph_entries(capture: Capture) -> list[dict[str, Any]]:
     """Records without inputs: enough for the stack diagram (infra/plan/diagram.py)."""
     return [{"urn": r.urn, "custom": r.custom, "component": component_label(capture, r),
              "dependencies": sorted({*r.dependencies, *(u for us in r.property_dependencies.values() for u in us)})}
-            for r in capture.resources]
+            for r in by_urn(capture)]
+
+
+def by_urn(capture: Capture) -> list[CapturedResource]:
+    """The resources sorted by URN: registration order varies from run to run (the mock monitor registers from a
+    thread pool), and a report must not."""
+    return sorted(capture.resources, key=lambda r: r.urn)
 
 
 def resource_entries(capture: Capture, index: Optional[dict[str, list[tuple[str, str]]]] = None) -> list[dict[str, Any]]:
-    """One record per registered resource (components too), in registration order."""
+    """One record per registered resource (components too), by URN."""
     index = invented_values(capture) if index is None else index
     entries = []
-    for r in capture.resources:
+    for r in by_urn(capture):
         deps = sorted({*r.dependencies, *(u for us in r.property_dependencies.values() for u in us)})
         entries.append({
             "urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "custom": r.custom,

@@ -1,8 +1,11 @@
 """Plan the base revision (from a temporary git worktree) and the working tree, side by side.
 
-Each side runs `python -m infra plan --json` from its own folder, so the base is planned with the base's
-code and stack files, not today's. The two run in parallel (one per core). Both get the same random key
-for secret digests (infra/plan/resource_list.py), made up here and never written down.
+Each side is planned with its own code and stack files, not today's code for both. When the base's program (the
+files a plan runs: Pulumi.yaml, __main__.py, infra/, components/, policies/ but its config/) is byte-identical to
+the working tree's -- a pull request that changes only stack files or policy configs -- both sides are planned in
+this process, one import of the SDKs for the whole diff. Otherwise each side runs `python -m infra plan --json`
+from its own folder, the two in parallel (one per core). Both get the same random key for secret digests
+(infra/plan/resource_list.py), made up here and never written down.
 """
 
 from __future__ import annotations
@@ -99,13 +102,52 @@ def _collect(proc: subprocess.Popen[str], project_dir: Path, stack: Optional[str
     return found
 
 
-def plan_both(repo: Path, base_dir: Path, stack: Optional[str], base_label: str) -> tuple[Docs, Docs]:
+PROGRAM = ("Pulumi.yaml", "__main__.py", "infra", "components", "policies", ":(exclude)policies/config")
+
+
+def same_program(repo: Path, sha: str) -> bool:
+    """True if the working tree's program files (PROGRAM) are those of `sha`: no change, no new file."""
+    changed = subprocess.run(["git", "-C", str(repo), "diff", "--quiet", sha, "--", *PROGRAM], capture_output=True,
+                             check=False)
+    return changed.returncode == 0 and not git(repo, "ls-files", "--others", "--exclude-standard", "--", *PROGRAM)
+
+
+def _plan_here(project_dir: Path, stack: Optional[str], key: str) -> Docs:
+    """Every stack of a side (or the one named) planned in this process, as `plan --json` would print them."""
+    import argparse
+    import gc
+
+    from infra.plan.plan_command import plan_one
+    from infra.plan.sdk_modules import import_sdk_modules
+
+    import_sdk_modules()
+    gc.freeze()  # as `plan` does: the imported heap is never garbage
+    names = [stack] if stack else list_stacks(project_dir)
+    args = argparse.Namespace(json=True, markdown=False, render_k8s=None)
+    saved = os.environ.get(SECRET_KEY_ENV)
+    os.environ[SECRET_KEY_ENV] = key
+    try:
+        memo: dict[Any, Any] = {}
+        docs = {n: plan_one(n, project_dir, args, True, memo)[1] for n in names}
+        return dict(json.loads(json.dumps(docs, default=str)))  # exactly what the subprocess would have printed
+    finally:
+        if saved is None:
+            os.environ.pop(SECRET_KEY_ENV, None)
+        else:
+            os.environ[SECRET_KEY_ENV] = saved
+
+
+def plan_both(repo: Path, base_dir: Path, stack: Optional[str], base_label: str, sha: str = "") -> tuple[Docs, Docs]:
     """(base, head) plan documents by stack; a stack without a file on a side is absent from that side."""
-    env = dict(os.environ)  # each side imports its own code: PYTHONPATH is its folder (PYTHONSAFEPATH-proof)
-    env[SECRET_KEY_ENV] = secrets.token_hex(32)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    sides: list[tuple[Path, str]] = [(base_dir, base_label), (repo, "working tree")]
-    procs = [(_start(d, stack, {**env, "PYTHONPATH": str(d)}), d, label) for d, label in sides
+    sides = [(d, label) for d, label in ((base_dir, base_label), (repo, "working tree"))
              if stack is None or (d / f"Pulumi.{stack}.yaml").exists()]
+    key = secrets.token_hex(32)
+    if sha and same_program(repo, sha):
+        results = {label: _plan_here(d, stack, key) for d, label in sides}
+        return results.get(base_label, {}), results.get("working tree", {})
+    env = dict(os.environ)  # each side imports its own code: PYTHONPATH is its folder (PYTHONSAFEPATH-proof)
+    env[SECRET_KEY_ENV] = key
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    procs = [(_start(d, stack, {**env, "PYTHONPATH": str(d)}), d, label) for d, label in sides]
     results = {label: _collect(p, d, stack, label) for p, d, label in procs}
     return results.get(base_label, {}), results.get("working tree", {})
