@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import copy
 import functools
+import gc
 import os
 import shutil
 import subprocess
@@ -22,9 +23,29 @@ from infra.pricing.tables import BUNDLED_ONLY
 # Cost figures in the tests come from the bundled tables, also on a machine where `prices refresh` wrote newer ones
 # (subprocesses inherit it).
 os.environ[BUNDLED_ONLY] = "1"
+import infra.plan.program as program_module
 from infra.config.stackfile import StackFile, list_stacks, load_stack_file
 from infra.plan.harness import Capture
 from infra.plan.program import run_program
+from infra.plan.sdk_modules import import_sdk_modules
+
+# The SDKs a plan loads, imported once and frozen out of the collector: walking that heap on every collection cost a
+# fifth of the suite's CPU. Collections also come less often (the suite's garbage is mostly short-lived captures).
+import_sdk_modules()
+gc.collect()
+gc.freeze()
+gc.set_threshold(100_000, 50, 100)
+
+# Identical evaluations (same program, stack, config and referenced outputs) return the same capture: the suite
+# evaluates many configs more than once. Off for a test that monkeypatches (what it patches may change the result).
+SESSION_EVALUATIONS: dict[str, Capture] = {}
+
+
+@pytest.fixture(autouse=True)
+def _shared_evaluations(request: pytest.FixtureRequest) -> Any:
+    program_module.EVALUATIONS = None if "monkeypatch" in request.fixturenames else SESSION_EVALUATIONS
+    yield
+    program_module.EVALUATIONS = None
 
 BASE_CONFIG: dict[str, Any] = {
     "aws:region": "us-east-1",

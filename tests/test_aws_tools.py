@@ -15,6 +15,7 @@ import yaml
 
 from infra import ROOT
 from tests.aws_emulator import EC2_QUOTAS, CheckIpStub, LoopbackServer, start_moto
+from tests.cli_runner import run_cli
 from tests.conftest import copy_test_project, import_without, stacks_project
 
 MY_ADDRESS = "198.18.7.7"  # what the checkip stub says this machine is (RFC 2544, not a documentation range)
@@ -42,10 +43,13 @@ def aws():
     server.stop()
 
 
-def cli(env, *args, cwd=ROOT):
-    """`python -m infra ARGS`; a command that reads a stack reads the test stacks unless ARGS name a --project-dir."""
+def cli(env, *args, cwd=ROOT, fresh=False):
+    """`python -m infra ARGS` with this environment, in-process (tests/cli_runner.py) or with `fresh` in a new
+    interpreter; a command that reads a stack reads the test stacks unless ARGS name a --project-dir."""
     stack_command = args[:1] in (("preflight",), ("data",)) and "--stack" in args
     project = ["--project-dir", str(stacks_project())] if stack_command and "--project-dir" not in args else []
+    if not fresh:
+        return run_cli(*args, *project, cwd=cwd, env=env)
     return subprocess.run([sys.executable, "-m", "infra", *args, *project], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300)
 
@@ -66,7 +70,9 @@ def from_here(c):
 
 
 def test_preflight_passes_against_the_emulator(aws, tmp_path):
-    result = cli(aws, "preflight", "--stack", "mine", "--project-dir", str(project_with(tmp_path, "mine", from_here)))
+    # The end-to-end case, as a user runs it; the other cases run in-process.
+    result = cli(aws, "preflight", "--stack", "mine", "--project-dir", str(project_with(tmp_path, "mine", from_here)),
+                 fresh=True)
     assert result.returncode == 0, result.stdout + result.stderr
     got = statuses(result.stdout)
     assert got["identity"] == "pass" and "account 123456789012" in result.stdout

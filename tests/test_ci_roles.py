@@ -238,23 +238,16 @@ INVOKE_PERMISSIONS: dict[str, Any] = {
 }
 
 
-def test_the_preview_role_may_do_exactly_what_the_program_asks(monkeypatch):
-    from infra.config.stackfile import list_stacks, load_stack_file
-    from infra.plan import mocks
-    from infra.plan.program import run_program
+def test_the_preview_role_may_do_exactly_what_the_program_asks(stack_capture):
+    from infra.config.stackfile import list_stacks
     from tests.conftest import BASE_CONFIG, CLUSTER_CONFIG, run_config, stacks_project
 
-    calls: list[tuple[str, str, dict[str, Any]]] = []
-    original = mocks.CloudMocks.call
-
-    def record(self: Any, args: Any) -> dict:
-        calls.append((args.token, self.region, dict(args.args)))
-        return original(self, args)
-
-    monkeypatch.setattr(mocks.CloudMocks, "call", record)
-    for name in list_stacks(stacks_project()):  # every test stack, then zones looked up rather than named
-        run_program(load_stack_file(stacks_project(), name), stacks_project())
-    run_config({**copy.deepcopy(BASE_CONFIG), **copy.deepcopy(CLUSTER_CONFIG), "cloudviper:network": {"cidr": "10.0.0.0/16"}})
+    # every test stack, then zones looked up rather than named: each capture records the provider calls it made
+    captures = [stack_capture(name) for name in list_stacks(stacks_project())]
+    captures.append(run_config({**copy.deepcopy(BASE_CONFIG), **copy.deepcopy(CLUSTER_CONFIG),
+                                "cloudviper:network": {"cidr": "10.0.0.0/16"}}))
+    calls = [(token, cap.region, args) for cap in captures for token, args in cap.invokes]
+    assert calls
     unknown = sorted({t for t, _, _ in calls} - set(INVOKE_PERMISSIONS))
     assert unknown == [], f"new invokes {unknown}: add their IAM action to .github/iam/preview-permissions.json and here"
     needed: dict[str, set[str]] = {}

@@ -14,12 +14,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import run_diff_in
 from tests.git_repo import commit_config, git, project_repo
 
 
-def diff(repo: Path, base: str, head: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`infra diff --base <base>` with the working tree at `head`."""
+def diff(repo: Path, base: str, head: str, *args: str, fresh: bool = False) -> subprocess.CompletedProcess[str]:
+    """`infra diff --base <base>` with the working tree at `head`: in-process (tests/cli_runner.py), or with `fresh`
+    as a user runs it, `python -m infra diff` from the repository."""
     git(repo, "checkout", "-q", "--detach", head)
+    if not fresh:
+        return run_diff_in(repo, "--base", base, "--stack", "dev", *args)
     return subprocess.run([sys.executable, "-m", "infra", "diff", "--base", base, "--stack", "dev", *args], cwd=repo,
                           capture_output=True, text=True, timeout=600)
 
@@ -42,7 +46,7 @@ def history(tmp_path_factory) -> dict[str, str]:
 
 
 def test_a_new_pool_is_listed_as_additions_with_its_cost(history):
-    result = diff(Path(history["repo"]), history["base"], history["pool"], "--json")
+    result = diff(Path(history["repo"]), history["base"], history["pool"], "--json", fresh=True)  # end to end
     assert result.returncode == 0, result.stderr
     (stack,) = json.loads(result.stdout)["stacks"]
     added = {(r["type"], r["name"]) for r in stack["resources"] if r["action"] == "add"}

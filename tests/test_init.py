@@ -12,18 +12,21 @@ from infra import ROOT
 from infra.config.policy_file import load_policy_config
 from infra.config.stackfile import load_stack_file
 from policies.pack import pack_specs
+from tests.cli_runner import run_cli
 from tests.conftest import copy_test_project
 
 
 def init(project, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "infra", "init", *args, "--project-dir", str(project)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    """`python -m infra init ARGS` in-process (tests/cli_runner.py)."""
+    return run_cli("init", *args, "--project-dir", str(project))
 
 
 def test_init_writes_both_files_and_the_new_stack_plans_clean(tmp_path):
+    # The end-to-end case, in a fresh interpreter as a user runs it; the others run in-process.
     project = copy_test_project(tmp_path, ("dev",))
-    result = init(project, "mylab", "--region", "eu-central-1", "--owner", "astro-lab", "--cost-center", "grant-42",
-                  "--budget", "3")
+    result = subprocess.run([sys.executable, "-m", "infra", "init", "mylab", "--project-dir", str(project), "--region",
+                             "eu-central-1", "--owner", "astro-lab", "--cost-center", "grant-42", "--budget", "3"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "cloudviper plan: stack mylab (eu-central-1)" in result.stdout
     assert "0 mandatory violations, 0 advisory (20 rules, config: policies/config/mylab.json)" in result.stdout
@@ -35,8 +38,7 @@ def test_init_writes_both_files_and_the_new_stack_plans_clean(tmp_path):
     policy = load_policy_config("mylab", project / "policies" / "config", pack_specs())
     assert policy.rules["allowed-regions"][1]["allowedRegions"] == ["eu-central-1"]
     assert policy.rules["max-hourly-cost"][1]["maxHourlyUsd"] == 3
-    listed = subprocess.run([sys.executable, "-m", "infra", "stacks", "--json", "--project-dir", str(project)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    listed = run_cli("stacks", "--json", "--project-dir", str(project))
     assert json.loads(listed.stdout) == ["dev", "mylab"]  # the workflows' matrix picks it up
 
 

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import kubernetes_validate
@@ -17,6 +16,7 @@ from infra import ROOT
 from infra.config.stackfile import load_stack_file
 from infra.documents.crd import CustomResourceError, crd_for, validate_custom_resource
 from infra.plan.manifests import REDACTED, manifests, write_manifests
+from tests.checkov_client import run_checkov
 from tests.conftest import capture_in, every_stack
 
 SKIPS = yaml.safe_load((Path(__file__).parent / "checkov_skips.yaml").read_text())
@@ -79,11 +79,15 @@ def test_the_schema_validator_rejects_a_broken_object():
 
 
 def checkov_failures(directory: Path) -> list[dict]:
+    """The failed checks of checkov's JSON report on `directory` (the CLI, run by tests/checkov_client.py)."""
     binary = os.environ.get("CHECKOV") or shutil.which("checkov")
     assert binary, "checkov is not installed: run `make test` (it creates .venv-checkov)"
-    out = subprocess.run([binary, "-d", str(directory), "--framework", "kubernetes", "--skip-download", "--quiet",
-                          "-o", "json"], capture_output=True, text=True, timeout=600)
-    report = json.loads(out.stdout)
+    run = run_checkov(binary, ["-d", str(directory), "--framework", "kubernetes", "--skip-download", "--quiet",
+                               "-o", "json"])
+    try:
+        report = json.loads(run.stdout)
+    except json.JSONDecodeError as e:
+        raise AssertionError(f"no JSON report ({e}): {run.describe()}") from None
     reports = report if isinstance(report, list) else [report]
     return [f for r in reports for f in r.get("results", {}).get("failed_checks", [])]
 

@@ -1,4 +1,5 @@
-"""`python -m infra plan` end to end, in a subprocess, as a user runs it."""
+"""`python -m infra plan` as a user runs it: end to end in a subprocess once, the other cases in-process
+(tests/cli_runner.py: the same exit code and output, without a fresh interpreter's imports)."""
 
 from __future__ import annotations
 
@@ -11,19 +12,20 @@ from pathlib import Path
 import pytest
 
 from infra import ROOT
+from tests.cli_runner import run_cli
 from tests.conftest import stacks_project
 
 
-def plan(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """`python -m infra plan ARGS`, of the test stacks unless ARGS name a --project-dir."""
+def plan(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m infra plan ARGS` in-process, of the test stacks unless ARGS name a --project-dir."""
     project = [] if "--project-dir" in args else ["--project-dir", str(stacks_project())]
-    return subprocess.run(
-        [sys.executable, "-m", "infra", "plan", *args, *project], cwd=cwd, capture_output=True, text=True, timeout=300
-    )
+    return run_cli("plan", *args, *project)
 
 
 def test_dev_stack_plans_and_lists_the_network_and_bucket():
-    result = plan("--stack", "dev")
+    # The end-to-end case: a fresh interpreter, as a user runs it.
+    result = subprocess.run([sys.executable, "-m", "infra", "plan", "--stack", "dev", "--project-dir",
+                             str(stacks_project())], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for token in ("aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/natGateway:NatGateway",
