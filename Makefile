@@ -55,9 +55,13 @@ lint: venv $(ACTIONLINT)
 typecheck: venv
 	$(BIN)/mypy
 
+# The suite runs on every core, up to 4 (pytest-xdist; each worker imports the SDKs, ~0.6 GiB): PYTEST_JOBS=1 for one
+# process. Plain `pytest tests/test_x.py` stays in one process.
+PYTEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -gt 4 ] && n=4; echo $$n)
+
 pytest: venv $(CHECKOV_STAMP) $(DASK_STAMP) $(ACTIONLINT) $(PROMTOOL)
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov DASK_PYTHON=$(CURDIR)/$(DASK_VENV)/bin/python \
-		PROMTOOL=$(CURDIR)/$(PROMTOOL) $(BIN)/python -m pytest
+		PROMTOOL=$(CURDIR)/$(PROMTOOL) $(BIN)/python -m pytest -n $(PYTEST_JOBS)
 
 test: lint typecheck pytest
 
