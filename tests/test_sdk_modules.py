@@ -39,7 +39,8 @@ def run(code: str, *args: str) -> object:
 def test_the_floor_imports_what_planning_every_stack_loads():
     # The test stacks: one of each kind the examples are (tests/stacks/), so every component and resource type.
     planned = run(PLANNED, str(stacks_project()))
-    assert isinstance(planned, dict) and set(planned["codes"]) <= {0, 3}, planned["codes"]  # every stack planned
+    assert isinstance(planned, dict)
+    assert set(planned["codes"]) <= {0, 3}, planned["codes"]  # every stack planned
     imported = run(IMPORTED)
     assert isinstance(imported, list)
     assert set(planned["modules"]) - set(imported) == set(), "planning loads SDK modules SDK_MODULES does not import"
