@@ -92,10 +92,12 @@ def scan(checkov: Any, script: str, request: dict[str, Any], reply_fd: int) -> N
         status = exit_status(e.code)
     except BaseException:  # as the interpreter: print the traceback, exit 1
         traceback.print_exc()
+    # What an exiting interpreter runs, such as multiprocessing.util._exit_function, which joins the parse workers,
+    # then the std streams flushed (Py_FinalizeEx). Not run: threading._shutdown, which joins non-daemon threads --
+    # checkov's kubernetes framework starts none.
+    atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
-    # What an exiting interpreter runs, such as multiprocessing.util._exit_function, which joins the parse workers.
-    atexit._run_exitfuncs()
     os._exit(status)
 
 
@@ -119,6 +121,8 @@ def serve(script: str) -> int:
     if threading.active_count() != 1:
         answer(reply_fd, {"error": f"{threading.active_count()} threads after importing checkov: not forking"})
         return 1
+    sys.stdout.flush()  # what the import printed, written once here rather than by every child into its answer
+    sys.stderr.flush()
     answer(reply_fd, {"ready": True})
     for line in sys.stdin:
         request = json.loads(line)

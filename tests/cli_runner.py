@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from infra.cli import main
+from tests.checkov_server import exit_status
 
 
 @contextlib.contextmanager
@@ -48,13 +50,23 @@ def _captured(call: Callable[[], int], args: tuple[str, ...], cwd: Optional[Path
               env: Optional[dict[str, str]]) -> subprocess.CompletedProcess[str]:
     out, err = io.StringIO(), io.StringIO()
     previous = Path.cwd()
+    # Warnings the program logs (pulumi's mock engine logs to the root logger itself: pulumi/runtime/mocks.py
+    # MockEngine): a fresh process has no handler there, so logging's lastResort prints the bare message to stderr;
+    # under pytest its own handlers would take them instead. Only the root logger's own records: a library's (such
+    # as botocore's, which has a NullHandler) never reach lastResort in a fresh process.
+    warnings = logging.StreamHandler(err)
+    warnings.setLevel(logging.WARNING)
+    warnings.addFilter(lambda record: record.name == "root")
     with _environment(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
             contextlib.ExitStack() as stack:
+        logging.getLogger().addHandler(warnings)
+        stack.callback(logging.getLogger().removeHandler, warnings)
         if cwd is not None:
             os.chdir(cwd)
             stack.callback(os.chdir, previous)
         try:
             code = call()
         except SystemExit as exc:  # argparse: usage errors exit 2, --help 0
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+            code = exit_status(exc.code)  # as the interpreter would exit (printed to the redirected stderr)
     return subprocess.CompletedProcess(["python", "-m", "infra", *args], code, out.getvalue(), err.getvalue())
+

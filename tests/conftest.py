@@ -6,6 +6,7 @@ import atexit
 import copy
 import functools
 import gc
+import logging
 import os
 import shutil
 import subprocess
@@ -29,16 +30,23 @@ from infra.plan.harness import Capture
 from infra.plan.program import run_program
 from infra.plan.sdk_modules import import_sdk_modules
 
-# The SDKs a plan loads, imported once and frozen out of the collector: walking that heap on every collection cost a
-# fifth of the suite's CPU. Collections also come less often (the suite's garbage is mostly short-lived captures).
-import_sdk_modules()
-gc.collect()
-gc.freeze()
-gc.set_threshold(100_000, 50, 100)
 
-# Identical evaluations (same program, stack, config and referenced outputs) return the same capture: the suite
-# evaluates many configs more than once. Off for a test that monkeypatches (what it patches may change the result).
-SESSION_EVALUATIONS: dict[str, Capture] = {}
+def pytest_configure(config: pytest.Config) -> None:
+    """The SDKs a plan loads, imported once and frozen out of the collector: walking that heap on every collection
+    cost a fifth of the suite's CPU. Collections also come less often (the suite's garbage is mostly short-lived
+    captures). Not in pytest-xdist's controller, which runs no test (workers have PYTEST_XDIST_WORKER set)."""
+    if getattr(config.option, "numprocesses", None) and "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+    import_sdk_modules()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
+# Identical evaluations (same program files, stack, config, environment and referenced outputs) return the same
+# capture: the suite evaluates many configs more than once. Off for a test that monkeypatches (what it patches may
+# change the result).
+SESSION_EVALUATIONS: dict[str, tuple[Capture, list[logging.LogRecord]]] = {}
 
 
 @pytest.fixture(autouse=True)

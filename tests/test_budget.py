@@ -17,12 +17,15 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
+import infra.plan.program as program_module
 from infra.config.errors import ConfigError
+from infra.config.stackfile import load_stack_file
 from infra.documents.budget import filtered_tags
 from infra.plan.harness import Capture
+from infra.plan.program import run_program
 from infra.pricing.tables import HOURS_PER_MONTH
 from tests.aws_emulator import start_moto
-from tests.conftest import BASE_CONFIG, _stack_capture, run_config
+from tests.conftest import BASE_CONFIG, _stack_capture, copy_test_project, run_config
 
 BUDGET = "aws:budgets/budget:Budget"
 
@@ -73,6 +76,19 @@ def test_the_limit_is_the_policy_cap_for_a_month_unless_set(stacks_dir: Any) -> 
     assert float(default.one(BUDGET).props["limitAmount"]) == 25 * HOURS_PER_MONTH
     off = run_config({**copy.deepcopy(BASE_CONFIG), "cloudviper:budget": {"enabled": False}})
     assert not off.of_type(BUDGET)
+
+
+def test_a_policy_config_change_alone_changes_the_limit(tmp_path: Any) -> None:
+    # The cap is read from the project's policies/config/<stack>.json, not from the stack's config: evaluations
+    # shared by the tests (infra/plan/program.py EVALUATIONS, on here) must tell the two projects apart.
+    assert program_module.EVALUATIONS is not None
+    limits = []
+    for cap in (None, 0.5):
+        project = copy_test_project(tmp_path / str(cap), ("dev",))
+        if cap is not None:
+            (project / "policies/config/dev.json").write_text(json.dumps({"max-hourly-cost": {"maxHourlyUsd": cap}}))
+        limits.append(run_program(load_stack_file(project, "dev"), project).one(BUDGET).props["limitAmount"])
+    assert limits[0] != limits[1] and float(limits[1]) == 0.5 * HOURS_PER_MONTH
 
 
 SUBSCRIBED = {"emails": ["pi@example.org", "ops@example.org"], "snsTopicArn": "arn:aws:sns:us-east-1:123456789012:spend",

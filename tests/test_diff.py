@@ -97,3 +97,32 @@ def test_an_unknown_base_is_a_usage_error(history):
     assert "--base 'no-such-branch' is not a commit in this repository" in result.stderr
     assert "Traceback" not in result.stderr
     assert "cloudviper-base-" not in git(Path(history["repo"]), "worktree", "list")  # nothing left behind
+
+
+def test_a_change_to_the_code_is_planned_with_each_sides_own_code(history):
+    # The head changes a module, not a stack file: each side runs in its own process from its own tree
+    # (infra/plan/worktree.py same_program). Planned in this process, both sides would use one code and show nothing.
+    repo = Path(history["repo"])
+    git(repo, "checkout", "-q", "--detach", history["rename2"])
+    naming = repo / "infra/documents/naming.py"
+    naming.write_text(naming.read_text().replace('"managed-by": "pulumi",', '"managed-by": "pulumi-cloudviper",'))
+    git(repo, "commit", "-qam", "a new managed-by tag")
+    head = git(repo, "rev-parse", "HEAD")
+    result = diff(repo, history["rename2"], head, "--json")
+    assert result.returncode == 0, result.stderr
+    (stack,) = json.loads(result.stdout)["stacks"]
+    assert stack["counts"]["update"] > 0 and stack["counts"]["add"] == 0 and stack["counts"]["remove"] == 0
+    assert "pulumi-cloudviper" in result.stdout
+
+
+def test_a_broken_base_is_named_by_its_path_in_the_project_not_the_temporary_tree(history):
+    repo = Path(history["repo"])
+    git(repo, "checkout", "-q", "--detach", history["base"])
+    stack_file = repo / "Pulumi.dev.yaml"
+    stack_file.write_text(stack_file.read_text() + "config: {}\n")  # a second top-level `config` key
+    git(repo, "commit", "-qam", "a malformed stack file")
+    malformed = git(repo, "rev-parse", "HEAD")
+    result = diff(repo, malformed, history["base"], "--json")
+    (stack,) = json.loads(result.stdout)["stacks"]
+    message = stack["base_error"]["message"]
+    assert message.startswith("config error: Pulumi.dev.yaml:") and 'duplicate key "config"' in message, message

@@ -1,5 +1,6 @@
 """Several stacks in one `plan`: one report per stack, the worst exit code, the same reports as one stack at a
-time, and each referenced stack planned once however many stacks or targets name it (infra/plan/program.py)."""
+time, and each referenced stack planned once per way it is reached (as a target; as a source, per chain) however
+many stacks or targets name it (infra/plan/program.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import json
 import shutil
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import pulumi
 import pytest
 import yaml
 
 import infra.plan.program as program
+from infra.plan.harness import evaluate
 from tests.cli_runner import run_cli
 from tests.conftest import copy_test_project
 
@@ -109,6 +113,39 @@ def test_a_stack_that_fails_while_it_runs_leaves_nothing_behind_for_the_next(tmp
     assert both.returncode == 2
     assert "stack primary: cloudviper:federation.targets[burst]" in both.stderr and "stack dev:" not in both.stderr
     assert "Traceback" not in both.stderr
-    assert both.stdout == run_cli("plan", "--stack", "dev", "--project-dir", str(stacks_dir)).stdout
     gc.collect()  # the failed run's other outputs, unread: not one "Future exception was never retrieved" for them
     assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
+    assert both.stdout == run_cli("plan", "--stack", "dev", "--project-dir", str(stacks_dir)).stdout
+
+
+def _late(value: object, levels: int, message: str) -> Any:
+    """An output that fails `levels` applies later: each level's output exists only once the one before resolved,
+    as applies inside applies in the program do."""
+    if levels == 0:
+        raise pulumi.RunError(message)
+    return pulumi.Output.from_input(value).apply(lambda v: _late(v, levels - 1, message))
+
+
+def test_what_a_failed_run_left_running_cannot_fail_the_next():
+    # pulumi's wait_for_rpcs stops at the first failed output and drops the pending ones, which stay on the event
+    # loop (pulumi/runtime/stack.py); the next run pumps that loop. Without cancelling them, B failed with A's error.
+    def a() -> None:
+        start = pulumi.Output.from_input("x")
+        start.apply(lambda v: _late(v, 300, "A's error, raised late"))
+        start.apply(lambda v: _late(v, 1, "A's first error"))
+
+    def b() -> None:
+        pulumi.export("ok", pulumi.Output.from_input(1).apply(lambda v: v + 1))
+
+    with pytest.raises(pulumi.RunError, match="A's"):  # usually the first; whichever A fails with
+        evaluate(a, project="p", stack="a", config={})
+    assert evaluate(b, project="p", stack="b", config={}).outputs["ok"].value == 2
+
+
+def test_the_programs_warnings_are_printed_each_time_the_stack_is_planned(stacks_dir):
+    # burst's sources have not deployed yet: the program warns (pulumi.log.warn). A second plan finds the evaluation
+    # shared by the tests (infra/plan/program.py EVALUATIONS) and must print them again, as a fresh process would.
+    assert program.EVALUATIONS is not None
+    for _ in range(2):
+        done = run_cli("plan", "--stack", "burst", "--project-dir", str(stacks_dir))
+        assert "exports no egressCidrs yet" in done.stderr and "has not connected to this stack yet" in done.stderr

@@ -115,21 +115,27 @@ class Capture:
     def _edges(self, res: CapturedResource) -> set[str]:
         return set(res.dependencies) | {u for us in res.property_dependencies.values() for u in us}
 
+    def _subtree(self, other: CapturedResource) -> set[str]:
+        """URNs of `other` and of every resource under it."""
+        return {other.urn} | {r.urn for r in self.resources if other in self.ancestors(r)}
+
+    def _waits_directly(self, res: CapturedResource, targets: set[str]) -> bool:
+        return any(self._edges(r) & targets for r in [res, *self.ancestors(res)])
+
     def depends_on(self, res: CapturedResource, other: CapturedResource) -> bool:
         """True if `res` (or one of its parents) waits for `other` (or its children)."""
-        targets = {other.urn} | {r.urn for r in self.resources if other in self.ancestors(r)}
-        return any(self._edges(r) & targets for r in [res, *self.ancestors(res)])
+        return self._waits_directly(res, self._subtree(other))
 
     def waits_for(self, res: CapturedResource, other: CapturedResource) -> bool:
         """True if the engine cannot create `res` before `other`: a chain of depends_on through resources."""
-        index = self._index()
+        index, targets = self._index(), self._subtree(other)
         seen, todo = set(), [res]
         while todo:
             current = todo.pop()
             if current.urn in seen:
                 continue
             seen.add(current.urn)
-            if self.depends_on(current, other):
+            if self._waits_directly(current, targets):
                 return True
             todo += [index[u] for r in [current, *self.ancestors(current)] for u in self._edges(r) if u in index]
         return False
@@ -176,10 +182,23 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def _stop_what_it_left_running() -> None:
+    """A failed run leaves tasks pending on the loop (pulumi's wait_for_rpcs drops the not-yet-done outputs once one
+    raised: pulumi/runtime/stack.py `wait_for_rpcs`); the next run's `_sync_await` pumps the same loop, so they would
+    resume inside it, add to its outputs and fail it with this run's error. Cancel them and let them finish now."""
+    loop = asyncio.get_event_loop()
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
 def _keep_quiet_about_its_other_outputs() -> None:
     """A run that fails with a user error (pulumi.RunError) leaves other outputs that carried the same error unread;
     when they are collected, asyncio would print each as "Future exception was never retrieved" with a traceback,
-    in the middle of the next stack's report. The error itself is reported once, by the caller."""
+    in the middle of the next stack's report. The error itself is reported once, by the caller. The handler stays on
+    the process's loop, so later unread RunErrors (of any run) are dropped too: each run reports its own error."""
     loop = asyncio.get_event_loop()
     if loop.get_exception_handler() is not _drop_unread_user_errors:
         loop.set_exception_handler(_drop_unread_user_errors)
@@ -209,9 +228,11 @@ def evaluate(
     """Run `program` under the mock runtime with this config; return what it registered."""
     pulumi.runtime.set_all_config(dict(config), list(secret_keys))
     settings.ROOT.set(None)
-    # set_mocks gives a new RPC manager but keeps the outstanding outputs a failed run left, which the next run would
-    # await and fail with; pulumi's own mocks.test decorator clears them too (pulumi/runtime/mocks.py `test`).
-    settings.SETTINGS.outputs.clear()
+    # set_mocks gives a new RPC manager but keeps the set of outstanding outputs (MockSettings never replaces it:
+    # pulumi/runtime/mocks.py), which the next run would await and fail with. A new set, not .clear(): the outputs
+    # ContextVar holds one set object (pulumi/_utils.py ContextProperty), and a task still running from an earlier
+    # run keeps adding to the set its context saw.
+    settings.SETTINGS.outputs = set()
     mocks = CloudMocks(region, stack_references)
     monitor = RecordingMonitor(mocks)
     pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
@@ -224,8 +245,10 @@ def evaluate(
 
     try:
         _sync_await(run_pulumi_func(run))
-    except pulumi.RunError:
-        _keep_quiet_about_its_other_outputs()
+    except BaseException as error:
+        _stop_what_it_left_running()
+        if isinstance(error, pulumi.RunError):
+            _keep_quiet_about_its_other_outputs()
         raise
     stack_outputs = getattr(root, "outputs", {}) or {}
     for key, value in stack_outputs.items():

@@ -2,14 +2,13 @@
 
 The SDKs are imported once; each stack gets its own report, a stack that fails to plan is reported and the others
 still run, and the exit code is the worst of them. Stacks that federation references name are planned once for the
-whole run (infra/plan/program.py). The collector is frozen after the imports: the SDKs' large heap is never garbage,
+whole run as targets, once per chain that reaches them as sources (infra/plan/program.py). The collector is frozen after the imports: the SDKs' large heap is never garbage,
 and walking it on every collection cost a quarter of a plan.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import sys
 import traceback
@@ -22,7 +21,7 @@ from infra.config.stackfile import list_stacks
 from infra.plan.build import make_plan
 from infra.plan.program import References
 from infra.plan.report import error_document, render_json, render_markdown, render_text
-from infra.plan.sdk_modules import import_sdk_modules
+from infra.plan.sdk_modules import import_and_freeze
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_POLICY = 0, 1, 2, 3
 
@@ -67,8 +66,7 @@ def run_plan(folder: Path, args: argparse.Namespace) -> int:
     one); returns the worst exit code."""
     names = stack_names(folder, args)
     many = args.all or len(names) > 1
-    import_sdk_modules()
-    gc.freeze()  # a short-lived process: nothing imported so far is ever collected
+    import_and_freeze()
     codes, docs = [], []
     memo: References = {}
     for name in names:

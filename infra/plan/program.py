@@ -1,15 +1,20 @@
 """Evaluate the project's `__main__.py` for one stack file under the mock runtime.
 
 Stacks named by federation targets of kind `stack` (and sources with a stack) are planned first
-from their own files; their outputs answer the StackReference. Each is planned once per plan (References):
-a stack that many targets name, or that several stacks of `plan --all` read, costs one evaluation.
+from their own files; their outputs answer the StackReference. They are remembered for the whole plan
+(References): a stack that many targets name, or that several stacks of `plan --all` read as a target, costs one
+evaluation; one read as a source costs one per chain of stacks that leads to it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
 import runpy
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
 
@@ -25,8 +30,10 @@ from infra.plan.secret_values import StackOutput
 References = dict[tuple[str, str, tuple[str, ...]], tuple[dict[str, StackOutput], int]]
 
 # Off (None) unless a caller that evaluates the same stacks again and again turns it on -- the test suite
-# (tests/conftest.py): the program, stack, config and the referenced stacks' outputs -> the capture.
-EVALUATIONS: Optional[dict[str, Capture]] = None
+# (tests/conftest.py): the files and environment the program reads, the stack, its config and the referenced stacks'
+# outputs -> the capture. A capture found here is shared: callers must not change it, and its evaluation's side
+# effects are not repeated, but what it logged is logged again.
+EVALUATIONS: Optional[dict[str, tuple[Capture, list[logging.LogRecord]]]] = None
 
 
 def resolve_references(stack: StackFile, project_dir: Path, depth: int, chain: tuple[str, ...] = (),
@@ -39,9 +46,9 @@ def resolve_references(stack: StackFile, project_dir: Path, depth: int, chain: t
     network and egress. They deploy in turn -- targets first (`python -m infra stacks`), then their sources, then
     the targets again -- so a source reads a target as its first `pulumi up` left it: a stack read as a target
     (`as_target`) answers every one of its source references "not deployed yet". A top-level stack or one read as a
-    source answers so only the stacks on the chain that led to it. Each referenced stack is planned once per run
-    (`memo`); `depth` bounds how deep references may go (a cycle of targets): a remembered plan is reused where its
-    references fit in the depth left, exactly where planning it again would succeed."""
+    source answers so only the stacks on the chain that led to it. A referenced stack is planned once per run and
+    way it is reached (`memo`); `depth` bounds how deep references may go (a cycle of targets): a remembered plan
+    is reused where its references fit in the depth left, exactly where planning it again would succeed."""
     found: dict[str, dict[str, StackOutput]] = {}
     memo = {} if memo is None else memo
     chain = (*chain, stack.stack)
@@ -71,6 +78,15 @@ def _plan_stack(stack: StackFile, project_dir: Path, depth: int, chain: tuple[st
     return capture.outputs, height
 
 
+def _read_inputs(project_dir: Path, name: str) -> list[object]:
+    """What an evaluation reads besides the stack's config: the program, the project and stack files, the stack's
+    policy config (its maxHourlyUsd sets the budget: __main__.py) and the environment pulumi and we read."""
+    files = ("__main__.py", "Pulumi.yaml", f"Pulumi.{name}.yaml", f"policies/config/{name}.json")
+    texts = [(project_dir / f).read_text() if (project_dir / f).exists() else None for f in files]
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith(("PULUMI_", "CLOUDVIPER_")))
+    return [texts, env]
+
+
 def _evaluate(stack: StackFile, project_dir: Path, depth: int, chain: tuple[str, ...], memo: Optional[References],
               as_target: bool) -> tuple[Capture, int]:
     if str(ROOT) not in sys.path:
@@ -80,22 +96,54 @@ def _evaluate(stack: StackFile, project_dir: Path, depth: int, chain: tuple[str,
     config, secret_keys = stack.runtime_config(), tuple(stack.secret_keys)
     key = ""
     if EVALUATIONS is not None:
-        key = json.dumps([main.read_text(), stack.project, stack.stack, config, sorted(secret_keys), stack.region,
-                          references], sort_keys=True, default=repr)
+        key = json.dumps([_read_inputs(project_dir, stack.stack), stack.project, stack.stack, config,
+                          sorted(secret_keys), stack.region, references], sort_keys=True, default=repr)
         if key in EVALUATIONS:
-            return EVALUATIONS[key], height
-    capture = evaluate(
-        lambda: runpy.run_path(str(main), run_name="__main__"),
-        project=stack.project,
-        stack=stack.stack,
-        config=config,
-        secret_keys=secret_keys,
-        region=stack.region,
-        stack_references=references,
-    )
+            capture, said = EVALUATIONS[key]
+            for record in said:  # what the program logged (its warnings), as a fresh evaluation would log it
+                logging.getLogger(record.name).handle(record)
+            return capture, height
+    with _logged() as said:
+        capture = evaluate(
+            lambda: runpy.run_path(str(main), run_name="__main__"),
+            project=stack.project,
+            stack=stack.stack,
+            config=config,
+            secret_keys=secret_keys,
+            region=stack.region,
+            stack_references=references,
+        )
     if EVALUATIONS is not None:
-        EVALUATIONS[key] = capture
+        EVALUATIONS[key] = (capture, said)
     return capture, height
+
+
+class _Keep(logging.Handler):
+    """A handler that keeps the records it gets."""
+
+    def __init__(self, kept: list[logging.LogRecord]) -> None:
+        super().__init__(logging.INFO)
+        self.kept = kept
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.kept.append(record)
+
+
+@contextlib.contextmanager
+def _logged() -> Iterator[list[logging.LogRecord]]:
+    """The records the root logger receives meanwhile (pulumi's mock engine logs the program's warnings there:
+    pulumi/runtime/mocks.py MockEngine), when EVALUATIONS is on; nothing is recorded otherwise."""
+    said: list[logging.LogRecord] = []
+    if EVALUATIONS is None:
+        yield said
+        return
+    handler = _Keep(said)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield said
+    finally:
+        root.removeHandler(handler)
 
 
 def run_program(stack: StackFile, project_dir: Path = ROOT, depth: int = 3, memo: Optional[References] = None) -> Capture:

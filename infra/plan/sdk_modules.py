@@ -9,6 +9,7 @@ test stack loads, no more and no fewer.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 import types
@@ -25,13 +26,29 @@ SDK_MODULES = (
     "pulumi_kubernetes.helm", "pulumi_kubernetes.helm.v3", "pulumi_kubernetes.yaml.yaml",
 )
 
+_PROBE = "_cloudviper_load"  # an attribute no module has
+
 
 def import_sdk_modules() -> None:
     """Import (and run: lazily registered ones too) every SDK package a plan uses."""
     for name in SDK_MODULES:
         module = importlib.import_module(name)
         # Any attribute but the introspection ones (pulumi/_utils.py _LazyModule) runs a lazily registered module.
-        hasattr(module, "_cloudviper_load")
+        # Not hasattr: it would also swallow an AttributeError raised while the module runs.
+        try:
+            getattr(module, _PROBE)
+        except AttributeError as missing:
+            if missing.name != _PROBE or missing.obj is not module:
+                raise
+
+
+def import_and_freeze() -> None:
+    """For a short-lived command: import the SDK modules, then (once per process) move the heap out of the cyclic
+    collector's reach (gc.freeze), which would otherwise walk it again and again while nothing in it is garbage.
+    Once only: a later freeze would also freeze whatever garbage is pending, never to be collected."""
+    import_sdk_modules()
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
 
 
 def loaded_sdk_modules() -> set[str]:

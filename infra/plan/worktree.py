@@ -10,6 +10,8 @@ from its own folder, the two in parallel (one per core). Both get the same rando
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import secrets
@@ -105,30 +107,41 @@ def _collect(proc: subprocess.Popen[str], project_dir: Path, stack: Optional[str
 PROGRAM = ("Pulumi.yaml", "__main__.py", "infra", "components", "policies", ":(exclude)policies/config")
 
 
+def _harmless(path: str) -> bool:
+    """An ignored file a plan never reads: Python's bytecode caches, the policy pack's virtualenv (made by pulumi)."""
+    return "__pycache__" in path.split("/") or path.endswith(".pyc") or path.startswith("policies/venv/")
+
+
 def same_program(repo: Path, sha: str) -> bool:
-    """True if the working tree's program files (PROGRAM) are those of `sha`: no change, no new file."""
-    changed = subprocess.run(["git", "-C", str(repo), "diff", "--quiet", sha, "--", *PROGRAM], capture_output=True,
-                             check=False)
-    return changed.returncode == 0 and not git(repo, "ls-files", "--others", "--exclude-standard", "--", *PROGRAM)
+    """True if the working tree's program files (PROGRAM) are those of `sha`: no change, no new file, no ignored file
+    a plan could read (such as refreshed price tables a user ignores in .git/info/exclude)."""
+    changed = subprocess.run(["git", "-C", str(repo), "diff", "--quiet", "--no-ext-diff", sha, "--", *PROGRAM],
+                             capture_output=True, check=False)
+    if changed.returncode != 0 or git(repo, "ls-files", "--others", "--exclude-standard", "--", *PROGRAM):
+        return False
+    ignored = git(repo, "ls-files", "--others", "--ignored", "--exclude-standard", "--directory", "--", *PROGRAM)
+    return all(_harmless(p) for p in ignored.splitlines())
 
 
 def _plan_here(project_dir: Path, stack: Optional[str], key: str) -> Docs:
     """Every stack of a side (or the one named) planned in this process, as `plan --json` would print them."""
     import argparse
-    import gc
 
     from infra.plan.plan_command import plan_one
-    from infra.plan.sdk_modules import import_sdk_modules
+    from infra.plan.sdk_modules import import_and_freeze
 
-    import_sdk_modules()
-    gc.freeze()  # as `plan` does: the imported heap is never garbage
+    import_and_freeze()
+    project_dir = project_dir.resolve()  # it becomes the working folder below
     names = [stack] if stack else list_stacks(project_dir)
     args = argparse.Namespace(json=True, markdown=False, render_k8s=None)
     saved = os.environ.get(SECRET_KEY_ENV)
     os.environ[SECRET_KEY_ENV] = key
+    # As the subprocess: run from the side's folder (messages name files relative to it) and its stderr (the
+    # program's warnings) not shown.
     try:
-        memo: dict[Any, Any] = {}
-        docs = {n: plan_one(n, project_dir, args, True, memo)[1] for n in names}
+        with contextlib.chdir(project_dir), contextlib.redirect_stderr(io.StringIO()):
+            memo: dict[Any, Any] = {}
+            docs = {n: plan_one(n, project_dir, args, True, memo)[1] for n in names}
         return dict(json.loads(json.dumps(docs, default=str)))  # exactly what the subprocess would have printed
     finally:
         if saved is None:
