@@ -16,7 +16,8 @@ import contextlib, io, json, sys
 import infra.plan.plan_command as plan_command
 from infra.cli import main
 from infra.plan.sdk_modules import loaded_sdk_modules
-plan_command.import_sdk_modules = lambda: None  # load only what planning itself loads
+assert callable(plan_command.import_and_freeze)  # what `plan` calls first (a renamed one would make this vacuous)
+plan_command.import_and_freeze = lambda: None  # load only what planning itself loads
 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
     codes = [main(["plan", "--all", "--json", "--project-dir", sys.argv[1]])]
 print(json.dumps({"codes": codes, "modules": sorted(loaded_sdk_modules())}))
