@@ -16,7 +16,7 @@ from typing import Optional
 from infra.config.errors import did_you_mean
 
 REGIONS_FILE = Path(__file__).with_name("aws-regions.txt")
-BOTOCORE = "1.44.5"  # requirements.txt pins boto3 1.44.5, which installs this botocore; tests pin the list to it
+BOTOCORE = "1.44.5"  # requirements.txt pins it (boto3 alone would take any 1.44.x); tests pin the list to it
 
 
 @functools.cache
