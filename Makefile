@@ -12,27 +12,42 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 DASK_VENV := .venv-dask
 DASK_STAMP := $(DASK_VENV)/.installed
 
-.PHONY: venv plan test lint typecheck pytest bench fuzz clean arkouda-sshd-check
+.PHONY: venv plan test lint typecheck pytest bench fuzz clean arkouda-sshd-check lock
 
-$(STAMP): requirements.txt requirements-dev.txt
+# Each venv installs its requirements file with its constraints file: every transitive package at the version the
+# suite passed with (`make lock` rewrites them after a requirements change).
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	touch $(STAMP)
 
-$(CHECKOV_STAMP): requirements-checkov.txt
+$(CHECKOV_STAMP): requirements-checkov.txt constraints-checkov.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt \
+		-c constraints-checkov.txt
 	touch $(CHECKOV_STAMP)
 
 # The Dask client environment (requirements-dask.txt, the default image's versions): the tests that read
 # and write S3 through s3fs run a scheduler, workers and a Client from it.
-$(DASK_STAMP): requirements-dask.txt
+$(DASK_STAMP): requirements-dask.txt constraints-dask.txt
 	test -x $(DASK_VENV)/bin/python || $(PYTHON) -m venv $(DASK_VENV)
-	$(DASK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dask.txt
+	$(DASK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dask.txt \
+		-c constraints-dask.txt
 	touch $(DASK_STAMP)
 
 venv: $(STAMP)
+
+# After changing a requirements file: install each venv's requirements without the old pins (what is installed and
+# still fits stays), write what the venvs now hold, then `make test`.
+lock: venv $(CHECKOV_STAMP) $(DASK_STAMP)
+	for v in "" -checkov -dask; do \
+		req=requirements$$v.txt; [ -z "$$v" ] && req=requirements-dev.txt; \
+		.venv$$v/bin/python -m pip install --quiet --disable-pip-version-check -r $$req || exit 1; \
+		{ printf '%s\n' "# Every package of .venv$$v at the versions the suite last passed with (pip freeze), so a fresh clone installs" \
+			"# exactly these (make venv passes it with -c; a requirement not listed here is unconstrained)."; \
+		  .venv$$v/bin/python -m pip freeze --exclude-editable --disable-pip-version-check; } > constraints$$v.txt; \
+	done
 
 plan: venv
 	$(BIN)/python -m infra plan --stack $(STACK)
