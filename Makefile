@@ -80,9 +80,11 @@ pytest: venv $(CHECKOV_STAMP) $(DASK_STAMP) $(ACTIONLINT) $(PROMTOOL)
 
 test: lint typecheck pytest
 
+# Prints what the offline plan and diff cost (bench/make_bench.py; README "Benchmarks"): CPU time of fresh processes in
+# interleaved rounds against the SDK-import floor, warm per-unit sweeps up to 100, peak memory; each target OK or
+# MISSED (printed, never failed on). BENCH_REPEAT rounds per comparison (default 3); 6 to 7.5 minutes on 2 cores.
 bench: venv
-	$(BIN)/python bench/plan_bench.py
-	$(BIN)/python bench/diff_bench.py
+	$(BIN)/python bench/make_bench.py
 
 # Fuzzes the stack-file reader and every subcommand (bench/fuzz_cli.py, 5,000 inputs, a few minutes on 2 cores):
 # prints the exit codes, tracebacks, hangs and time, and fails on any traceback or hang. FUZZ_INPUTS, FUZZ_SEED.

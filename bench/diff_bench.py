@@ -1,56 +1,46 @@
-"""Offline diff benchmark: `infra diff` of the dev stack against its own base and against a changed copy, as a
-ratio to one offline plan (the target: about two plans at most; the two sides run in parallel).
+"""`make bench`, the diff's part: what `infra diff --all` costs next to one `plan --all` (bench/measure.py says how
+it is measured: CPU time of fresh processes, their children included, interleaved rounds).
 
-Run with `make bench`. Works in a throwaway copy of the project (tests/git_repo.py); every figure is the median
-wall time of REPEAT fresh processes.
+In a throwaway repository of the project with the test stacks (tests/git_repo.py) two commits: the base and a
+config change on top (a bigger worker pool in dev), which is the working tree too. The diff of that working tree
+against the base runs one process: both sides run the same program, so it imports the SDKs once and plans both
+sides in it (README "Diff: what a change does, offline"). A change to the program would plan each side in its own
+process, each a `plan --all`.
 """
 
 from __future__ import annotations
 
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import measure as m
 
-from tests.git_repo import commit_config, git, project_repo  # noqa: E402 (after the path is set)
-
-PY = sys.executable
-REPEAT = 3
+sys.path.insert(0, str(m.ROOT))
+from tests.git_repo import commit_config, project_repo
 
 
-def wall(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> float:
-    """Median wall time of a command over REPEAT runs (its exit code must be in `ok`)."""
-    times = []
-    for _ in range(REPEAT):
-        start = time.perf_counter()
-        done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-        times.append(time.perf_counter() - start)
-        if done.returncode not in ok:
-            raise SystemExit(f"{' '.join(cmd)}: exit {done.returncode}\n{done.stderr[-2000:]}")
-    return statistics.median(times)
-
-
-def main() -> int:
-    """Print the figures."""
-    with tempfile.TemporaryDirectory(prefix="cloudviper-bench-") as tmp:
+def diff() -> list[str]:
+    """The diff and the plan, interleaved; their CPU ratio."""
+    with tempfile.TemporaryDirectory(prefix="cloudviper-bench-diff-") as tmp:
         repo = Path(tmp)
         base = project_repo(repo)
-        plan = wall([PY, "-m", "infra", "plan", "--stack", "dev", "--json"], repo)
-        same = wall([PY, "-m", "infra", "diff", "--base", base, "--stack", "dev", "--json"], repo)
-        changed = commit_config(repo, "bigger workers", lambda c: c["cloudviper:nodeGroups"][1].update(maxSize=8))
-        git(repo, "checkout", "-q", "--detach", changed)
-        other = wall([PY, "-m", "infra", "diff", "--base", base, "--stack", "dev", "--json"], repo)
-    print(f"offline plan, stack dev (--json)          : {plan:6.2f} s (median of {REPEAT})")
-    print(f"diff of dev against its own base          : {same:6.2f} s = {same / plan:.2f} x one plan")
-    print(f"diff of dev against a changed copy        : {other:6.2f} s = {other / plan:.2f} x one plan")
-    print("target: at most about 2 x one plan (base and working tree are planned in parallel)")
-    return 0
+        commit_config(repo, "bigger workers", lambda c: c["cloudviper:nodeGroups"][1].update(maxSize=8))
+        commands = {"plan --all": [m.PY, "-m", "infra", "plan", "--all", "--json"],
+                    "diff --all": [m.PY, "-m", "infra", "diff", "--base", base, "--all", "--json"]}
+        runs = m.interleave(commands, warmup=("plan --all",), cwd=repo)
+    ratio = m.round_ratio(m.cpus(runs["diff --all"]), m.cpus(runs["plan --all"]))
+    return [f"\ninfra diff of the test stacks (a config change: one process) in a throwaway repository, {m.REPEAT} "
+            "rounds of plan --all, diff --all (after an untimed plan --all), medians:",
+            *(m.summary(label, label_runs) for label, label_runs in runs.items()),
+            f"diff --all (both sides) / plan --all (one side), CPU: {ratio:.2f}x"]
+
+
+def job() -> m.Job:
+    """The diff's part, some 160 CPU seconds on the development machine."""
+    return m.Job(160, diff)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    print(m.machine())
+    m.run_jobs([job()])
