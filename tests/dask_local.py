@@ -52,13 +52,20 @@ def plain_env(c: dict[str, Any]) -> dict[str, str]:
     return {e["name"]: e["value"] for e in c.get("env", []) if "value" in e}
 
 
-def wait_for(predicate: Any, timeout: float = 60.0) -> bool:
+def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.05) -> bool:
+    """Whether `predicate()` became true within `timeout` seconds, asked every `interval` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return True
-        time.sleep(0.2)
+        time.sleep(interval)
     return False
+
+
+def accepts(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:port."""
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 @dataclass
@@ -92,6 +99,11 @@ def local_dask(capture: Any, workers: int, tmp_path: Path, bin_dir: Path, extra_
     cluster.procs.append(subprocess.Popen([*args, "--host", "127.0.0.1"], env={**base, **plain_env(sched_c)},
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:
+        # Workers (and clients) start once the scheduler listens: one that finds no scheduler retries with an
+        # exponential backoff of random jitter (distributed 2026.1.1 comm/core.py, connect: uniform(0, 0.01 * 2**n)
+        # seconds), which waited seconds past the scheduler's start.
+        assert wait_for(lambda: accepts(cluster.comm) or cluster.procs[0].poll() is not None), "scheduler did not start"
+        assert cluster.procs[0].poll() is None, f"the scheduler exited: {cluster.procs[0].returncode}"
         for i in range(workers):
             port = free_port()
             env = {**base, **plain_env(worker_c), "POD_IP": "127.0.0.1", "POD_NAME": f"w{i}", "WORKER_PORT": str(port),
@@ -106,10 +118,21 @@ def local_dask(capture: Any, workers: int, tmp_path: Path, bin_dir: Path, extra_
             cluster.workers.append(f"tcp://127.0.0.1:{port}")
         yield cluster
     finally:
-        for p in cluster.procs:
-            p.terminate()
-        for p in cluster.procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(cluster.procs[1:])
+        stop(cluster.procs[:1])
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each process, then wait for all of them (SIGKILL after 30 s).
+
+    Workers stop before the scheduler: stopped at the same moment as their scheduler, workers' processes were
+    seen to hang until their nanny killed them (distributed 2026.1.1 nanny.py, WorkerProcess.kill: "still alive
+    after 8.0 seconds, killing", 0.8 of the timeout 10 that cli/dask_worker.py gives), 8 s of a teardown."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()

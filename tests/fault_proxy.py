@@ -22,6 +22,9 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 Match = Callable[[str, str], bool]  # (method, target) -> whether the rule applies
+# How often the serving loop looks for shutdown(), which waits for it: by default every 0.5 s (CPython's
+# socketserver.py, BaseServer.serve_forever), up to half a second at the end of every `with FaultProxy(...)`.
+POLL_INTERVAL = 0.05
 
 
 @dataclass
@@ -73,7 +76,8 @@ class FaultProxy:
 
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL},
+                                       daemon=True)
 
     @property
     def url(self) -> str:

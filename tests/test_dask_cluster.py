@@ -11,6 +11,7 @@ dask/helm-chart values.yaml (scheduler and worker probes off).
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -34,10 +35,29 @@ from tests.dask_local import dask_cluster, local_dask, scheduler_container, work
 CHART = Path(str(dask_kubernetes.__file__)).parent / "operator/deployment/helm/dask-kubernetes-operator"
 
 
+@functools.cache
 def package_schema(kind: str) -> dict[str, Any]:
+    """The installed package's CRD schema of `kind` (parsed once: the DaskCluster CRD takes 0.3 s)."""
     doc = yaml.safe_load((CHART / "crds" / f"{kind.lower()}.yaml").read_text())
     (version,) = doc["spec"]["versions"]
     return dict(version["schema"]["openAPIV3Schema"])
+
+
+@functools.cache
+def package_validator(kind: str) -> Any:
+    """A validator of the package's CRD schema, the schema checked against its meta-schema once (0.45 s for the
+    DaskCluster CRD): the first two steps of jsonschema.validate (jsonschema 4.26.0 validators.py, validate)."""
+    schema = package_schema(kind)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def validate(body: dict[str, Any], kind: str) -> None:
+    """jsonschema.validate(body, package_schema(kind)): raise the best-matching ValidationError, if any."""
+    error = jsonschema.exceptions.best_match(package_validator(kind).iter_errors(body))
+    if error is not None:
+        raise error
 
 
 @pytest.fixture
@@ -51,9 +71,8 @@ def test_custom_resources_fit_the_pinned_packages_crds(stack_capture, stack, kin
     # The upstream validator: the CRDs inside the installed package, not our copy.
     (doc,) = [m for m in manifests(stack_capture(stack)) if m["kind"] == kind]
     body = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind", "metadata")}
-    schema = package_schema(kind)
-    jsonschema.validate(body, schema)
-    assert unknown_fields(body, schema, kind) == []  # nothing the API server would prune
+    validate(body, kind)
+    assert unknown_fields(body, package_schema(kind), kind) == []  # nothing the API server would prune
 
 
 def test_the_validator_refuses_what_the_crd_would_prune_or_reject(dev_docs):
@@ -65,7 +84,7 @@ def test_the_validator_refuses_what_the_crd_would_prune_or_reject(dev_docs):
     # the CRD declares int-or-string ports as `type: string`: a number is refused
     bad["spec"]["worker"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"] = 8790
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"spec": bad["spec"]}, package_schema("DaskCluster"))
+        validate({"spec": bad["spec"]}, "DaskCluster")
 
 
 @pytest.mark.parametrize("kind", ["daskcluster", "daskworkergroup", "daskautoscaler", "daskjob"])

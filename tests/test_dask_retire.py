@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from distributed import Client
+from distributed import Client, wait
 
 from tests.dask_local import local_dask, plain_env, wait_for, worker_container
 
@@ -28,7 +28,10 @@ def test_prestop_retires_the_worker_and_its_data_survives(stack_capture, tmp_pat
             "dask-default-worker-w0", "dask-default-worker-w1"}
         first, second = dask.workers
         future = client.submit(lambda: list(range(100_000)), workers=[first], allow_other_workers=False, pure=False)
-        future.result(timeout=60)
+        # finished, without fetching it here: a list's 100,000 items travel as 100,000 frames (distributed
+        # 2026.1.1 protocol/serialize.py, serialize: iterate_collection), seconds of CPU per transfer
+        wait([future], timeout=60)
+        assert future.status == "finished", future.exception()
         assert client.who_has([future])[future.key] == (first,)
 
         command = worker_c["lifecycle"]["preStop"]["exec"]["command"]

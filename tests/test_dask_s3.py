@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ import boto3
 import pytest
 
 from tests.aws_emulator import start_moto
-from tests.dask_local import local_dask
+from tests.conftest import capture_in, stacks_project
+from tests.dask_local import LocalDask, local_dask
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET, RESULTS = "cloudviper-dev-raw-123456789012", "cloudviper-dev-results-123456789012"
@@ -70,7 +72,7 @@ def run_client(code: str, env: dict[str, str], address: str, tmp_path: Path) -> 
                           cwd=tmp_path)
 
 
-def write_table(creds: dict[str, str], tmp_path: Path) -> None:
+def write_table(creds: dict[str, str]) -> None:
     """Two Parquet files of a table, written as a scientist would upload them (pandas -> s3fs)."""
     code = ("import pandas as pd\n"
             "for i in range(2):\n"
@@ -81,6 +83,18 @@ def write_table(creds: dict[str, str], tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
 
 
+@pytest.fixture(scope="module")
+def cluster(s3: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDask]:
+    """The table written, then a scheduler and two workers of the dev stack's DaskCluster with the workers'
+    credentials, shared by the module's client tests: they read the same table and write only to RESULTS, so none
+    needs a fresh cluster (each start and stop of five Dask processes costs seconds of CPU)."""
+    _, creds = s3
+    write_table(creds)
+    with local_dask(capture_in(stacks_project(), "dev"), 2, tmp_path_factory.mktemp("dask"), dask_python().parent,
+                    extra_env=creds) as running:
+        yield running
+
+
 def test_the_client_environment_is_the_default_images():
     # infra/config/dask.py cites pangeo-data/pangeo-docker-images pangeo-notebook/packages.txt @2026.01.30
     out = subprocess.run([str(dask_python()), "-c", "import dask, distributed, s3fs, pyarrow, pandas, boto3; print("
@@ -89,34 +103,27 @@ def test_the_client_environment_is_the_default_images():
     assert out.stdout.split() == ["2026.1.1", "2026.1.1", "2026.1.0", "22.0.0", "2.3.3", "1.40.70"], out.stderr
 
 
-def test_a_client_with_only_the_kubernetes_role_reads_parquet_through_the_workers(stack_capture, s3, tmp_path):
-    _, creds = s3
-    write_table(creds, tmp_path)
-    cap = stack_capture("dev")
-    with local_dask(cap, 2, tmp_path, dask_python().parent, extra_env=creds) as cluster:
-        out = run_client(readme_block("laptop-client"), without_aws(dict(os.environ)), cluster.address, tmp_path)
+def test_a_client_with_only_the_kubernetes_role_reads_parquet_through_the_workers(cluster, tmp_path):
+    out = run_client(readme_block("laptop-client"), without_aws(dict(os.environ)), cluster.address, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     # sum(range(200)) and the first file's rows: read by the workers, with their credentials only
     assert out.stdout.split()[-2:] == ["19900", "100"], out.stdout
 
 
-def test_the_client_really_has_no_credentials(s3, tmp_path):
-    # s3fs (the workers' path) in the laptop's environment finds no credentials: the test above read through the
-    # workers. (Any other S3 attempt from there fails too: it has no endpoint but real AWS, unreachable here.)
-    code = f"import s3fs\ns3fs.S3FileSystem().ls('{BUCKET}')\n"
-    out = subprocess.run([str(dask_python()), "-c", code], env=without_aws(dict(os.environ)), capture_output=True,
-                         text=True, timeout=120)
-    assert out.returncode != 0 and "NoCredentialsError" in out.stderr + out.stdout
-
-
-def test_jupyterlab_reads_and_writes_the_buckets_with_dask_dataframe(stack_capture, s3, tmp_path):
+def test_jupyterlab_reads_and_writes_the_buckets_with_dask_dataframe(s3, cluster, tmp_path):
     client, creds = s3
-    write_table(creds, tmp_path)
-    cap = stack_capture("dev")
-    with local_dask(cap, 2, tmp_path, dask_python().parent, extra_env=creds) as cluster:
-        env = {**os.environ, **creds, "DASK_SCHEDULER_ADDRESS": cluster.address}  # as JupyterLab's pod has it
-        out = run_client(readme_block("jupyter-client"), env, cluster.address, tmp_path)
+    env = {**os.environ, **creds, "DASK_SCHEDULER_ADDRESS": cluster.address}  # as JupyterLab's pod has it
+    out = run_client(readme_block("jupyter-client"), env, cluster.address, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "19900" in out.stdout
     written = client.list_objects_v2(Bucket=RESULTS, Prefix="sums/")
     assert any(o["Key"].endswith(".parquet") for o in written.get("Contents", [])), written
+
+
+def test_the_client_really_has_no_credentials(s3, tmp_path):
+    # s3fs (the workers' path) in the laptop's environment finds no credentials: the laptop's test above read through
+    # the workers. (Any other S3 attempt from there fails too: it has no endpoint but real AWS, unreachable here.)
+    code = f"import s3fs\ns3fs.S3FileSystem().ls('{BUCKET}')\n"
+    out = subprocess.run([str(dask_python()), "-c", code], env=without_aws(dict(os.environ)), capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode != 0 and "NoCredentialsError" in out.stderr + out.stdout
