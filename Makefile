@@ -38,15 +38,18 @@ $(DASK_STAMP): requirements-dask.txt constraints-dask.txt
 
 venv: $(STAMP)
 
-# After changing a requirements file: install each venv's requirements without the old pins (what is installed and
-# still fits stays), write what the venvs now hold, then `make test`.
-lock: venv $(CHECKOV_STAMP) $(DASK_STAMP)
+# After changing a requirements file: each venv made again from scratch with its requirements and no pins (so nothing
+# dropped from a requirements file stays pinned), then what it holds written as its constraints; then `make test`.
+lock:
 	for v in "" -checkov -dask; do \
 		req=requirements$$v.txt; [ -z "$$v" ] && req=requirements-dev.txt; \
+		$(PYTHON) -m venv --clear .venv$$v || exit 1; \
 		.venv$$v/bin/python -m pip install --quiet --disable-pip-version-check -r $$req || exit 1; \
 		{ printf '%s\n' "# Every package of .venv$$v at the versions the suite last passed with (pip freeze), so a fresh clone installs" \
 			"# exactly these (make venv passes it with -c; a requirement not listed here is unconstrained)."; \
 		  .venv$$v/bin/python -m pip freeze --exclude-editable --disable-pip-version-check; } > constraints$$v.txt; \
+		! grep -n ' @ ' constraints$$v.txt || { echo "constraints$$v.txt: a package from a path or URL"; exit 1; }; \
+		touch .venv$$v/.installed; \
 	done
 
 plan: venv
@@ -71,12 +74,13 @@ typecheck: venv
 	$(BIN)/mypy
 
 # The suite runs on every core, up to 4 (pytest-xdist; each worker imports the SDKs, ~0.6 GiB): PYTEST_JOBS=1 for one
-# process. Plain `pytest tests/test_x.py` stays in one process.
+# process. Plain `pytest tests/test_x.py` stays in one process. --dist loadgroup: tests marked with one xdist_group
+# run on one worker (they share a module's Dask cluster).
 PYTEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -gt 4 ] && n=4; echo $$n)
 
 pytest: venv $(CHECKOV_STAMP) $(DASK_STAMP) $(ACTIONLINT) $(PROMTOOL)
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov DASK_PYTHON=$(CURDIR)/$(DASK_VENV)/bin/python \
-		PROMTOOL=$(CURDIR)/$(PROMTOOL) $(BIN)/python -m pytest -n $(PYTEST_JOBS)
+		PROMTOOL=$(CURDIR)/$(PROMTOOL) $(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadgroup
 
 test: lint typecheck pytest
 

@@ -103,6 +103,7 @@ def test_the_client_environment_is_the_default_images():
     assert out.stdout.split() == ["2026.1.1", "2026.1.1", "2026.1.0", "22.0.0", "2.3.3", "1.40.70"], out.stderr
 
 
+@pytest.mark.xdist_group("dask_s3_cluster")  # one worker runs both: one cluster (make test: --dist loadgroup)
 def test_a_client_with_only_the_kubernetes_role_reads_parquet_through_the_workers(cluster, tmp_path):
     out = run_client(readme_block("laptop-client"), without_aws(dict(os.environ)), cluster.address, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -110,6 +111,7 @@ def test_a_client_with_only_the_kubernetes_role_reads_parquet_through_the_worker
     assert out.stdout.split()[-2:] == ["19900", "100"], out.stdout
 
 
+@pytest.mark.xdist_group("dask_s3_cluster")  # one worker runs both: one cluster (make test: --dist loadgroup)
 def test_jupyterlab_reads_and_writes_the_buckets_with_dask_dataframe(s3, cluster, tmp_path):
     client, creds = s3
     env = {**os.environ, **creds, "DASK_SCHEDULER_ADDRESS": cluster.address}  # as JupyterLab's pod has it

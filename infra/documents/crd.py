@@ -24,7 +24,7 @@ class CustomResourceError(ValueError):
 # libyaml's safe loader when PyYAML was built with it (the wheels are: yaml.__with_libyaml__), the pure-Python one
 # otherwise; same documents (tests/test_crd_loading.py), but parsing the 1.7 MB of CRDs in Python was most of a
 # plan's own CPU.
-YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # CSafeLoader is no SafeLoader subclass (cyaml.py)
 
 
 @cache

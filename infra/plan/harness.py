@@ -182,12 +182,15 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
-def _stop_what_it_left_running() -> None:
+def _stop_what_it_left_running(before: set[asyncio.Task[Any]]) -> None:
     """A failed run leaves tasks pending on the loop (pulumi's wait_for_rpcs drops the not-yet-done outputs once one
     raised: pulumi/runtime/stack.py `wait_for_rpcs`); the next run's `_sync_await` pumps the same loop, so they would
-    resume inside it, add to its outputs and fail it with this run's error. Cancel them and let them finish now."""
+    resume inside it, add to its outputs and fail it with this run's error. Cancel them (those it started, not
+    `before`) and let them finish now."""
     loop = asyncio.get_event_loop()
-    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    if loop.is_running():
+        return
+    pending = [t for t in asyncio.all_tasks(loop) - before if not t.done()]
     for task in pending:
         task.cancel()
     if pending:
@@ -243,10 +246,11 @@ def evaluate(
     def run() -> None:
         program()
 
+    before = asyncio.all_tasks(asyncio.get_event_loop())
     try:
         _sync_await(run_pulumi_func(run))
     except BaseException as error:
-        _stop_what_it_left_running()
+        _stop_what_it_left_running(before)
         if isinstance(error, pulumi.RunError):
             _keep_quiet_about_its_other_outputs()
         raise

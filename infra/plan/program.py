@@ -14,6 +14,7 @@ import logging
 import os
 import runpy
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
@@ -101,7 +102,9 @@ def _evaluate(stack: StackFile, project_dir: Path, depth: int, chain: tuple[str,
         if key in EVALUATIONS:
             capture, said = EVALUATIONS[key]
             for record in said:  # what the program logged (its warnings), as a fresh evaluation would log it
-                logging.getLogger(record.name).handle(record)
+                logger = logging.getLogger(record.name)
+                if logger.isEnabledFor(record.levelno):  # the check Logger.warning makes, and Logger.handle does not
+                    logger.handle(record)
             return capture, height
     with _logged() as said:
         capture = evaluate(
@@ -126,7 +129,10 @@ class _Keep(logging.Handler):
         self.kept = kept
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.kept.append(record)
+        # the evaluating thread's only: pulumi's mock engine logs in the caller's thread (pulumi/log.py `_log`), while
+        # another thread (a test's local server) may log meanwhile
+        if record.thread == threading.get_ident():
+            self.kept.append(record)
 
 
 @contextlib.contextmanager
