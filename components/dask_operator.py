@@ -12,9 +12,8 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.k8s_objects import SYSTEM_POOL, meta, restricted_security_context
+from components.k8s_objects import SYSTEM_POOL, crds, meta, restricted_security_context
 from infra.config.quotas import OPERATOR_POD
-from infra.documents.crd import crd_documents
 from infra.documents.dask import OPERATOR_IMAGE, operator_args, operator_rules
 
 NAME = "dask-kubernetes-operator"
@@ -27,11 +26,7 @@ class DaskOperator(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("cloudviper:k8s:DaskOperator", name, None, opts)
         k = pulumi.ResourceOptions(parent=self, provider=provider)
-        self.crds = [
-            k8s.apiextensions.v1.CustomResourceDefinition(
-                f"{name}-crd-{kind.lower()}", metadata={"name": doc["metadata"]["name"]}, spec=doc["spec"], opts=k)
-            for kind, doc in crd_documents("dask").items()
-        ]
+        self.crds = crds(name, "dask", k)
         sa = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=meta(NAME, namespace), opts=k)
         role = k8s.rbac.v1.Role(f"{name}-role", metadata=meta(NAME, namespace), rules=operator_rules(), opts=k)
         binding = k8s.rbac.v1.RoleBinding(

@@ -8,6 +8,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.documents.crd import crd_documents
 from infra.documents.pods import restricted_security_context
 
 __all__ = ["restricted_security_context"]
@@ -96,3 +97,24 @@ def custom_resource(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions
     """Send a custom resource built (and validated against its CRD) as a dict."""
     return k8s.apiextensions.CustomResource(name, api_version=obj["apiVersion"], kind=obj["kind"],
                                             metadata=obj["metadata"], spec=obj["spec"], opts=opts)
+
+
+# The type a CustomResourceDefinition had before apiextensions.k8s.io/v1; apiextensions.v1.CustomResourceDefinition
+# adds it as an alias (pulumi_kubernetes/apiextensions/v1/CustomResourceDefinition.py _internal_init).
+CRD_V1BETA1 = "kubernetes:apiextensions.k8s.io/v1beta1:CustomResourceDefinition"
+
+
+def crds(name: str, project: str, opts: pulumi.ResourceOptions) -> list[k8s.apiextensions.CustomResource]:
+    """One resource per CRD we ship for a project (infra/documents/crds/<project>/), named `{name}-crd-{kind}`.
+
+    Registered through the untyped CustomResource class with apiVersion apiextensions.k8s.io/v1: the engine gets the
+    same request as from apiextensions.v1.CustomResourceDefinition -- type token, inputs, the alias to the v1beta1
+    type (tests/test_crd_loading.py compares them) -- but the SDK does not walk the typed JSONSchemaProps tree
+    (reducing a union at every `items` and `additionalProperties`) over thousands of schema nodes: that walk was
+    about a quarter of evaluating a stack with the Dask operator.
+    """
+    alias = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=CRD_V1BETA1)])
+    return [k8s.apiextensions.CustomResource(f"{name}-crd-{kind.lower()}", api_version="apiextensions.k8s.io/v1",
+                                             kind="CustomResourceDefinition", metadata={"name": doc["metadata"]["name"]},
+                                             spec=doc["spec"], opts=opts.merge(alias))
+            for kind, doc in crd_documents(project).items()]

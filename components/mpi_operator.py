@@ -13,10 +13,9 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.k8s_objects import container, deployment_spec, meta, system_pod
+from components.k8s_objects import container, crds, deployment_spec, meta, system_pod
 from components.namespaces import pod_security_labels
 from infra.config.mpi import MpiConfig
-from infra.documents.crd import crd_documents
 from infra.documents.mpi import HEALTH_PORT, USER_ROLE_LABELS, operator_args, operator_rules, user_rules
 
 NAME = "mpi-operator"
@@ -31,11 +30,7 @@ class MpiOperator(pulumi.ComponentResource):
         super().__init__("cloudviper:k8s:MpiOperator", name, None, opts)
         k = pulumi.ResourceOptions(parent=self, provider=provider)
         ns = cfg.namespace
-        self.crds = [
-            k8s.apiextensions.v1.CustomResourceDefinition(
-                f"{name}-crd-{kind.lower()}", metadata={"name": doc["metadata"]["name"]}, spec=doc["spec"], opts=k)
-            for kind, doc in crd_documents("mpi").items()
-        ]
+        self.crds = crds(name, "mpi", k)
         self.namespace = k8s.core.v1.Namespace(f"{name}-ns", metadata=meta(ns, labels=pod_security_labels("restricted")),
                                                opts=k)
         in_ns = k.merge(pulumi.ResourceOptions(depends_on=[self.namespace]))

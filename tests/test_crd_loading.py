@@ -1,16 +1,26 @@
 """The CRDs we ship are parsed with libyaml's safe loader (infra/documents/crd.py YAML_LOADER): the same documents
 as PyYAML's pure-Python safe loader gives, several times faster. Their schemas are valid JSON schemas (the plan's
-validator no longer checks them on every use, as jsonschema.validate did)."""
+validator no longer checks them on every use, as jsonschema.validate did). The components register them through the
+untyped CustomResource class, and the engine receives exactly what the typed CustomResourceDefinition class sends."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import jsonschema
+import pulumi
+import pulumi_kubernetes as k8s
 import pytest
 import yaml
+from google.protobuf import json_format
 
+from components.k8s_objects import CRD_V1BETA1, crds
 from infra.documents.crd import CRD_ROOT, YAML_LOADER, CustomResourceError, crd_documents, validate_custom_resource
+from infra.plan.harness import RecordingMonitor, evaluate
 
 FILES = sorted(CRD_ROOT.glob("*/*.yaml"))
+PROJECTS = sorted(p.name for p in CRD_ROOT.iterdir() if p.is_dir())
 
 
 def test_the_pinned_pyyaml_wheel_has_libyaml_and_the_plan_uses_it():
@@ -35,9 +45,51 @@ def test_a_checked_schema_still_refuses_what_the_crd_refuses():
                                   "spec": 3})
 
 
-@pytest.mark.parametrize("project", sorted(p.name for p in CRD_ROOT.iterdir() if p.is_dir()))
+@pytest.mark.parametrize("project", PROJECTS)
 def test_every_crd_schema_is_a_valid_json_schema(project):
     for doc in crd_documents(project).values():
         for version in doc["spec"]["versions"]:
             schema = version["schema"]["openAPIV3Schema"]
             jsonschema.validators.validator_for(schema).check_schema(schema)  # raises SchemaError otherwise
+
+
+def _requests(register: Callable[[], object], monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every RegisterResourceRequest the program sent to the engine (the mock monitor), as the engine reads it."""
+    seen: list[Any] = []
+    real = RecordingMonitor.RegisterResource
+
+    def record(self: RecordingMonitor, request: Any) -> Any:
+        seen.append(request)
+        return real(self, request)
+
+    monkeypatch.setattr(RecordingMonitor, "RegisterResource", record)
+    evaluate(register, project="p", stack="s", config={})
+    return [r for r in seen if r.type != "pulumi:pulumi:Stack"]
+
+
+# Set by the SDK, not by what the program asked for: where in the program the resource was made.
+WHERE = ("sourcePosition", "stackTrace")
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_our_crds_reach_the_engine_as_the_typed_crd_class_sends_them(project, monkeypatch):
+    # components/k8s_objects.py crds registers CRDs through the untyped CustomResource class (the typed one walks the
+    # JSONSchemaProps tree, a quarter of a plan's evaluation): the request must be the one the typed class sends --
+    # type token, inputs, alias to the v1beta1 type, provider version -- or a real `pulumi up` would differ.
+    opts = pulumi.ResourceOptions(protect=True)
+
+    def typed() -> None:
+        for kind, doc in crd_documents(project).items():
+            k8s.apiextensions.v1.CustomResourceDefinition(f"x-crd-{kind.lower()}", metadata={
+                "name": doc["metadata"]["name"]}, spec=doc["spec"], opts=opts)
+
+    theirs = _requests(typed, monkeypatch)
+    ours = _requests(lambda: crds("x", project, opts), monkeypatch)
+    assert len(ours) == len(theirs) == len(crd_documents(project))
+    for mine, their in zip(ours, theirs, strict=True):
+        assert mine.type == "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+        assert [a.spec.type for a in mine.aliases] == [CRD_V1BETA1]
+        for field in WHERE:
+            mine.ClearField(field)
+            their.ClearField(field)
+        assert json_format.MessageToDict(mine) == json_format.MessageToDict(their)
