@@ -2,8 +2,9 @@
 
 The SDKs are imported once; each stack gets its own report, a stack that fails to plan is reported and the others
 still run, and the exit code is the worst of them. Stacks that federation references name are planned once for the
-whole run as targets, once per chain that reaches them as sources (infra/plan/program.py). The collector is frozen after the imports: the SDKs' large heap is never garbage,
-and walking it on every collection cost a quarter of a plan.
+whole run as targets (or when they have no sources of their own), once per chain that reaches them as sources
+(infra/plan/program.py). The collector is frozen after the imports: the SDKs' large heap is never garbage, and
+walking it on every collection cost a quarter of a plan.
 """
 
 from __future__ import annotations

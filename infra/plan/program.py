@@ -1,9 +1,10 @@
 """Evaluate the project's `__main__.py` for one stack file under the mock runtime.
 
 Stacks named by federation targets of kind `stack` (and sources with a stack) are planned first
-from their own files; their outputs answer the StackReference. They are remembered for the whole plan
-(References): a stack that many targets name, or that several stacks of `plan --all` read as a target, costs one
-evaluation; one read as a source costs one per chain of stacks that leads to it.
+from their own files; their outputs answer the StackReference. Plans are remembered for the whole run (References),
+keyed by what decides them: a stack without source references, or one read as a target, plans the same however it
+is reached, so it costs one evaluation however many targets name it and whether `plan --all` plans it itself too; a
+stack with source references, reached other than as a target, costs one per chain of stacks that leads to it.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from infra.config.stackfile import StackFile, load_stack_file, referenced_stacks
 from infra.plan.harness import Capture, evaluate
 from infra.plan.secret_values import StackOutput
 
-# (project folder, stack name, how it was reached) -> (its outputs, how deep its references went). How it was reached
-# decides the answer: a stack read as a target answers every source reference "not deployed yet"; one read as a
-# source answers so only the stacks on the chain that led to it.
-References = dict[tuple[str, str, tuple[str, ...]], tuple[dict[str, StackOutput], int]]
+# (project folder, stack name, how it was reached: _context) -> (its capture, how deep its references went). A stack
+# read as a target answers every source reference "not deployed yet"; one read as a source, or planned itself,
+# answers so only the stacks on the chain that led to it. A remembered capture is shared: callers must not change it.
+References = dict[tuple[str, str, tuple[str, ...]], tuple[Capture, int]]
 
 # Off (None) unless a caller that evaluates the same stacks again and again turns it on -- the test suite
 # (tests/conftest.py): the files and environment the program reads, the stack, its config and the referenced stacks'
@@ -48,7 +49,7 @@ def resolve_references(stack: StackFile, project_dir: Path, depth: int, chain: t
     the targets again -- so a source reads a target as its first `pulumi up` left it: a stack read as a target
     (`as_target`) answers every one of its source references "not deployed yet". A top-level stack or one read as a
     source answers so only the stacks on the chain that led to it. A referenced stack is planned once per run and
-    way it is reached (`memo`); `depth` bounds how deep references may go (a cycle of targets): a remembered plan
+    context (`memo`, _context); `depth` bounds how deep references may go (a cycle of targets): a remembered plan
     is reused where its references fit in the depth left, exactly where planning it again would succeed."""
     found: dict[str, dict[str, StackOutput]] = {}
     memo = {} if memo is None else memo
@@ -64,19 +65,30 @@ def resolve_references(stack: StackFile, project_dir: Path, depth: int, chain: t
                                "plan evaluates the referenced stack's file to read its outputs"])
         if depth <= 0:
             raise ConfigError([f"{stack.project}:federation.targets: stack {ref}: references go too deep (a cycle?)"])
-        key = (str(project_dir), name, ("source", *chain) if is_source else ("target",))
-        if key not in memo or memo[key][1] > depth - 1:
-            memo[key] = _plan_stack(load_stack_file(project_dir, name), project_dir, depth - 1, chain, memo,
-                                    not is_source)
-        found[ref] = memo[key][0]
-        height = max(height, memo[key][1] + 1)
+        capture, below = _remembered(load_stack_file(project_dir, name), project_dir, depth - 1, chain, memo,
+                                     not is_source)
+        found[ref] = capture.outputs
+        height = max(height, below + 1)
     return found, height
 
 
-def _plan_stack(stack: StackFile, project_dir: Path, depth: int, chain: tuple[str, ...], memo: References,
-                as_target: bool) -> tuple[dict[str, StackOutput], int]:
-    capture, height = _evaluate(stack, project_dir, depth, chain, memo, as_target)
-    return capture.outputs, height
+def _context(stack: StackFile, chain: tuple[str, ...], as_target: bool) -> tuple[str, ...]:
+    """How a stack was reached, as far as its plan depends on it: only its source references are answered by the
+    way (each "not deployed yet" when it is read as a target or the source is on its chain); its targets are read as
+    targets, which plan the same whatever led to them."""
+    if as_target or not any(is_source for _, is_source in referenced_stacks(stack)):
+        return ("target",)
+    return ("source", *chain)
+
+
+def _remembered(stack: StackFile, project_dir: Path, depth: int, chain: tuple[str, ...], memo: References,
+                as_target: bool) -> tuple[Capture, int]:
+    """The stack's plan from `memo`, or planned now and remembered. A remembered plan is reused where its references
+    fit in the `depth` left (its height at most that), exactly where planning it again would succeed."""
+    key = (str(project_dir), stack.stack, _context(stack, chain, as_target))
+    if key not in memo or memo[key][1] > depth:
+        memo[key] = _evaluate(stack, project_dir, depth, chain, memo, as_target)
+    return memo[key]
 
 
 def _read_inputs(project_dir: Path, name: str) -> list[object]:
@@ -153,6 +165,9 @@ def _logged() -> Iterator[list[logging.LogRecord]]:
 
 
 def run_program(stack: StackFile, project_dir: Path = ROOT, depth: int = 3, memo: Optional[References] = None) -> Capture:
-    """Evaluate the project's `__main__.py` for one stack under the mock runtime; `memo` carries the referenced
-    stacks' plans between the stacks of one `plan` run (default: this stack's plan only)."""
-    return _evaluate(stack, project_dir, depth, (), memo, False)[0]
+    """Evaluate the project's `__main__.py` for one stack under the mock runtime; `memo` carries the stacks' plans
+    between the stacks of one `plan` run (default: this stack's plan only), this one's too: a stack already planned
+    as another's reference, where that plans the same, is not evaluated again."""
+    if memo is None:
+        return _evaluate(stack, project_dir, depth, (), memo, False)[0]
+    return _remembered(stack, project_dir, depth, (), memo, False)[0]

@@ -22,7 +22,7 @@ from typing import Any
 
 from policies.rules.common import get
 from policies.rules.k8s_builtin_roles import RBAC_GROUP
-from policies.rules.k8s_rbac_model import allows, strings
+from policies.rules.k8s_rbac_model import RuleMatcher, strings
 
 DOC = "kubernetes.io/docs/concepts/security/rbac-good-practices/#privilege-escalation-risks"
 WRITE = ("create", "update", "patch", "delete", "deletecollection")
@@ -78,16 +78,16 @@ def target(t: str) -> tuple[str, str]:
     return (head, rest) if "." in head or head in ("apps", "batch") else ("", t)
 
 
-def _grants(rules: Iterable[Mapping[str, Any]], right: Right) -> bool:
-    return any(allows(rule, verb, *target(t), named=right.named)
+def _grants(rules: list[RuleMatcher], right: Right) -> bool:
+    return any(rule.allows(verb, *target(t), named=right.named)
                for rule in rules for verb in right.verbs for t in right.targets)
 
 
 def rights_in(rules: Iterable[Mapping[str, Any]]) -> list[Right]:
     """The dangerous rights a set of rules grants (CSR approval only with `approve` on a signer as well)."""
-    rules = list(rules)
-    found = [right for right in RIGHTS if _grants(rules, right)]
-    signer = any(allows(rule, "approve", "certificates.k8s.io", "signers", named=True) for rule in rules)
+    matchers = [RuleMatcher.of(rule) for rule in rules]
+    found = [right for right in RIGHTS if _grants(matchers, right)]
+    signer = any(rule.allows("approve", "certificates.k8s.io", "signers", named=True) for rule in matchers)
     return [right for right in found if right.section != "CSRs and certificate issuing" or signer]
 
 
