@@ -1,11 +1,14 @@
 """The CRDs we ship are parsed with libyaml's safe loader (infra/documents/crd.py YAML_LOADER): the same documents
-as PyYAML's pure-Python safe loader gives, several times faster. Their schemas are valid JSON schemas (the plan's
+as PyYAML's pure-Python safe loader gives, several times faster, and kept as JSON copies that give the same
+documents again. Their schemas are valid JSON schemas (the plan's
 validator no longer checks them on every use, as jsonschema.validate did). The components register them through the
 untyped CustomResource class, and the engine receives exactly what the typed CustomResourceDefinition class sends."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -16,7 +19,14 @@ import yaml
 from google.protobuf import json_format
 
 from components.k8s_objects import CRD_V1BETA1, crds
-from infra.documents.crd import CRD_ROOT, YAML_LOADER, CustomResourceError, crd_documents, validate_custom_resource
+from infra.documents.crd import (
+    CRD_ROOT,
+    YAML_LOADER,
+    CustomResourceError,
+    crd_documents,
+    load_crd,
+    validate_custom_resource,
+)
 from infra.plan.harness import RecordingMonitor, evaluate
 
 FILES = sorted(CRD_ROOT.glob("*/*.yaml"))
@@ -93,3 +103,32 @@ def test_our_crds_reach_the_engine_as_the_typed_crd_class_sends_them(project, mo
             mine.ClearField(field)
             their.ClearField(field)
         assert json_format.MessageToDict(mine) == json_format.MessageToDict(their)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_the_json_copy_of_each_crd_is_the_same_document(path, tmp_path):
+    local = tmp_path / path.name
+    local.write_bytes(path.read_bytes())
+    expected = yaml.safe_load(path.read_text())
+    assert load_crd(local) == expected
+    (copy,) = (tmp_path / "__pycache__").glob(f"{path.stem}.*.json")
+    assert json.loads(copy.read_text()) == expected
+    assert load_crd(local) == expected  # now read from the copy
+
+
+def test_a_crd_copy_follows_its_file_and_is_never_trusted_blindly(tmp_path, monkeypatch):
+    local = tmp_path / "crd.yaml"
+    local.write_text("spec: {names: {kind: A}}\n")
+    assert load_crd(local) == {"spec": {"names": {"kind": "A"}}}
+    local.write_text("spec: {names: {kind: B}}\n")  # an edited file: a new copy, the old one removed
+    assert load_crd(local) == {"spec": {"names": {"kind": "B"}}}
+    (copy,) = (tmp_path / "__pycache__").glob("crd.*.json")
+    copy.write_text("{not json")  # a torn or damaged copy: the YAML is read again
+    assert load_crd(local) == {"spec": {"names": {"kind": "B"}}}
+    numbered = tmp_path / "numbered.yaml"
+    numbered.write_text("codes: {200: ok}\n")  # JSON would turn the key into "200": no copy
+    assert load_crd(numbered) == {"codes": {200: "ok"}} and not list((tmp_path / "__pycache__").glob("numbered.*"))
+    other = tmp_path / "other.yaml"
+    other.write_text("a: 1\n")
+    monkeypatch.setattr(Path, "write_text", lambda *a, **k: (_ for _ in ()).throw(PermissionError("read-only")))
+    assert load_crd(other) == {"a": 1}  # a checkout it cannot write to still plans
