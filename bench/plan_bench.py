@@ -1,9 +1,9 @@
 """`make bench`, the plan's part (bench/measure.py says how it is measured; bench/make_bench.py runs every part).
 
-1. Fresh processes, interleaved: the floor (importing exactly the SDK modules a plan loads,
-   infra/plan/sdk_modules.py) against `plan --stack dev` and `plan --stack reference`, and every example stack in
-   one `plan --all` against `plan --stack dev` -- the example stacks at the top of the repository, planned as the
-   README says. A stack's JSON must be the same whether it was planned alone or with the others. The custom
+1. Fresh processes, interleaved: the floor (importing exactly the SDK modules a plan loads and freezing the
+   collector, as `plan` does: infra/plan/sdk_modules.py) against `plan --stack dev` and `plan --stack reference`,
+   and every example stack in one `plan --all` against `plan --stack dev` -- the example stacks at the top of the
+   repository, planned as the README says. A stack's JSON must be the same whether it was planned alone or with the others. The custom
    resources (what the cloud or cluster would hold; component resources only group them) of each stack.
 2. Warm in-process sweeps (bench/sweep.py): the cost of one more node group, namespace, federation source or stack
    target, up to 100 of each, per unit and per custom resource.
@@ -27,7 +27,10 @@ import sweep
 sys.path.insert(0, str(m.ROOT))
 from tests.conftest import copy_test_project
 
-FLOOR = [m.PY, "-c", "from infra.plan.sdk_modules import import_sdk_modules; import_sdk_modules()"]
+# The import a plan makes, ended as a plan ends: `plan` freezes the collector after it (import_and_freeze), so at exit
+# the interpreter's last collection skips the SDKs' heap. A bare import_sdk_modules() process pays that walk, some
+# 0.6 s here, and would flatter every ratio against it.
+FLOOR = [m.PY, "-c", "from infra.plan.sdk_modules import import_and_freeze; import_and_freeze()"]
 ALONE = ("dev", "reference")  # planned alone too: the default stack (`make plan`) and the largest example
 # kind -> (rounds, sizes). A node group or namespace costs a few milliseconds, near the noise of one whole plan:
 # several rounds. A federation unit plans one more (small) stack besides the hub's own objects, 0.3 s or more: one
@@ -76,7 +79,7 @@ def cold() -> list[str]:
     runs = m.interleave(commands, warmup=("floor", "dev"))
     lines = [f"\nfresh processes, {m.REPEAT} rounds of {', '.join(commands)} "
              "(after an untimed floor and dev: the files every plan reads), medians:"]
-    titles = {"floor": "floor (import the SDK modules)", "all": "plan --all (one process)"}
+    titles = {"floor": "floor (import the SDK modules, freeze)", "all": "plan --all (one process)"}
     lines += [m.summary(titles.get(label, f"plan --stack {label}"), label_runs) for label, label_runs in runs.items()]
     floor = m.cpus(runs["floor"])
     lines += [m.target(f"plan --stack {n} / floor (CPU)", m.round_ratio(m.cpus(runs[n]), floor),

@@ -68,10 +68,11 @@ def plan_once(project: Path, kind: str, size: int) -> dict[str, Any]:
 def run_sweep(kind: str, rounds: int, sizes: list[int]) -> None:
     """Print one JSON line per timed plan."""
     sys.path.insert(0, str(ROOT))
-    from infra.plan.sdk_modules import import_sdk_modules
+    from infra.plan import sdk_modules
     from tests.conftest import copy_test_project
 
-    import_sdk_modules()
+    sdk_modules.import_sdk_modules()
+    sdk_modules.SETTLE = True  # as in `python -m infra`: the collector settles after each evaluation
     with tempfile.TemporaryDirectory(prefix=f"cloudviper-sweep-{kind}-") as tmp:
         project = copy_test_project(Path(tmp))
         if kind in ("sources", "targets"):

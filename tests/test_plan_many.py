@@ -95,7 +95,7 @@ def test_each_referenced_stack_is_planned_once_per_run(tmp_path, evaluations):
     assert done.returncode == 0, done.stderr
     # primary: itself, and burst and burst2 read as targets (their sources answer "not deployed yet").
     # burst: itself, primary2 read as a source; primary, read as its source too, has no sources of its own, so it
-    # plans as it did itself (infra/plan/program.py _context): not again; primary2's target burst is the target
+    # plans as it did itself (infra/plan/program.py _remembered): not again; primary2's target burst is the target
     # already planned. burst2: itself (its source primary, again the one plan).
     assert evaluations == Counter({"primary": 1, "burst": 2, "burst2": 2, "primary2": 1})
     # A target with several source stacks plans: before, burst -> primary -> burst -> primary2 -> burst went past

@@ -1,15 +1,24 @@
 """infra/plan/sdk_modules.py imports exactly the SDK modules planning every stack loads: the floor `make bench`
-compares a plan with, and what `plan` imports before freezing the collector."""
+compares a plan with, and what `plan` imports before freezing the collector; and how a command's process settles the
+collector after each evaluation."""
 
 from __future__ import annotations
 
+import gc
 import json
+import runpy
 import subprocess
 import sys
+import weakref
 
-from infra import ROOT
+import pytest
+
+import infra.plan.program as program
+from infra import ROOT, cli
+from infra.plan import sdk_modules
+from infra.plan.program import run_program
 from infra.plan.sdk_modules import SDK_MODULES
-from tests.conftest import stacks_project
+from tests.conftest import stack_file, stacks_project
 
 PLANNED = """
 import contextlib, io, json, sys
@@ -49,3 +58,47 @@ def test_the_floor_imports_what_planning_every_stack_loads():
     # lazily registered provider subpackages really ran (pulumi/_utils.py _LazyModule), not only got registered
     assert {"pulumi_aws.ec2.vpc", "pulumi_kubernetes.core.v1.Secret"} <= set(imported)
     assert len(SDK_MODULES) == len(set(SDK_MODULES))
+
+
+class _Node:
+    """An object in a reference cycle: only the cyclic collector frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_settling_collects_the_garbage_then_freezes_what_is_left(monkeypatch):
+    monkeypatch.setattr(sdk_modules, "SETTLE", True)
+    garbage = _Node()
+    dead = weakref.ref(garbage)
+    del garbage
+    kept = _Node()
+    before = gc.get_freeze_count()
+    sdk_modules.settle()
+    assert dead() is None  # collected, not frozen for good
+    assert gc.get_freeze_count() > before and kept.me is kept  # the live objects moved out of the collector's walk
+
+
+def test_only_a_command_process_settles(monkeypatch):
+    monkeypatch.setattr(sdk_modules, "SETTLE", False)
+    garbage = _Node()
+    dead = weakref.ref(garbage)
+    del garbage
+    before = gc.get_freeze_count()
+    sdk_modules.settle()
+    assert gc.get_freeze_count() == before and dead() is not None  # a test process keeps its collector as it was
+    gc.collect()
+    assert dead() is None
+
+
+def test_python_m_infra_is_a_command_process_and_plans_settle_after_each_evaluation(monkeypatch):
+    seen: list[bool] = []
+    monkeypatch.setattr(sdk_modules, "SETTLE", False)
+    monkeypatch.setattr(cli, "main", lambda: seen.append(sdk_modules.SETTLE) or 0)
+    with pytest.raises(SystemExit):
+        runpy.run_module("infra", run_name="__main__")
+    assert seen == [True]
+    settled: list[str] = []
+    monkeypatch.setattr(program, "settle", lambda: settled.append("after"))
+    run_program(stack_file("primary"), stacks_project(), memo={})  # primary, then burst read as its target
+    assert settled == ["after", "after"]

@@ -24,9 +24,10 @@ from infra import ROOT
 from infra.config.errors import ConfigError
 from infra.config.stackfile import StackFile, load_stack_file, referenced_stacks
 from infra.plan.harness import Capture, evaluate
+from infra.plan.sdk_modules import settle
 from infra.plan.secret_values import StackOutput
 
-# (project folder, stack name, how it was reached: _context) -> (its capture, how deep its references went). A stack
+# (project folder, stack name, how it was reached: _remembered) -> (its capture, how deep its references went). A stack
 # read as a target answers every source reference "not deployed yet"; one read as a source, or planned itself,
 # answers so only the stacks on the chain that led to it. A remembered capture is shared: callers must not change it.
 References = dict[tuple[str, str, tuple[str, ...]], tuple[Capture, int]]
@@ -49,7 +50,7 @@ def resolve_references(stack: StackFile, project_dir: Path, depth: int, chain: t
     the targets again -- so a source reads a target as its first `pulumi up` left it: a stack read as a target
     (`as_target`) answers every one of its source references "not deployed yet". A top-level stack or one read as a
     source answers so only the stacks on the chain that led to it. A referenced stack is planned once per run and
-    context (`memo`, _context); `depth` bounds how deep references may go (a cycle of targets): a remembered plan
+    context (`memo`, _remembered); `depth` bounds how deep references may go (a cycle of targets): a remembered plan
     is reused where its references fit in the depth left, exactly where planning it again would succeed."""
     found: dict[str, dict[str, StackOutput]] = {}
     memo = {} if memo is None else memo
@@ -65,29 +66,32 @@ def resolve_references(stack: StackFile, project_dir: Path, depth: int, chain: t
                                "plan evaluates the referenced stack's file to read its outputs"])
         if depth <= 0:
             raise ConfigError([f"{stack.project}:federation.targets: stack {ref}: references go too deep (a cycle?)"])
-        capture, below = _remembered(load_stack_file(project_dir, name), project_dir, depth - 1, chain, memo,
-                                     not is_source)
+        capture, below = _remembered(name, project_dir, depth - 1, chain, memo, not is_source)
         found[ref] = capture.outputs
         height = max(height, below + 1)
     return found, height
 
 
-def _context(stack: StackFile, chain: tuple[str, ...], as_target: bool) -> tuple[str, ...]:
-    """How a stack was reached, as far as its plan depends on it: only its source references are answered by the
-    way (each "not deployed yet" when it is read as a target or the source is on its chain); its targets are read as
-    targets, which plan the same whatever led to them."""
-    if as_target or not any(is_source for _, is_source in referenced_stacks(stack)):
-        return ("target",)
-    return ("source", *chain)
-
-
-def _remembered(stack: StackFile, project_dir: Path, depth: int, chain: tuple[str, ...], memo: References,
+def _remembered(stack: str | StackFile, project_dir: Path, depth: int, chain: tuple[str, ...], memo: References,
                 as_target: bool) -> tuple[Capture, int]:
     """The stack's plan from `memo`, or planned now and remembered. A remembered plan is reused where its references
-    fit in the `depth` left (its height at most that), exactly where planning it again would succeed."""
-    key = (str(project_dir), stack.stack, _context(stack, chain, as_target))
+    fit in the `depth` left (its height at most that), exactly where planning it again would succeed.
+
+    The key is how the stack was reached, as far as its plan depends on it: only its source references are answered
+    by the way (each "not deployed yet" when it is read as a target or the source is on its chain); its targets are
+    read as targets, which plan the same whatever led to them. A stack named (not loaded) and read as a target is
+    found without reading its file: a hub that a hundred sources name is loaded once, not a hundred times."""
+    if as_target:
+        context: tuple[str, ...] = ("target",)
+    else:
+        stack = load_stack_file(project_dir, stack) if isinstance(stack, str) else stack
+        has_sources = any(is_source for _, is_source in referenced_stacks(stack))
+        context = ("source", *chain) if has_sources else ("target",)
+    key = (str(project_dir), stack if isinstance(stack, str) else stack.stack, context)
     if key not in memo or memo[key][1] > depth:
+        stack = load_stack_file(project_dir, stack) if isinstance(stack, str) else stack
         memo[key] = _evaluate(stack, project_dir, depth, chain, memo, as_target)
+        settle()
     return memo[key]
 
 
