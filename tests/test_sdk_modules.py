@@ -94,7 +94,11 @@ def test_only_a_command_process_settles(monkeypatch):
 def test_python_m_infra_is_a_command_process_and_plans_settle_after_each_evaluation(monkeypatch):
     seen: list[bool] = []
     monkeypatch.setattr(sdk_modules, "SETTLE", False)
-    monkeypatch.setattr(cli, "main", lambda: seen.append(sdk_modules.SETTLE) or 0)
+    def main() -> int:
+        seen.append(sdk_modules.SETTLE)
+        return 0
+
+    monkeypatch.setattr(cli, "main", main)
     with pytest.raises(SystemExit):
         runpy.run_module("infra", run_name="__main__")
     assert seen == [True]
