@@ -20,9 +20,11 @@ SDK_MODULES = (
     "pulumi", "pulumi_policy", "pulumi_random", "pulumi_tls",
     *(f"pulumi_aws.{p}" for p in ("autoscaling", "budgets", "cloudwatch", "ec2", "eks", "iam", "kms", "s3", "sqs",
                                   "ssm", "vpc")),
-    *(f"pulumi_kubernetes.{group}{version}" for group in ("admissionregistration", "apiextensions", "apiregistration",
-                                                          "apps", "core", "meta", "networking", "policy", "rbac",
-                                                          "storage") for version in ("", ".v1")),
+    # apiextensions without .v1: CRDs register through its untyped CustomResource (components/k8s_objects.py crds)
+    "pulumi_kubernetes.apiextensions",
+    *(f"pulumi_kubernetes.{group}{version}" for group in ("admissionregistration", "apiregistration", "apps", "core",
+                                                          "meta", "networking", "policy", "rbac", "storage")
+      for version in ("", ".v1")),
     "pulumi_kubernetes.helm", "pulumi_kubernetes.helm.v3", "pulumi_kubernetes.yaml.yaml",
 )
 
