@@ -51,8 +51,9 @@ def plan_once(project: Path, kind: str, size: int) -> dict[str, Any]:
     from infra.plan.build import make_plan
 
     name = write_size(project, kind, size)
-    gc.collect()  # the previous plan's garbage is not this one's cost; and as `plan` freezes the collector after
-    gc.freeze()  # its imports (infra/plan/plan_command.py), every plan starts with what came before it frozen
+    gc.unfreeze()  # what the previous plan's settling froze (infra/plan/sdk_modules.py settle) is garbage now,
+    gc.collect()  # and not this plan's cost; and as `plan` freezes the collector after its imports
+    gc.freeze()  # (infra/plan/plan_command.py), every plan starts with what came before it frozen
     start = time.process_time()
     plan = make_plan(name, project)
     cpu = time.process_time() - start

@@ -111,7 +111,10 @@ def crds(name: str, project: str, opts: pulumi.ResourceOptions) -> list[k8s.apie
     same request as from apiextensions.v1.CustomResourceDefinition -- type token, inputs, the alias to the v1beta1
     type (tests/test_crd_loading.py compares them) -- but the SDK does not walk the typed JSONSchemaProps tree
     (reducing a union at every `items` and `additionalProperties`) over thousands of schema nodes: that walk was
-    about a quarter of evaluating a stack with the Dask operator.
+    about a quarter of evaluating a stack with the Dask operator. The provider keys on the type token and the inputs
+    (pulumi-kubernetes provider/pkg/provider/provider.go gvkFromURN, clients.IsCRD), not on the SDK class. What
+    differs is the Python object: no typed `status` or `metadata.name` outputs, and `get` takes api_version and kind
+    (pulumi_kubernetes/apiextensions/CustomResource.py); nothing here reads them.
     """
     alias = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=CRD_V1BETA1)])
     return [k8s.apiextensions.CustomResource(f"{name}-crd-{kind.lower()}", api_version="apiextensions.k8s.io/v1",

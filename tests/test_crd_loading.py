@@ -6,6 +6,7 @@ untyped CustomResource class, and the engine receives exactly what the typed Cus
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -86,19 +87,27 @@ def test_our_crds_reach_the_engine_as_the_typed_crd_class_sends_them(project, mo
     # components/k8s_objects.py crds registers CRDs through the untyped CustomResource class (the typed one walks the
     # JSONSchemaProps tree, a quarter of a plan's evaluation): the request must be the one the typed class sends --
     # type token, inputs, alias to the v1beta1 type, provider version -- or a real `pulumi up` would differ.
-    opts = pulumi.ResourceOptions(protect=True)
+    def options() -> pulumi.ResourceOptions:  # as the operators' components pass them: parent, cluster provider
+        parent = pulumi.ComponentResource("test:index:Operator", "operator")
+        provider = k8s.Provider("cluster", kubeconfig="{}", enable_server_side_apply=True, opts=pulumi.ResourceOptions(
+            parent=parent))
+        return pulumi.ResourceOptions(parent=parent, provider=provider, protect=True)
 
     def typed() -> None:
+        opts = options()
         for kind, doc in crd_documents(project).items():
             k8s.apiextensions.v1.CustomResourceDefinition(f"x-crd-{kind.lower()}", metadata={
                 "name": doc["metadata"]["name"]}, spec=doc["spec"], opts=opts)
 
     theirs = _requests(typed, monkeypatch)
-    ours = _requests(lambda: crds("x", project, opts), monkeypatch)
-    assert len(ours) == len(theirs) == len(crd_documents(project))
+    ours = _requests(lambda: crds("x", project, options()), monkeypatch)
+    assert len(ours) == len(theirs) == len(crd_documents(project)) + 2  # and the parent and provider
     for mine, their in zip(ours, theirs, strict=True):
+        if mine.type.startswith(("test:", "pulumi:providers:")):
+            continue
         assert mine.type == "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
         assert [a.spec.type for a in mine.aliases] == [CRD_V1BETA1]
+        assert mine.parent.endswith("::operator") and "::cluster::" in mine.provider
         for field in WHERE:
             mine.ClearField(field)
             their.ClearField(field)
@@ -128,7 +137,27 @@ def test_a_crd_copy_follows_its_file_and_is_never_trusted_blindly(tmp_path, monk
     numbered = tmp_path / "numbered.yaml"
     numbered.write_text("codes: {200: ok}\n")  # JSON would turn the key into "200": no copy
     assert load_crd(numbered) == {"codes": {200: "ok"}} and not list((tmp_path / "__pycache__").glob("numbered.*"))
+    dated = tmp_path / "dated.yaml"
+    dated.write_text("example: 2024-01-01\n")  # a date: no JSON for it, no copy, the document as YAML gives it
+    assert load_crd(dated) == {"example": datetime.date(2024, 1, 1)}
+    assert not list((tmp_path / "__pycache__").glob("dated.*"))
     other = tmp_path / "other.yaml"
     other.write_text("a: 1\n")
     monkeypatch.setattr(Path, "write_text", lambda *a, **k: (_ for _ in ()).throw(PermissionError("read-only")))
     assert load_crd(other) == {"a": 1}  # a checkout it cannot write to still plans
+
+
+def test_a_crd_copy_replaces_its_own_earlier_copies_only(tmp_path):
+    (tmp_path / "job.yaml").write_text("kind: A\n")
+    (tmp_path / "job.v2.yaml").write_text("kind: B\n")
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+    torn = cache / "job.0123456789abcdef.json.999.tmp"  # what a crash in the middle of writing left
+    torn.write_text("{")
+    assert load_crd(tmp_path / "job.yaml") == {"kind": "A"}
+    assert load_crd(tmp_path / "job.v2.yaml") == {"kind": "B"}
+    (tmp_path / "job.yaml").write_text("kind: C\n")
+    assert load_crd(tmp_path / "job.yaml") == {"kind": "C"}
+    names = sorted(p.name for p in cache.iterdir())
+    assert len(list(cache.glob("job.v2.*.json"))) == 1  # a sibling's copy survives the other file's new version
+    assert len(list(cache.glob("job.????????????????.json"))) == 1 and not torn.exists(), names

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,11 @@ YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # CSafeLoader 
 
 
 def load_crd(path: Path) -> dict[str, Any]:
-    """One CRD file, through a JSON copy kept beside it (in __pycache__, as Python keeps compiled modules) and named
-    by the file's digest: PyYAML builds the objects in Python even with libyaml, some 0.4 s for the 1.7 MB of CRDs a
-    plan reads, json in C in a few hundredths. A copy is written only when JSON gives back the very same document;
-    where it cannot be written (a read-only checkout), the YAML is read each time."""
+    """One CRD file, through a JSON copy kept beside it in __pycache__ (ignored by git, as compiled modules are) and
+    named by the file's digest: PyYAML builds the objects in Python even with libyaml, some 0.4 s for the 1.7 MB of
+    CRDs a plan reads, json in C in a few hundredths. Written also under PYTHONDONTWRITEBYTECODE, which is about
+    compiled modules (and set in many images, this machine's included). Where no copy can be written (a read-only
+    checkout), the YAML is read each time."""
     text = path.read_bytes()
     copy = path.parent / "__pycache__" / f"{path.stem}.{hashlib.sha256(text).hexdigest()[:16]}.json"
     try:
@@ -43,18 +45,30 @@ def load_crd(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         pass
     doc = yaml.load(text, Loader=YAML_LOADER)
-    encoded = json.dumps(doc)
-    if json.loads(encoded) == doc:  # only str keys, no dates: JSON keeps it exactly
-        try:
-            copy.parent.mkdir(exist_ok=True)
-            for old in copy.parent.glob(f"{path.stem}.*.json"):  # copies of earlier versions of the file
-                old.unlink(missing_ok=True)
-            partial = copy.with_name(f"{copy.name}.{os.getpid()}.tmp")
-            partial.write_text(encoded)
-            partial.replace(copy)  # whole or not at all, also with several processes at once
-        except OSError:
-            pass
+    _keep_copy(doc, copy, path.stem)
     return doc
+
+
+def _keep_copy(doc: Any, copy: Path, stem: str) -> None:
+    """Write the JSON copy, only if JSON gives back the very same document (not with a date, bytes or a set, which
+    JSON cannot hold, nor an int key, which it would turn into a string), and remove this file's earlier copies."""
+    try:
+        encoded = json.dumps(doc)
+    except (TypeError, ValueError):
+        return
+    if json.loads(encoded) != doc:
+        return
+    mine = re.compile(re.escape(stem) + r"\.[0-9a-f]{16}\.json(\.[0-9]+\.tmp)?")  # not those of `<stem>.v2.yaml`
+    try:
+        copy.parent.mkdir(exist_ok=True)
+        for old in copy.parent.iterdir():  # copies of earlier versions of the file, partial ones a crash left
+            if mine.fullmatch(old.name):
+                old.unlink(missing_ok=True)
+        partial = copy.with_name(f"{copy.name}.{os.getpid()}.tmp")
+        partial.write_text(encoded)
+        partial.replace(copy)  # whole or not at all, also with several processes at once
+    except OSError:
+        pass
 
 
 @cache

@@ -218,6 +218,16 @@ def _resolve(value: Any) -> StackOutput:
     return StackOutput(value=_sync_await(out.future()), secret=bool(_sync_await(out.is_secret())))
 
 
+def let_go() -> None:
+    """Drop what pulumi's globals keep of the last evaluation: the root resource (every resource hangs off it through
+    Resource._childResources, pulumi/resource.py), the mock monitor and engine (what it registered), its outputs.
+    evaluate() replaces them all before the next run; until then they keep the finished run's graph alive."""
+    settings.ROOT.set(None)
+    settings.SETTINGS.monitor = None
+    settings.SETTINGS.engine = None
+    settings.SETTINGS.outputs = set()
+
+
 def evaluate(
     program: Callable[[], Any],
     *,

@@ -23,7 +23,7 @@ from typing import Optional
 from infra import ROOT
 from infra.config.errors import ConfigError
 from infra.config.stackfile import StackFile, load_stack_file, referenced_stacks
-from infra.plan.harness import Capture, evaluate
+from infra.plan.harness import Capture, evaluate, let_go
 from infra.plan.sdk_modules import settle
 from infra.plan.secret_values import StackOutput
 
@@ -91,7 +91,7 @@ def _remembered(stack: str | StackFile, project_dir: Path, depth: int, chain: tu
     if key not in memo or memo[key][1] > depth:
         stack = load_stack_file(project_dir, stack) if isinstance(stack, str) else stack
         memo[key] = _evaluate(stack, project_dir, depth, chain, memo, as_target)
-        settle()
+        settle(let_go)
     return memo[key]
 
 

@@ -13,6 +13,7 @@ import gc
 import importlib
 import sys
 import types
+from collections.abc import Callable
 
 SDK_TOPS = ("pulumi", "pulumi_policy", "pulumi_aws", "pulumi_kubernetes", "pulumi_random", "pulumi_tls")
 
@@ -57,13 +58,16 @@ def import_and_freeze() -> None:
 SETTLE = False
 
 
-def settle() -> None:
-    """In a command's own process (SETTLE), after an evaluation: collect its garbage, then freeze what survives (the
-    plans the run keeps: References in infra/plan/program.py), so that the collector walks only the objects of the
-    evaluation under way. Otherwise each evaluation's collections walk every earlier one's plan again: a hub with a
-    hundred sources cost 54 s of CPU instead of 39, its sources' plans growing dearer one by one. Collected first so
-    no garbage is frozen; not in a long-lived process (the tests), which would keep what it froze."""
+def settle(let_go: Callable[[], None]) -> None:
+    """In a command's own process (SETTLE), after an evaluation: let go of it (`let_go`: pulumi's globals still hold
+    its resource graph), collect its garbage, then freeze what survives (the plans the run keeps: References in
+    infra/plan/program.py), so that the collector walks only the objects of the evaluation under way. Otherwise each
+    evaluation's collections walk every earlier one's plan again: a hub with a hundred sources cost 54 s of CPU
+    instead of 39, its sources' plans growing dearer one by one. Nothing frozen is ever collected (the docs of
+    gc.freeze), so what was let go and collected first is what keeps an evaluation's graph from outliving it. Not in a
+    long-lived process (the tests), which would keep what it froze."""
     if SETTLE:
+        let_go()
         gc.collect()
         gc.freeze()
 
