@@ -315,3 +315,16 @@ def test_bypass_is_refused(build, rule_name, culprit_index, config):
 @pytest.mark.parametrize(("build", "config"), GOOD)
 def test_good_twin_passes(build, config):
     assert refusals(build(), config) == {}
+
+
+def test_a_template_of_the_stack_named_without_a_dependency_is_seen_by_id_or_name():
+    # policies/rules/aws_common.py Templates: a specification resolves by the template's id or name, not only through
+    # a property dependency; one naming a template outside the stack is still refused.
+    lt = template(id="lt-0123")
+    by_name = res(ASG, "workers", group(lt).props)  # the same props, no dependency on the template
+    by_id = res("aws:ec2/instance:Instance", "i", {"launchTemplate": {"id": "lt-0123"}, "metadataOptions": IMDS,
+                                                   "rootBlockDevice": {"encrypted": True}})
+    assert "launch-templates-in-stack" not in refusals([lt, by_name, by_id])
+    other = template("other", id="lt-0456")
+    assert_refused([other, by_name], "launch-templates-in-stack", by_name)
+    assert_refused([other, by_id], "launch-templates-in-stack", by_id)

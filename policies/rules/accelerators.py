@@ -11,6 +11,7 @@ from pulumi_policy.proxy import UnknownValueError
 from infra.config.accelerators import EFA_RESOURCE
 from infra.pricing.compute import ASG, INSTANCE, LAUNCH_TEMPLATE
 from infra.pricing.tables import PriceTable, PricingError, load_prices
+from policies.rules.aws_common import Templates
 from policies.rules.common import Report, config, get, glob_any, is_list, label, schema, stack_policy
 from policies.rules.cost import instance_types_of, stack_region
 
@@ -82,24 +83,23 @@ def efa_tag(res: PolicyResource) -> Optional[str]:
     return None
 
 
-def uses(res: PolicyResource, lt: PolicyResource) -> bool:
-    """True if a group, instance or EKS node group launches from this template (by dependency, id or name)."""
+def linked_templates(res: PolicyResource, templates: Templates) -> list[PolicyResource]:
+    """The templates a group, instance or EKS node group launches from (by dependency, id or name), in stack order."""
     deps = res.property_dependencies or {}
-    if any(d.urn == lt.urn for key in ("mixedInstancesPolicy", "launchTemplate") for d in deps.get(key, ())):
-        return True
-    lt_id, lt_name = read(lt.props, "id"), read(lt.props, "name")
-    return any((lt_id is not None and read(res.props, *ids) == lt_id)
-               or (lt_name is not None and read(res.props, *names) == lt_name) for ids, names in LT_REFS)
+    found = templates.at_urns(d.urn for key in ("mixedInstancesPolicy", "launchTemplate") for d in deps.get(key, ()))
+    for ids, names in LT_REFS:
+        found |= templates.named("id", read(res.props, *ids)) | templates.named("name", read(res.props, *names))
+    return templates.in_order(found)
 
 
-def efa_types(res: PolicyResource, templates: list[PolicyResource]) -> tuple[Optional[str], list[str]]:
+def efa_types(res: PolicyResource, templates: Templates) -> tuple[Optional[str], list[str]]:
     """(why the resource is an EFA pool, or None; the instance types it launches)."""
     own = instance_types_of(res.resource_type, res.props)
     if res.resource_type == LAUNCH_TEMPLATE:
         return ("it has EFA network interfaces" if has_efa(res) else None), own
     if res.resource_type not in LT_USERS:
         return None, own
-    linked = [lt for lt in templates if uses(res, lt)]
+    linked = linked_templates(res, templates)
     efa = [lt for lt in linked if has_efa(lt)]
     tag = efa_tag(res)
     why = (f"launch template {label(efa[0])} has EFA network interfaces" if efa
@@ -113,7 +113,7 @@ def validate(args: StackValidationArgs, report: Report) -> None:
     cfg = config(args, SCHEMA)
     gpu_ok, efa_ok = list(cfg["allowedGpuFamilies"]), list(cfg["allowedEfaFamilies"])
     prices = load_prices(stack_region(args))
-    templates = [r for r in args.resources if r.resource_type == LAUNCH_TEMPLATE]
+    templates = Templates(args.resources)
     for res in args.resources:
         why, types = efa_types(res, templates)
         refused = [t for t in dict.fromkeys(instance_types_of(res.resource_type, res.props))

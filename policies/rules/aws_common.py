@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -91,21 +91,43 @@ def ref_value(ref: Mapping[str, Any]) -> tuple[Optional[str], Optional[str]]:
     return next((str(i) for i in ids if i is not None), None), next((str(n) for n in names if n is not None), None)
 
 
-def unseen_templates(res: PolicyResource, templates: Sequence[PolicyResource]) -> Optional[str]:
+class Templates:
+    """The stack's launch templates, each one's id and name read once: which templates a launcher names is then a
+    lookup, not a walk over every template for every launcher (quadratic in node groups: 0.25 s of policy at 100)."""
+
+    def __init__(self, resources: Sequence[PolicyResource]) -> None:
+        self.all = [r for r in resources if r.resource_type == LAUNCH_TEMPLATE]
+        self._by_urn = {t.urn: i for i, t in enumerate(self.all)}
+        self._by_key: dict[tuple[str, str], list[int]] = {}
+        for i, t in enumerate(self.all):
+            for key in ("id", "name"):
+                value = read(t.props, key)
+                if value is not None:  # unknown during preview, or unset: names nothing
+                    self._by_key.setdefault((key, str(value)), []).append(i)
+
+    def named(self, key: str, value: Any) -> set[int]:
+        """Positions of the templates whose `key` (id or name) is this value (compared as text); none for None."""
+        return set() if value is None else set(self._by_key.get((key, str(value)), ()))
+
+    def at_urns(self, urns: Iterable[str]) -> set[int]:
+        """Positions of the templates with these URNs."""
+        return {self._by_urn[u] for u in urns if u in self._by_urn}
+
+    def in_order(self, positions: set[int]) -> list[PolicyResource]:
+        """The templates at these positions, in the stack's order."""
+        return [self.all[i] for i in sorted(positions)]
+
+
+def unseen_templates(res: PolicyResource, templates: Templates) -> Optional[str]:
     """Why a launcher launches from a launch template that is not in the stack (so no rule judges it), or None.
 
     A specification resolves when its id or name is a stack template's; the others must come from stack templates
     through property dependencies, one dependency for each distinct specification.
     """
     distinct = {ref_value(r) for r in template_refs(res.resource_type, res.props)}
-
-    def named_by(t: PolicyResource, ref: tuple[Optional[str], Optional[str]]) -> bool:
-        tid, tname = read(t.props, "id"), read(t.props, "name")
-        return (tid is not None and str(tid) == ref[0]) or (tname is not None and str(tname) == ref[1])
-
-    matched = {t.urn for t in templates for r in distinct if named_by(t, r)}
-    unmatched = sorted((r for r in distinct if not any(named_by(t, r) for t in templates)),
-                       key=lambda r: (r == (None, None), str(r)))
+    named = {r: templates.named("id", r[0]) | templates.named("name", r[1]) for r in distinct}
+    matched = {t.urn for r in distinct for t in templates.in_order(named[r])}
+    unmatched = sorted((r for r in distinct if not named[r]), key=lambda r: (r == (None, None), str(r)))
     # a dependency on a template some specification already names vouches for nothing more
     linked = {d.urn for deps in (res.property_dependencies or {}).values() for d in deps
               if d.resource_type == LAUNCH_TEMPLATE} - matched
@@ -116,4 +138,5 @@ def unseen_templates(res: PolicyResource, templates: Sequence[PolicyResource]) -
             "templates of this stack")
 
 
-__all__ = ["LAUNCHERS", "Compute", "compute_view", "read", "template_refs", "types_launched", "unseen_templates"]
+__all__ = ["LAUNCHERS", "Compute", "Templates", "compute_view", "read", "template_refs", "types_launched",
+           "unseen_templates"]

@@ -10,7 +10,7 @@ from pulumi_policy import EnforcementLevel, ResourceValidationArgs, Severity, St
 
 from infra.config.cidrs import too_open
 from infra.pricing.compute import INSTANCE, LAUNCH_TEMPLATE, NODE_GROUP, SPOT_FLEET, SPOT_REQUEST
-from policies.rules.aws_common import LAUNCHERS, unseen_templates
+from policies.rules.aws_common import LAUNCHERS, Templates, unseen_templates
 from policies.rules.common import Report, get, is_list, label, resource_policy, schema, stack_policy, truthy
 from policies.rules.ingress import INGRESS
 from policies.rules.s3 import BPA, BPA_FLAGS, BUCKET, POLICY_T, S3, SSE
@@ -82,7 +82,7 @@ IMDS = resource_policy(
 
 def validate_templates(args: StackValidationArgs, report: Report) -> None:
     """Every launch template a group, instance, node group, spot request or fleet names is in the stack."""
-    templates = [r for r in args.resources if r.resource_type == LAUNCH_TEMPLATE]
+    templates = Templates(args.resources)
     for res in args.resources:
         if res.resource_type in LAUNCHERS:
             why = unseen_templates(res, templates)
