@@ -73,7 +73,7 @@ def run_sweep(kind: str, rounds: int, sizes: list[int]) -> None:
     from tests.conftest import copy_test_project
 
     sdk_modules.import_sdk_modules()
-    sdk_modules.SETTLE = True  # as in `python -m infra`: the collector settles after each evaluation
+    sdk_modules.command_process()  # the collector as in `python -m infra`
     with tempfile.TemporaryDirectory(prefix=f"cloudviper-sweep-{kind}-") as tmp:
         project = copy_test_project(Path(tmp))
         if kind in ("sources", "targets"):

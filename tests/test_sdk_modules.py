@@ -29,7 +29,7 @@ from infra.plan import sdk_modules
 from infra.plan.sdk_modules import loaded_sdk_modules
 assert callable(plan_command.import_and_freeze)  # what `plan` calls first (a renamed one would make this vacuous)
 plan_command.import_and_freeze = lambda: None  # load only what planning itself loads
-sdk_modules.SETTLE = True  # as `python -m infra` does: settle after each evaluation
+sdk_modules.command_process()  # as `python -m infra` does: settle after each evaluation
 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
     codes = [main(["plan", "--all", "--json", "--project-dir", sys.argv[1]])]
 gc.collect()  # the garbage of the last report, never frozen
@@ -113,17 +113,29 @@ def test_only_a_command_process_settles(monkeypatch):
 
 
 def test_python_m_infra_is_a_command_process_and_plans_settle_after_each_evaluation(monkeypatch):
-    seen: list[bool] = []
-    monkeypatch.setattr(sdk_modules, "SETTLE", False)
+    calls: list[str] = []
+    monkeypatch.setattr(sdk_modules, "command_process", lambda: calls.append("command_process"))
+
     def main() -> int:
-        seen.append(sdk_modules.SETTLE)
+        calls.append("main")
         return 0
 
     monkeypatch.setattr(cli, "main", main)
     with pytest.raises(SystemExit):
         runpy.run_module("infra", run_name="__main__")
-    assert seen == [True]
+    assert calls == ["command_process", "main"]
     settled: list[str] = []
     monkeypatch.setattr(program, "settle", lambda then: settled.append(then))
     run_program(stack_file("primary"), stacks_project(), memo={})  # primary, then burst read as its target
     assert settled == [let_go, let_go]
+
+
+def test_a_command_process_settles_and_makes_no_full_collection_during_an_evaluation(monkeypatch):
+    monkeypatch.setattr(sdk_modules, "SETTLE", False)
+    before = gc.get_threshold()
+    try:
+        sdk_modules.command_process()
+        assert sdk_modules.SETTLE
+        assert gc.get_threshold() == (before[0], before[1], sdk_modules.FULL_AFTER)
+    finally:
+        gc.set_threshold(*before)  # this test process lives on
