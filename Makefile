@@ -86,7 +86,7 @@ test: lint typecheck pytest
 
 # Prints what the offline plan and diff cost (bench/make_bench.py; README "Benchmarks"): CPU time of fresh processes in
 # interleaved rounds against the SDK-import floor, warm per-unit sweeps up to 100, peak memory; each target OK or
-# MISSED (printed, never failed on). BENCH_REPEAT rounds per comparison (default 3); 6 to 7.5 minutes on 2 cores.
+# MISSED (printed, never failed on). BENCH_REPEAT rounds per comparison (default 3); 3 to 4 minutes on 2 cores.
 bench: venv
 	$(BIN)/python bench/make_bench.py
 

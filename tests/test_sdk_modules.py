@@ -62,6 +62,7 @@ def planned() -> dict[str, object]:
     return planned
 
 
+@pytest.mark.xdist_group("sdk_modules_planned")  # one worker plans once for both (--dist loadgroup)
 def test_the_floor_imports_what_planning_every_stack_loads(planned):
     imported = run(IMPORTED)
     assert isinstance(imported, list)
@@ -72,6 +73,7 @@ def test_the_floor_imports_what_planning_every_stack_loads(planned):
     assert len(SDK_MODULES) == len(set(SDK_MODULES))
 
 
+@pytest.mark.xdist_group("sdk_modules_planned")  # one worker plans once for both (--dist loadgroup)
 def test_settling_after_each_evaluation_freezes_no_garbage(planned):
     # Frozen while pulumi's globals held it, each evaluation's resource graph became garbage the collector never
     # sees once the next evaluation replaced them: 61,000 objects for these stacks before settle let go first.
