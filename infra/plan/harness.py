@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -19,6 +18,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from infra.plan import threads
 from infra.plan.mocks import CloudMocks
 from infra.plan.secret_values import StackOutput, unwrap
 
@@ -219,31 +219,12 @@ def _resolve(value: Any) -> StackOutput:
     return StackOutput(value=_sync_await(out.future()), secret=bool(_sync_await(out.is_secret())))
 
 
-# The threads an evaluation's registrations ran on (pulumi/runtime/resource.py run_in_executor with the loop's
-# default executor): a new pool per evaluation, so that the finished one's can be waited for (let_go).
-_threads: Optional[ThreadPoolExecutor] = None
-
-
-def _new_threads(loop: asyncio.AbstractEventLoop) -> None:
-    """Give this evaluation its own default executor; the last one's idle threads exit."""
-    global _threads
-    if _threads is not None:
-        _threads.shutdown(wait=False)
-    _threads = ThreadPoolExecutor(thread_name_prefix="cloudviper-evaluation")
-    loop.set_default_executor(_threads)
-
-
 def let_go() -> None:
-    """Drop what is still kept of the last evaluation. Its threads first: a worker thread drops the registration it
-    ran only after handing back the result (concurrent/futures/thread.py _worker `del work_item`), which under load
-    can come after the evaluation has returned; waiting for them to exit makes that deterministic. Then pulumi's
+    """Drop what is still kept of the last evaluation: its threads' last calls (infra/plan/threads.py), then pulumi's
     globals: the root resource (every resource hangs off it through Resource._childResources, pulumi/resource.py),
-    the mock monitor and engine (what it registered), its outputs. evaluate() replaces them all before the next
-    run; until then they keep the finished run's graph alive."""
-    global _threads
-    if _threads is not None:
-        _threads.shutdown(wait=True)
-        _threads = None
+    the mock monitor and engine (what it registered), its outputs. evaluate() replaces them all before the next run;
+    until then they keep the finished run's graph alive."""
+    threads.wait_idle()
     settings.ROOT.set(None)
     settings.SETTINGS.monitor = None
     settings.SETTINGS.engine = None
@@ -279,7 +260,7 @@ def evaluate(
         program()
 
     loop = asyncio.get_event_loop()
-    _new_threads(loop)
+    threads.ensure(loop)
     before = asyncio.all_tasks(loop)
     try:
         _sync_await(run_pulumi_func(run))

@@ -9,11 +9,12 @@ test stack loads, no more and no fewer.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 SDK_TOPS = ("pulumi", "pulumi_policy", "pulumi_aws", "pulumi_kubernetes", "pulumi_random", "pulumi_tls")
 
@@ -60,17 +61,31 @@ SETTLE = False
 # collection also waits until the objects that survived since the last one are a quarter of those it would walk:
 # docs.python.org/3.11/library/gc.html#gc.set_threshold, Modules/gcmodule.c long_lived_pending). An evaluation's
 # objects live until it ends, so each full collection during one walks all of them again: 5 at 100 node groups, 0.4 of
-# 2 s, the cost per group growing with the count. settle() collects right after each evaluation instead.
+# 2 s, the cost per group growing with the count. settle() collects right after each evaluation instead. (With the
+# first two thresholds at 700 and 10, a full collection comes after some 7.7 million net allocations.)
 FULL_AFTER = 1000
 
 
 def command_process() -> None:
     """Set up the collector of a process that ends with its command (`python -m infra`, bench/sweep.py): settle after
-    each evaluation, no full collection during one."""
+    each evaluation (settle), no full collection during one (evaluating)."""
     global SETTLE
     SETTLE = True
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, FULL_AFTER)
+
+
+@contextlib.contextmanager
+def evaluating() -> Iterator[None]:
+    """Around an evaluation in a command's process (SETTLE): no full collection (third threshold FULL_AFTER), put
+    back after it, so that commands that evaluate nothing (an upload) and the rest of a plan collect as usual."""
+    if not SETTLE:
+        yield
+        return
+    before = gc.get_threshold()
+    gc.set_threshold(before[0], before[1], FULL_AFTER)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def settle(let_go: Callable[[], None]) -> None:
