@@ -72,8 +72,8 @@ def run_sweep(kind: str, rounds: int, sizes: list[int]) -> None:
     from infra.plan import sdk_modules
     from tests.conftest import copy_test_project
 
-    sdk_modules.import_sdk_modules()
-    sdk_modules.command_process()  # the collector as in `python -m infra`
+    sdk_modules.command_process()  # the collector as in `python -m infra plan`
+    sdk_modules.import_and_freeze()
     with tempfile.TemporaryDirectory(prefix=f"cloudviper-sweep-{kind}-") as tmp:
         project = copy_test_project(Path(tmp))
         if kind in ("sources", "targets"):

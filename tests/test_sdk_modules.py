@@ -132,21 +132,17 @@ def test_python_m_infra_is_a_command_process_and_plans_settle_after_each_evaluat
     assert settled == [let_go, let_go]
 
 
-def test_a_command_process_raises_the_full_collection_threshold_only_while_it_evaluates(monkeypatch):
-    seen: list[tuple[int, int, int]] = []
-    real = program._evaluate
-
-    def evaluate(*args: object) -> object:
-        seen.append(gc.get_threshold())
-        return real(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(program, "_evaluate", evaluate)
-    monkeypatch.setattr(program, "settle", lambda then: None)  # this test process keeps its heap unfrozen
+def test_a_command_that_plans_puts_off_full_collections_only_in_its_own_process(monkeypatch):
+    monkeypatch.setattr(sdk_modules, "import_sdk_modules", lambda: None)
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: 1)  # as if frozen already: this test process stays unfrozen
     monkeypatch.setattr(sdk_modules, "SETTLE", False)
     before = gc.get_threshold()
-    run_program(stack_file("dev"), stacks_project(), memo={})
-    sdk_modules.command_process()
-    assert sdk_modules.SETTLE
-    run_program(stack_file("dev"), stacks_project(), memo={})
-    assert seen == [before, (before[0], before[1], sdk_modules.FULL_AFTER)]
-    assert gc.get_threshold() == before  # put back: the rest of a plan, and other commands, collect as usual
+    try:
+        sdk_modules.import_and_freeze()
+        assert gc.get_threshold() == before  # a test process (or an upload) collects as usual
+        sdk_modules.command_process()
+        assert sdk_modules.SETTLE
+        sdk_modules.import_and_freeze()
+        assert gc.get_threshold() == (before[0], before[1], sdk_modules.FULL_AFTER)
+    finally:
+        gc.set_threshold(*before)  # this test process lives on

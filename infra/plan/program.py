@@ -24,7 +24,7 @@ from infra import ROOT
 from infra.config.errors import ConfigError
 from infra.config.stackfile import StackFile, load_stack_file, referenced_stacks
 from infra.plan.harness import Capture, evaluate, let_go
-from infra.plan.sdk_modules import evaluating, settle
+from infra.plan.sdk_modules import settle
 from infra.plan.secret_values import StackOutput
 
 # (project folder, stack name, how it was reached: _remembered) -> (its capture, how deep its references went). A stack
@@ -90,8 +90,7 @@ def _remembered(stack: str | StackFile, project_dir: Path, depth: int, chain: tu
     key = (str(project_dir), stack if isinstance(stack, str) else stack.stack, context)
     if key not in memo or memo[key][1] > depth:
         stack = load_stack_file(project_dir, stack) if isinstance(stack, str) else stack
-        with evaluating():
-            memo[key] = _evaluate(stack, project_dir, depth, chain, memo, as_target)
+        memo[key] = _evaluate(stack, project_dir, depth, chain, memo, as_target)
         settle(let_go)
     return memo[key]
 

@@ -9,12 +9,11 @@ test stack loads, no more and no fewer.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import importlib
 import sys
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 SDK_TOPS = ("pulumi", "pulumi_policy", "pulumi_aws", "pulumi_kubernetes", "pulumi_random", "pulumi_tls")
 
@@ -47,9 +46,15 @@ def import_sdk_modules() -> None:
 
 
 def import_and_freeze() -> None:
-    """For a short-lived command: import the SDK modules, then (once per process) move the heap out of the cyclic
-    collector's reach (gc.freeze), which would otherwise walk it again and again while nothing in it is garbage.
-    Once only: a later freeze would also freeze whatever garbage is pending, never to be collected."""
+    """For a short-lived command that plans: import the SDK modules, then (once per process) move the heap out of the
+    cyclic collector's reach (gc.freeze), which would otherwise walk it again and again while nothing in it is garbage.
+    Once only: a later freeze would also freeze whatever garbage is pending, never to be collected. In a command's
+    process (SETTLE), full collections are put off from the imports on, for the rest of its short life (FULL_AFTER):
+    settle() collects after each evaluation; commands that plan nothing (an upload) keep the collector as it is. The
+    benchmark's floor (bench/plan_bench.py) imports the same way."""
+    if SETTLE:
+        young, middle, _ = gc.get_threshold()
+        gc.set_threshold(young, middle, FULL_AFTER)
     import_sdk_modules()
     if gc.get_freeze_count() == 0:
         gc.freeze()
@@ -57,35 +62,21 @@ def import_and_freeze() -> None:
 
 # Set by command_process(): see settle().
 SETTLE = False
-# A command's third collector threshold: generation-1 collections before a full one (CPython's default is 10; a full
-# collection also waits until the objects that survived since the last one are a quarter of those it would walk:
-# docs.python.org/3.11/library/gc.html#gc.set_threshold, Modules/gcmodule.c long_lived_pending). An evaluation's
-# objects live until it ends, so each full collection during one walks all of them again: 5 at 100 node groups, 0.4 of
-# 2 s, the cost per group growing with the count. settle() collects right after each evaluation instead. (With the
-# first two thresholds at 700 and 10, a full collection comes after some 7.7 million net allocations.)
+# The third collector threshold of a command that plans: generation-1 collections before a full one (CPython's
+# default is 10; a full collection also waits until the objects that survived since the last one are a quarter of
+# those it would walk: docs.python.org/3.11/library/gc.html#gc.set_threshold, Modules/gcmodule.c long_lived_pending).
+# An evaluation's objects live until it ends, so each full collection during one walks all of them again: 5 at 100
+# node groups, 0.4 of 2 s, the cost per group growing with the count; and policies and report pay ~0.3 s of them on a
+# dev plan. settle() collects right after each evaluation instead. (With the first two thresholds at 700 and 10, a
+# full collection comes after some 7.7 million net allocations.)
 FULL_AFTER = 1000
 
 
 def command_process() -> None:
     """Set up the collector of a process that ends with its command (`python -m infra`, bench/sweep.py): settle after
-    each evaluation (settle), no full collection during one (evaluating)."""
+    each evaluation (settle), and a command that plans puts off full collections (import_and_freeze)."""
     global SETTLE
     SETTLE = True
-
-
-@contextlib.contextmanager
-def evaluating() -> Iterator[None]:
-    """Around an evaluation in a command's process (SETTLE): no full collection (third threshold FULL_AFTER), put
-    back after it, so that commands that evaluate nothing (an upload) and the rest of a plan collect as usual."""
-    if not SETTLE:
-        yield
-        return
-    before = gc.get_threshold()
-    gc.set_threshold(before[0], before[1], FULL_AFTER)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def settle(let_go: Callable[[], None]) -> None:
