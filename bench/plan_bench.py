@@ -30,7 +30,8 @@ from tests.conftest import copy_test_project
 # The import a plan makes, ended as a plan ends: `plan` freezes the collector after it (import_and_freeze), so at exit
 # the interpreter's last collection skips the SDKs' heap. A bare import_sdk_modules() process pays that walk, some
 # 0.6 s here, and would flatter every ratio against it.
-# What `python -m infra plan` does before it plans (infra/__main__.py, infra/plan/plan_command.py), collector included.
+# The SDK imports and collector set-up `python -m infra plan` makes before it plans (infra/__main__.py,
+# infra/plan/plan_command.py import_and_freeze), its own modules aside.
 FLOOR = [m.PY, "-c", "from infra.plan import sdk_modules; sdk_modules.command_process(); sdk_modules.import_and_freeze()"]
 ALONE = ("dev", "reference")  # planned alone too: the default stack (`make plan`) and the largest example
 # kind -> (rounds, sizes). A node group or namespace costs a few milliseconds, near the noise of one whole plan:

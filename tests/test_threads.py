@@ -3,14 +3,13 @@ of every call (so nothing of it is still held when the collector settles), and t
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import weakref
 
 import pulumi
 
 from infra.plan import threads
-from infra.plan.harness import evaluate, let_go
+from infra.plan.harness import evaluate
 
 
 def program() -> None:
@@ -19,27 +18,29 @@ def program() -> None:
 
 
 class Held:
-    """What a call run on a worker holds."""
+    """What a call still running on a worker holds."""
 
 
-def test_letting_go_waits_until_every_worker_has_dropped_its_last_call():
-    capture = evaluate(program, project="p", stack="s", config={})
-    assert len(capture.resources) == 2
+def test_settling_waits_for_a_worker_still_holding_a_call_and_keeps_the_threads():
+    assert len(evaluate(program, project="p", stack="s", config={}).resources) == 2
     used = threads._current
     assert used is not None and used.started > 0  # the registrations ran on its threads
-    loop = asyncio.get_event_loop()
+    release = threading.Event()
     held = Held()
     dropped = weakref.ref(held)
 
-    def call(h: Held = held) -> Held:
-        return h
+    def busy(h: Held = held) -> None:  # a call a worker has not finished
+        release.wait(30)
 
-    calls = [loop.run_in_executor(None, call) for _ in range(used.started)]
-    assert loop.run_until_complete(asyncio.gather(*calls)) == [held] * used.started
-    del held, calls, call
-    let_go()
-    assert dropped() is None  # each worker took a new task, so none still holds a call it ran
-    workers = [t for t in threading.enumerate() if t.name.startswith("cloudviper-evaluation")]
-    assert len(workers) == used.started and all(t.is_alive() for t in workers)  # kept for the next evaluation
+    used.pool.submit(busy)
+    del held, busy
+    waiter = threading.Thread(target=threads.wait_idle)
+    waiter.start()
+    waiter.join(0.5)
+    assert waiter.is_alive()  # waits for the busy worker
+    release.set()
+    waiter.join(threads.WAIT_SECONDS)
+    assert not waiter.is_alive()
+    assert dropped() is None  # the worker took up new work, so it no longer holds the call
     assert len(evaluate(program, project="p", stack="s", config={}).resources) == 2
-    assert threads._current is used
+    assert threads._current is used  # the same pool serves the next evaluation

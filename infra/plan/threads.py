@@ -12,11 +12,13 @@ pulumi/runtime/sync_await.py `_ensure_event_loop`) are made once, not per evalua
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
-WAIT_SECONDS = 60.0  # a finished evaluation leaves no call running; this only bounds a wait that should be instant
+LOG = logging.getLogger(__name__)
+WAIT_SECONDS = 10.0  # a finished evaluation leaves no call running; this only bounds a wait that should be instant
 
 
 class EvaluationThreads:
@@ -43,7 +45,8 @@ class EvaluationThreads:
             try:
                 for done in [self.pool.submit(barrier.wait) for _ in range(parties)]:
                     done.result()
-            except threading.BrokenBarrierError:  # a worker still busy after a minute: settle without it
+            except threading.BrokenBarrierError:  # a worker still busy: settle without it, and say so
+                LOG.warning("an evaluation thread was still busy after %.0f s; settling without it", WAIT_SECONDS)
                 return
             if self.started == parties:
                 return
