@@ -3,8 +3,9 @@
 1. Fresh processes, interleaved: the floor (importing exactly the SDK modules a plan loads and freezing the
    collector, as `plan` does: infra/plan/sdk_modules.py) against `plan --stack dev` and `plan --stack reference`,
    and every example stack in one `plan --all` against `plan --stack dev` -- the example stacks at the top of the
-   repository, planned as the README says. A stack's JSON must be the same whether it was planned alone or with the others. The custom
-   resources (what the cloud or cluster would hold; component resources only group them) of each stack.
+   repository, planned as the README says. A stack's JSON must be the same whether it was planned alone or with the
+   others. The custom resources (what the cloud or cluster would hold; component resources only group them) of each
+   stack.
 2. Warm in-process sweeps (bench/sweep.py): the cost of one more node group, namespace, federation source or stack
    target, up to 100 of each, per unit and per custom resource.
 3. Peak memory of one fresh `plan` of a generated stack with over 1,000 custom resources.
@@ -27,11 +28,10 @@ import sweep
 sys.path.insert(0, str(m.ROOT))
 from tests.conftest import copy_test_project
 
-# The import a plan makes, ended as a plan ends: `plan` freezes the collector after it (import_and_freeze), so at exit
-# the interpreter's last collection skips the SDKs' heap. A bare import_sdk_modules() process pays that walk, some
-# 0.6 s here, and would flatter every ratio against it.
 # The SDK imports and collector set-up `python -m infra plan` makes before it plans (infra/__main__.py,
-# infra/plan/plan_command.py import_and_freeze), its own modules aside.
+# infra/plan/plan_command.py import_and_freeze), its own modules aside. Frozen as a plan is, the interpreter's last
+# collection at exit skips the SDKs' heap: a bare import_sdk_modules() process pays that walk, some 0.6 s here, and
+# would flatter every ratio against it.
 FLOOR = [m.PY, "-c", "from infra.plan import sdk_modules; sdk_modules.command_process(); sdk_modules.import_and_freeze()"]
 ALONE = ("dev", "reference")  # planned alone too: the default stack (`make plan`) and the largest example
 # kind -> (rounds, sizes). A node group or namespace costs a few milliseconds, near the noise of one whole plan:

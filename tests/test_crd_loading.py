@@ -1,8 +1,8 @@
 """The CRDs we ship are parsed with libyaml's safe loader (infra/documents/crd.py YAML_LOADER): the same documents
 as PyYAML's pure-Python safe loader gives, several times faster, and kept as JSON copies that give the same
-documents again. Their schemas are valid JSON schemas (the plan's
-validator no longer checks them on every use, as jsonschema.validate did). The components register them through the
-untyped CustomResource class, and the engine receives exactly what the typed CustomResourceDefinition class sends."""
+documents again. Their schemas are valid JSON schemas (the plan's validator no longer checks them on every use, as
+jsonschema.validate did). The components register them through the untyped CustomResource class, and the engine
+receives exactly what the typed CustomResourceDefinition class sends."""
 
 from __future__ import annotations
 

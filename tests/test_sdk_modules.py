@@ -126,7 +126,7 @@ def test_python_m_infra_is_a_command_process_and_plans_settle_after_each_evaluat
     with pytest.raises(SystemExit):
         runpy.run_module("infra", run_name="__main__")
     assert calls == ["command_process", "main"]
-    settled: list[str] = []
+    settled: list[object] = []
     monkeypatch.setattr(program, "settle", lambda then: settled.append(then))
     run_program(stack_file("primary"), stacks_project(), memo={})  # primary, then burst read as its target
     assert settled == [let_go, let_go]

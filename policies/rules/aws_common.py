@@ -126,7 +126,7 @@ def unseen_templates(res: PolicyResource, templates: Templates) -> Optional[str]
     """
     distinct = {ref_value(r) for r in template_refs(res.resource_type, res.props)}
     named = {r: templates.named("id", r[0]) | templates.named("name", r[1]) for r in distinct}
-    matched = {t.urn for r in distinct for t in templates.in_order(named[r])}
+    matched = {templates.all[i].urn for r in distinct for i in named[r]}
     unmatched = sorted((r for r in distinct if not named[r]), key=lambda r: (r == (None, None), str(r)))
     # a dependency on a template some specification already names vouches for nothing more
     linked = {d.urn for deps in (res.property_dependencies or {}).values() for d in deps
